@@ -1,0 +1,80 @@
+# Transfer-learning lab. `make` lists the targets; `make all` runs the study; `make test` tests it.
+# Outputs are files: params/<notebook>/<experiment>.yaml -> $(OUTPUTS)/<notebook>/<experiment>.ipynb,
+# remade only when the notebook, its parameter file or lib/ changed.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+OUTPUTS ?= outputs
+RUN := $(PY) -m lib.runner
+
+LIB := $(wildcard lib/*.py)
+EXPERIMENTS := $(wildcard params/*/*.yaml)
+REPORTS := $(patsubst params/%.yaml,$(OUTPUTS)/%.ipynb,$(EXPERIMENTS))
+SMOKE := $(patsubst params/%.yaml,$(OUTPUTS)/smoke/%.ipynb,$(EXPERIMENTS))
+has_profile = $(wildcard $(dir $(1))profiles/$(2).yaml)
+PAPER := $(foreach e,$(EXPERIMENTS),$(if $(call has_profile,$(e),paper),$(patsubst params/%.yaml,$(OUTPUTS)/paper/%.ipynb,$(e))))
+EXECUTED = $(filter-out %.partial.ipynb %.failed.ipynb,$(shell find $(OUTPUTS) -name '*.ipynb' -not -path '*/html/*' 2>/dev/null))
+
+# notebooks/<name>.ipynb for an experiment stem <name>/<experiment>
+nb_of = notebooks/$(patsubst %/,%,$(dir $(1))).ipynb
+
+.PHONY: help all smoke paper test unit lab reports clean distclean venv
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## create .venv from requirements.txt (every other target does this when needed)
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON_BOOT) ($$($(PYTHON_BOOT) --version))"; $(PYTHON_BOOT) -m venv $(VENV); }
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'tllab.pth').write_text('$(CURDIR)\n')"
+	touch $@
+
+all: $(REPORTS) ## run every study at the default scale into outputs/<notebook>/<experiment>.ipynb (+ .json record)
+
+smoke: $(SMOKE) ## run every notebook with its smoke profile into outputs/smoke/
+
+paper: $(PAPER) ## run every experiment that has a paper profile (GPU scale) into outputs/paper/
+
+.SECONDEXPANSION:
+
+$(OUTPUTS)/smoke/%.ipynb: params/%.yaml $$(call nb_of,$$*) params/$$(dir $$*)profiles/smoke.yaml $(LIB) | $(STAMP)
+	$(RUN) $(call nb_of,$*) $@ $< params/$(dir $*)profiles/smoke.yaml
+
+$(OUTPUTS)/paper/%.ipynb: params/%.yaml $$(call nb_of,$$*) params/$$(dir $$*)profiles/paper.yaml $(LIB) | $(STAMP)
+	$(RUN) $(call nb_of,$*) $@ $< params/$(dir $*)profiles/paper.yaml
+
+$(OUTPUTS)/%.ipynb: params/%.yaml $$(call nb_of,$$*) $(LIB) | $(STAMP)
+	$(RUN) $(call nb_of,$*) $@ $<
+
+test: $(STAMP) ## run the unit tests, then every notebook once with its smoke profile
+	$(PY) -m pytest -q tests
+
+unit: $(STAMP) ## run only the fast unit tests (no notebook runs)
+	$(PY) -m pytest -q -m "not notebook" tests
+
+lab: $(STAMP) ## open JupyterLab at the repository root (lib/ is importable)
+	$(VENV)/bin/jupyter lab --notebook-dir=.
+
+reports: $(STAMP) ## HTML of every executed notebook under outputs/html/, with an index page
+	@for nb in $(EXECUTED); do \
+	  rel=$${nb#$(OUTPUTS)/}; out=$(OUTPUTS)/html/$${rel%.ipynb}.html; \
+	  if [ ! -f "$$out" ] || [ "$$nb" -nt "$$out" ]; then \
+	    mkdir -p "$$(dirname "$$out")"; \
+	    $(VENV)/bin/jupyter nbconvert --log-level WARN --to html --output-dir "$$(dirname "$$out")" "$$nb"; fi; \
+	done
+	$(PY) -c "from lib.report import write_html_index; print(write_html_index('$(OUTPUTS)'))"
+
+clean: ## delete everything under outputs/ (keeps .venv)
+	find $(OUTPUTS) -mindepth 1 -not -name README.md -delete
+
+distclean: clean ## also delete .venv
+	rm -rf $(VENV)

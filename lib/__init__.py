@@ -1,0 +1,1 @@
+"""tllab: the thin library behind the transfer-learning notebooks (no side effects on import)."""

@@ -1,0 +1,110 @@
+"""Tables, figures and sentences for the executed reports (seaborn/matplotlib, pandas)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from lib.results import Comparison
+
+METRIC_LABELS = {
+    "accuracy": "train accuracy", "val_accuracy": "validation accuracy",
+    "loss": "train loss", "val_loss": "validation loss",
+}
+
+
+def history_frame(history: dict[str, dict[str, dict[str, list[float]]]]) -> pd.DataFrame:
+    """Long table (arm, seed, epoch, metric, value) from a record's ``history`` mapping."""
+    rows = []
+    for arm, by_seed in history.items():
+        for seed, metrics in by_seed.items():
+            for metric, values in metrics.items():
+                rows += [(arm, int(seed), e, metric, float(v)) for e, v in enumerate(values, start=1)]
+    return pd.DataFrame(rows, columns=["arm", "seed", "epoch", "metric", "value"])
+
+
+def plot_learning_curves(frame: pd.DataFrame, arms: Sequence[str],
+                         metrics: Sequence[str] = ("val_accuracy", "accuracy"),
+                         target: float | None = None, title: str = "") -> plt.Figure:
+    """One panel per metric; a line per arm: mean over seeds with a band of +-1 standard deviation."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4), squeeze=False)
+    sub = frame[frame.arm.isin(arms)]
+    for ax, metric in zip(axes[0], metrics):
+        sns.lineplot(data=sub[sub.metric == metric], x="epoch", y="value", hue="arm", hue_order=list(arms),
+                     errorbar="sd", ax=ax)
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        if target is not None and "accuracy" in metric:
+            ax.axhline(target, color="grey", ls="--", lw=1, label=f"target {target:.3f}")
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def mean_sd(values: Sequence[float], digits: int = 3) -> str:
+    v = np.asarray(values, dtype=float)
+    sd = v.std(ddof=1) if len(v) > 1 else 0.0
+    return f"{v.mean():.{digits}f} ± {sd:.{digits}f}"
+
+
+def accuracy_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± sd over seeds of the final train / validation / test accuracy, one row per arm."""
+    cols = {"train_acc": "train accuracy", "val_acc": "validation accuracy", "test_acc": "test accuracy"}
+    out = rows.groupby("arm", sort=False).agg({c: mean_sd for c in cols}).rename(columns=cols)
+    out.insert(0, "data set", rows.groupby("arm", sort=False)["dataset"].first())
+    out.insert(1, "seeds", rows.groupby("arm", sort=False)["seed"].count())
+    return out
+
+
+def comparison_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
+    """The two measures per transfer arm against its control, with 95% CIs and verdicts."""
+    rows = []
+    for c in comparisons:
+        ei, ti = c.epochs_interval, c.test_interval
+        rows.append({
+            "arm": c.arm, "vs": c.control,
+            "epochs to target (arm)": mean_sd(c.epochs_arm, 1) + (" (censored)" if c.censored else ""),
+            "epochs to target (control)": mean_sd(c.epochs_control, 1),
+            "speed-up (control / arm)": f"{c.speedup:.2f}x",
+            "epochs diff, 95% CI": f"{ei.diff:+.1f} [{ei.low:+.1f}, {ei.high:+.1f}]",
+            "speed verdict": c.epochs_verdict,
+            "test acc diff, 95% CI": f"{ti.diff:+.3f} [{ti.low:+.3f}, {ti.high:+.3f}]",
+            "test accuracy verdict": c.test_verdict,
+        })
+    return pd.DataFrame(rows)
+
+
+def describe(c: Comparison) -> str:
+    """One sentence per measure, quoting the numbers."""
+    ei, ti = c.epochs_interval, c.test_interval
+    speed = (f"**{c.arm}** needed {np.mean(c.epochs_arm):.1f} epochs on average to reach "
+             f"{c.target_val_accuracy:.3f} validation accuracy against {np.mean(c.epochs_control):.1f} for "
+             f"**{c.control}** (speed-up {c.speedup:.2f}x; difference {ei.diff:+.1f} epochs, 95% CI "
+             f"[{ei.low:+.1f}, {ei.high:+.1f}]): transfer **{c.epochs_verdict}** on speed")
+    if c.censored:
+        speed += " (some seeds never reached the target; their count is a lower bound)"
+    end = (f"its final test accuracy was {np.mean(c.test_arm):.3f} against {np.mean(c.test_control):.3f} "
+           f"(difference {ti.diff:+.3f}, 95% CI [{ti.low:+.3f}, {ti.high:+.3f}]): transfer "
+           f"**{c.test_verdict}** on accuracy.")
+    return f"{speed}; {end}"
+
+
+def write_html_index(outputs: str = "outputs") -> str:
+    """Write ``<outputs>/html/index.html`` linking every HTML report; return its path."""
+    import html
+    from pathlib import Path
+
+    root = Path(outputs) / "html"
+    root.mkdir(parents=True, exist_ok=True)
+    pages = sorted(p for p in root.rglob("*.html") if p.name != "index.html")
+    items = "\n".join(f'<li><a href="{html.escape(str(p.relative_to(root)))}">'
+                      f"{html.escape(str(p.relative_to(root).with_suffix('')))}</a></li>" for p in pages)
+    index = root / "index.html"
+    index.write_text("<!doctype html><meta charset='utf-8'><title>Transfer-learning lab reports</title>"
+                     f"<h1>Transfer-learning lab reports</h1><ul>\n{items}\n</ul>\n")
+    return str(index)

@@ -1,0 +1,162 @@
+"""Execute one notebook with papermill, safely: validate first, write partial files, rename on success.
+
+Usage (the Makefile calls this; so can you)::
+
+    python -m lib.runner NOTEBOOK OUTPUT.ipynb [PARAMS.yaml ...]
+
+- Parameters from the YAML files (later files override earlier ones) are validated against the
+  notebook's ``parameters`` cell before a kernel starts: unknown names, wrong types and values
+  outside the declared constraints stop the run with exit code 2 and nothing written.
+- The notebook runs into ``OUTPUT.partial.ipynb``; its record into ``<stem>.<hash>.partial.json``.
+- On success both are renamed: the record to ``<stem>.<hash>.json``, then the notebook to
+  ``OUTPUT``. A run is a success only if every cell ran, the notebook marked its record complete
+  and it produced at least the figures its metadata promises (``metadata.tllab.min_figures``).
+- On failure or interruption the notebook (with papermill's error banner) is kept as
+  ``<stem>.failed.ipynb`` and its record as ``<stem>.<hash>.failed.json``; an earlier good
+  output is never touched, and the exit code is non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from lib import params as P
+from lib import records as R
+
+
+def count_figures(nb_path: Path) -> int:
+    """Number of image outputs (PNG, SVG, JPEG) in an executed notebook."""
+    nb = json.loads(nb_path.read_text())
+    n = 0
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            n += any(k in data for k in ("image/png", "image/svg+xml", "image/jpeg"))
+    return n
+
+
+def min_figures(nb_path: Path) -> int:
+    nb = json.loads(nb_path.read_text())
+    return int(nb.get("metadata", {}).get("tllab", {}).get("min_figures", 0))
+
+
+def paths_for(output: Path, phash: str) -> dict[str, Path]:
+    stem = output.name[: -len(".ipynb")] if output.name.endswith(".ipynb") else output.name
+    d = output.parent
+    return {
+        "output": output,
+        "partial": d / f"{stem}.partial.ipynb",
+        "failed": d / f"{stem}.failed.ipynb",
+        "record": d / f"{stem}.{phash}.json",
+        "record_partial": d / f"{stem}.{phash}.partial.json",
+        "record_failed": d / f"{stem}.{phash}.failed.json",
+    }
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
+        extra: dict[str, Any] | None = None, progress_bar: bool = True) -> Path:
+    """Validate, execute and publish one notebook run; return the record's path."""
+    import papermill as pm  # heavy import, only when a run really starts
+
+    nb_path = P.resolve_notebook(notebook)
+    output = Path(output)
+    overrides = P.load_overlays(list(param_files))
+    overrides.update(extra or {})
+    merged = P.validate(overrides, P.read_parameters(nb_path).specs,
+                        source=", ".join(str(p) for p in param_files) or str(nb_path))
+    experiment = output.name[: -len(".ipynb")]
+    paths = paths_for(output, R.params_hash(merged))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    for stale in ("partial", "record_partial"):
+        paths[stale].unlink(missing_ok=True)
+
+    record = R.Record(paths["record_partial"],
+                      R.new_record(nb_path.stem, experiment, merged, output=str(output)))
+    record.data["param_files"] = [str(p) for p in param_files]
+    record.save()
+
+    env_backup = {k: os.environ.get(k) for k in (R.RECORD_ENV, "MPLBACKEND", "PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL")}
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info and warnings off
+    os.environ[R.RECORD_ENV] = str(paths["record_partial"].resolve())
+    os.environ.pop("MPLBACKEND", None)  # a non-inline backend silently drops figures
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(P.REPO_ROOT), env_backup["PYTHONPATH"]]))
+    old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    error: str | None = None
+    status = "failed"
+    try:
+        pm.execute_notebook(str(nb_path), str(paths["partial"]), parameters=overrides,
+                            cwd=str(P.REPO_ROOT), kernel_name="python3", progress_bar=progress_bar)
+        record = R.Record.load(paths["record_partial"])
+        n_fig, want = count_figures(paths["partial"]), min_figures(nb_path)
+        record.data["figures"] = n_fig
+        record.save()
+        if not record.data.get("complete"):
+            error = "the notebook finished without marking its record complete (Record.complete())"
+        elif n_fig < want:
+            error = f"the executed notebook has {n_fig} figures, fewer than the {want} it promises"
+        else:
+            status = "ok"
+    except KeyboardInterrupt as exc:
+        status, error = "interrupted", f"interrupted ({exc})"
+    except Exception as exc:  # papermill's PapermillExecutionError and kernel failures
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        for k, v in env_backup.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    if paths["record_partial"].exists():
+        record = R.Record.load(paths["record_partial"])
+    if status == "ok":
+        record.finish("ok")
+        os.replace(paths["record_partial"], paths["record"])
+        os.replace(paths["partial"], paths["output"])  # last: this is make's target
+        paths["failed"].unlink(missing_ok=True)
+        return paths["record"]
+
+    record.finish(status, error=error)
+    os.replace(paths["record_partial"], paths["record_failed"])
+    if paths["partial"].exists():
+        os.replace(paths["partial"], paths["failed"])
+    raise RunFailed(f"{nb_path.name} -> {output}: {status}: {error}\n"
+                    f"  kept the failed notebook as {paths['failed']} and its record as {paths['record_failed']}")
+
+
+class RunFailed(RuntimeError):
+    """A notebook run failed, was interrupted, or came back without its figures or results."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lib.runner", description=__doc__.split("\n")[0])
+    ap.add_argument("notebook", help="notebook name or path (notebooks/<name>.ipynb)")
+    ap.add_argument("output", help="executed notebook to write, e.g. outputs/d1_d2/synthetic.ipynb")
+    ap.add_argument("params", nargs="*", help="YAML parameter files, later ones override earlier ones")
+    ap.add_argument("--no-progress", action="store_true", help="hide papermill's progress bar")
+    args = ap.parse_args(argv)
+    try:
+        record = run(args.notebook, args.output, args.params, progress_bar=not args.no_progress)
+    except (P.ParameterError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RunFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output} and {record}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Seeding, training and evaluation, the same for every arm of a study."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+
+import keras
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import accuracy_score, confusion_matrix
+
+from lib.data import Task
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and turn on TensorFlow's op determinism, so the same
+    parameters on the same CPU give identical metrics."""
+    import tensorflow as tf
+
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
+        learning_rate: float = 1e-3, seed: int = 0) -> dict[str, list[float]]:
+    """Compile (always: a ``trainable`` change only takes effect on compile) with Adam and sparse
+    categorical cross-entropy, train on ``task``'s train split, validate on its validation split.
+
+    Returns the per-epoch history: ``loss``, ``accuracy`` (train), ``val_loss``, ``val_accuracy``
+    (validation) and ``epoch_time_s``. The test split is not touched.
+    """
+    set_seed(seed)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    times: list[float] = []
+
+    class _Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self._t)
+
+    hist = model.fit(task.x_train, task.y_train, validation_data=(task.x_val, task.y_val),
+                     epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
+                     callbacks=[_Timer()])
+    out = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    out["epoch_time_s"] = times
+    return out
+
+
+def predict_labels(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    return np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=1)
+
+
+def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of ``model`` on ``(x, y)`` (sklearn's ``accuracy_score``)."""
+    return float(accuracy_score(y, predict_labels(model, x)))
+
+
+def zero_shot(model: keras.Model, task: Task) -> dict[str, float | list[int]]:
+    """A source model applied unchanged to another task's test split.
+
+    ``identity``: the source's output unit k is read as target class k (what the seed did; only
+    meaningful if the classes coincide and are ordered alike). ``best_mapping``: the one-to-one
+    assignment of source outputs to target classes that maximises accuracy, found on the target's
+    *train* split (Hungarian algorithm) and scored on its test split: an upper bound on what the
+    unchanged model knows about the target classes.
+    """
+    pred_test = predict_labels(model, task.x_test)
+    identity = float(np.mean(pred_test == task.y_test))
+    pred_train = predict_labels(model, task.x_train)
+    n_out = int(model.output_shape[-1])
+    n = max(n_out, task.n_classes)
+    cm = confusion_matrix(task.y_train, pred_train, labels=range(n))  # rows target, cols source
+    rows, cols = linear_sum_assignment(-cm)
+    mapping = {int(src): int(tgt) for tgt, src in zip(rows, cols)}
+    mapped = np.array([mapping.get(int(p), -1) for p in pred_test])
+    return {"identity": identity, "best_mapping": float(np.mean(mapped == task.y_test)),
+            "mapping": [mapping.get(k, -1) for k in range(n_out)]}

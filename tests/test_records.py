@@ -1,0 +1,42 @@
+import json
+
+import pytest
+
+from lib import records as R
+
+
+def test_new_record_has_environment_and_is_running():
+    rec = R.new_record("nb", "exp", {"a": 1})
+    assert rec["status"] == "running" and rec["params"] == {"a": 1}
+    assert rec["versions"]["python"] and "keras" in rec["versions"]
+    assert rec["hardware"]["cpu_count"] >= 1 and "commit" in rec["git"]
+    assert rec["params_hash"] == R.params_hash({"a": 1}) != R.params_hash({"a": 2})
+
+
+def test_record_round_trip_history_and_finish(tmp_path):
+    rec = R.Record(tmp_path / "r.json", R.new_record("nb", "exp", {"a": 1}))
+    rec.add_history("control", 3, {"val_accuracy": [0.1, 0.2]})
+    rec.set_metrics({"test_acc": 0.5})
+    rec.finish("ok")
+    back = json.loads((tmp_path / "r.json").read_text())
+    assert back["history"]["control"]["3"]["val_accuracy"] == [0.1, 0.2]
+    assert back["seeds"] == [3] and back["status"] == "ok" and back["wall_s"] >= 0
+    with pytest.raises(ValueError):
+        rec.finish("done")
+
+
+def test_load_records_skips_unfinished_and_failed(tmp_path):
+    for name, status in [("a.1.json", "ok"), ("b.2.failed.json", "failed"), ("c.3.partial.json", "running")]:
+        R.write_json_atomic(tmp_path / name, {**R.new_record("nb", name, {}), "status": status})
+    (tmp_path / "junk.json").write_text("{not json")
+    assert [r["experiment"] for r in R.load_records(tmp_path)] == ["a.1.json"]
+    assert len(R.load_records(tmp_path, include_unfinished=True)) == 3
+
+
+def test_open_record_refuses_params_that_differ_from_the_runners(tmp_path, monkeypatch):
+    path = tmp_path / "r.partial.json"
+    R.Record(path, R.new_record("nb", "exp", {"epochs": 3})).save()
+    monkeypatch.setenv(R.RECORD_ENV, str(path))
+    assert R.open_record("nb", {"epochs": 3}).path == path
+    with pytest.raises(RuntimeError, match="differ"):
+        R.open_record("nb", {"epochs": 4})

@@ -1,0 +1,80 @@
+"""The runner's promises: validate before compute, publish only complete runs, keep failures apart."""
+
+import json
+
+import nbformat
+import pytest
+
+from lib import runner
+
+BODY = """%matplotlib inline
+import matplotlib.pyplot as plt
+from lib import records
+rec = records.open_record("tiny", {"x": x, "fail": fail, "figure": figure})
+if fail:
+    raise RuntimeError("boom on purpose")
+if figure:
+    plt.plot([0, x])
+rec.set_metrics({"x": x})
+rec.complete()"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x: int = 1  # a value [min 0]\nfail: bool = False  # raise on purpose\n"
+                                     "figure: bool = True  # draw a figure")
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(BODY)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["tllab"] = {"min_figures": 1}
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _params(tmp_path, name, **values):
+    p = tmp_path / f"{name}.yaml"
+    p.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in values.items()))
+    return p
+
+
+def test_typo_is_refused_before_anything_runs(tiny, tmp_path):
+    out = tmp_path / "out" / "exp.ipynb"
+    with pytest.raises(runner.P.ParameterError, match="unknown parameter 'xx'.*did you mean 'x'"):
+        runner.run(tiny, out, [_params(tmp_path, "bad", xx=3)], progress_bar=False)
+    assert not out.parent.exists()
+    with pytest.raises(runner.P.ParameterError, match="must be >= 0"):
+        runner.run(tiny, out, [_params(tmp_path, "neg", x=-1)], progress_bar=False)
+    assert runner.main([str(tiny), str(out), str(_params(tmp_path, "bad2", xx=3))]) == 2
+
+
+def test_success_publishes_notebook_and_record(tiny, tmp_path):
+    out = tmp_path / "out" / "exp.ipynb"
+    record = runner.run(tiny, out, [_params(tmp_path, "ok", x=4)], progress_bar=False)
+    data = json.loads(record.read_text())
+    assert out.exists() and data["status"] == "ok" and data["metrics"] == {"x": 4}
+    assert data["params"] == {"x": 4, "fail": False, "figure": True} and data["figures"] == 1
+    assert record.name == f"exp.{data['params_hash']}.json"
+    assert not list(out.parent.glob("*.partial.*"))
+
+
+def test_failure_keeps_banner_and_never_touches_the_good_run(tiny, tmp_path):
+    out = tmp_path / "out" / "exp.ipynb"
+    good = runner.run(tiny, out, [_params(tmp_path, "ok", x=2)], progress_bar=False)
+    before = out.read_text()
+    with pytest.raises(runner.RunFailed, match="boom on purpose"):
+        runner.run(tiny, out, [_params(tmp_path, "fail", fail=True)], progress_bar=False)
+    assert out.read_text() == before and json.loads(good.read_text())["status"] == "ok"
+    failed_nb = out.parent / "exp.failed.ipynb"
+    assert "boom on purpose" in failed_nb.read_text()
+    (failed_rec,) = out.parent.glob("exp.*.failed.json")
+    rec = json.loads(failed_rec.read_text())
+    assert rec["status"] == "failed" and "boom" in rec["error"] and rec["ended"]
+
+
+def test_missing_figures_count_as_failure(tiny, tmp_path):
+    out = tmp_path / "out" / "exp.ipynb"
+    with pytest.raises(runner.RunFailed, match="0 figures"):
+        runner.run(tiny, out, [_params(tmp_path, "nofig", figure=False)], progress_bar=False)
+    assert not out.exists()
