@@ -115,3 +115,15 @@ def compare(arm: str, control: str, val_curves_arm: Sequence[Sequence[float]],
         test_arm=[float(v) for v in test_arm], test_control=[float(v) for v in test_control],
         test_interval=t_int, test_verdict=verdict(t_int, higher_is_better=True),
     )
+
+
+def compare_arms(history: dict, test_acc: dict[str, Sequence[float]], arms: Sequence[str],
+                 controls: Sequence[str], target: float, metric: str = "val_accuracy") -> list[Comparison]:
+    """:func:`compare` for every (arm, control) pair, from a record's ``history``
+    (``{arm: {seed: {metric: [...]}}}``) and final test accuracies per arm, both in seed order."""
+    def curves(arm: str) -> list[list[float]]:
+        by_seed = history[arm]
+        return [by_seed[s][metric] for s in sorted(by_seed, key=int)]
+
+    return [compare(arm, ctrl, curves(arm), curves(ctrl), test_acc[arm], test_acc[ctrl], target)
+            for ctrl in controls for arm in arms]

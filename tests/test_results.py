@@ -51,3 +51,11 @@ def test_degenerate_intervals():
     assert iv.low == iv.high == pytest.approx(0.5) and R.verdict(iv) == R.HELPED
     one = R.welch_interval([1.0], [0.5, 0.6])
     assert np.isinf(one.low) and R.verdict(one) == R.UNCLEAR
+
+
+def test_compare_arms_pairs_seeds_in_order():
+    hist = {"a": {"10": {"val_accuracy": [0.9]}, "2": {"val_accuracy": [0.1, 0.9]}},
+            "c": {"2": {"val_accuracy": [0.1, 0.1, 0.9]}, "10": {"val_accuracy": [0.1, 0.9]}}}
+    (c,) = R.compare_arms(hist, {"a": [0.5, 0.6], "c": [0.4, 0.5]}, ["a"], ["c"], target=0.8)
+    assert c.epochs_arm == [2, 1] and c.epochs_control == [3, 2]  # seed 2 first, then seed 10
+    assert c.speedup == pytest.approx(2.5 / 1.5)
