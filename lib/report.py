@@ -37,7 +37,7 @@ def plot_learning_curves(frame: pd.DataFrame, arms: Sequence[str],
         sns.lineplot(data=sub[sub.metric == metric], x="epoch", y="value", hue="arm", hue_order=list(arms),
                      errorbar="sd", ax=ax)
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-        if target is not None and "accuracy" in metric:
+        if target is not None and metric == "val_accuracy":
             ax.axhline(target, color="grey", ls="--", lw=1, label=f"target {target:.3f}")
             ax.legend(fontsize=8)
     if title:
@@ -85,12 +85,12 @@ def describe(c: Comparison) -> str:
     speed = (f"**{c.arm}** needed {np.mean(c.epochs_arm):.1f} epochs on average to reach "
              f"{c.target_val_accuracy:.3f} validation accuracy against {np.mean(c.epochs_control):.1f} for "
              f"**{c.control}** (speed-up {c.speedup:.2f}x; difference {ei.diff:+.1f} epochs, 95% CI "
-             f"[{ei.low:+.1f}, {ei.high:+.1f}]): transfer **{c.epochs_verdict}** on speed")
+             f"[{ei.low:+.1f}, {ei.high:+.1f}]); on speed, transfer **{c.epochs_verdict}**")
     if c.censored:
         speed += " (some seeds never reached the target; their count is a lower bound)"
     end = (f"its final test accuracy was {np.mean(c.test_arm):.3f} against {np.mean(c.test_control):.3f} "
-           f"(difference {ti.diff:+.3f}, 95% CI [{ti.low:+.3f}, {ti.high:+.3f}]): transfer "
-           f"**{c.test_verdict}** on accuracy.")
+           f"(difference {ti.diff:+.3f}, 95% CI [{ti.low:+.3f}, {ti.high:+.3f}]); on final accuracy, transfer "
+           f"**{c.test_verdict}**.")
     return f"{speed}; {end}"
 
 

@@ -66,8 +66,6 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
         extra: dict[str, Any] | None = None, progress_bar: bool = True) -> Path:
     """Validate, execute and publish one notebook run; return the record's path."""
-    import papermill as pm  # heavy import, only when a run really starts
-
     nb_path = P.resolve_notebook(notebook)
     output = Path(output)
     overrides = P.load_overlays(list(param_files))
@@ -80,13 +78,15 @@ def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
     for stale in ("partial", "record_partial"):
         paths[stale].unlink(missing_ok=True)
 
+    import papermill as pm  # heavy import: only once the parameters are known to be good
+
     record = R.Record(paths["record_partial"],
                       R.new_record(nb_path.stem, experiment, merged, output=str(output)))
     record.data["param_files"] = [str(p) for p in param_files]
     record.save()
 
     env_backup = {k: os.environ.get(k) for k in (R.RECORD_ENV, "MPLBACKEND", "PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL")}
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info and warnings off
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ log lines off; Python errors still raise
     os.environ[R.RECORD_ENV] = str(paths["record_partial"].resolve())
     os.environ.pop("MPLBACKEND", None)  # a non-inline backend silently drops figures
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(P.REPO_ROOT), env_backup["PYTHONPATH"]]))
