@@ -8,8 +8,8 @@ literal with a comment::
     d1_csv: str = ""  # a user's CSV for D1 [path]
 
 The optional bracket at the end of the comment states what values are allowed:
-``[min 1]``, ``[> 0, max 1]``, ``[one of: a, b, c]`` or ``[path]`` (a non-empty value must name an
-existing file). No ``=`` in comments: papermill's own parser then gives up on the line. papermill only warns about unknown parameters, so :func:`validate` is what stops
+``[min 1]``, ``[> 0, max 1]``, ``[one of: a, b, c]``, ``[path]`` or ``[dir]`` (a non-empty value
+must name an existing file or folder). No ``=`` in comments: papermill's own parser then gives up on the line. papermill only warns about unknown parameters, so :func:`validate` is what stops
 a typo from silently running the defaults.
 """
 
@@ -29,6 +29,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+OUTPUTS_ENV = "TLLAB_OUTPUTS"  # set by lib.runner: this run's outputs root (outputs/, outputs/smoke/, ...)
 
 _SIMPLE_TYPES: dict[str, tuple[type, ...]] = {
     "int": (int,),
@@ -58,6 +59,7 @@ class ParamSpec:
     bounds: tuple[tuple[str, float], ...] = ()
     choices: tuple[str, ...] = ()
     is_path: bool = False
+    is_dir: bool = False
 
     def allowed(self) -> str:
         """Human-readable description of the allowed values."""
@@ -67,6 +69,8 @@ class ParamSpec:
         parts += [f"{op} {value:g}" for op, value in self.bounds]
         if self.is_path:
             parts.append("an existing file (or empty)")
+        if self.is_dir:
+            parts.append("an existing folder (or empty)")
         return ", ".join(parts)
 
 
@@ -95,13 +99,15 @@ def resolve_notebook(notebook: str | Path) -> Path:
 
 
 def _parse_constraint(text: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"bounds": (), "choices": (), "is_path": False}
+    out: dict[str, Any] = {"bounds": (), "choices": (), "is_path": False, "is_dir": False}
     match = _CONSTRAINT.search(text)
     if not match:
         return out
     body = match.group(1).strip()
     if body == "path":
         out["is_path"] = True
+    elif body == "dir":
+        out["is_dir"] = True
     elif body.startswith("one of:"):
         out["choices"] = tuple(c.strip() for c in body[len("one of:"):].split(",") if c.strip())
     else:
@@ -181,12 +187,14 @@ def _check_value(spec: ParamSpec, value: Any, root: Path) -> str | None:
         for v in values:
             if not ops[op](float(v), bound):
                 return f"received {value!r}; must be {op} {bound:g}"
-    if spec.is_path and value:
+    if (spec.is_path or spec.is_dir) and value:
         path = Path(value)
         if not path.is_absolute():
             path = root / path
-        if not path.is_file():
+        if spec.is_path and not path.is_file():
             return f"received {value!r}; no such file ({path})"
+        if spec.is_dir and not path.is_dir():
+            return f"received {value!r}; no such folder ({path})"
     return None
 
 

@@ -26,6 +26,17 @@ def set_seed(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = False, seed: int = 0):
+    """tf.data pipeline over in-memory arrays: cached, shuffled each epoch with ``seed`` when
+    asked, batched and prefetched."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+    if shuffle:
+        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
 def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
         learning_rate: float = 1e-3, seed: int = 0) -> dict[str, list[float]]:
     """Compile (always: a ``trainable`` change only takes effect on compile) with Adam and sparse
@@ -46,9 +57,9 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self._t)
 
-    hist = model.fit(task.x_train, task.y_train, validation_data=(task.x_val, task.y_val),
-                     epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
-                     callbacks=[_Timer()])
+    hist = model.fit(make_dataset(task.x_train, task.y_train, batch_size, shuffle=True, seed=seed),
+                     validation_data=make_dataset(task.x_val, task.y_val, 1024),
+                     epochs=epochs, shuffle=False, verbose=0, callbacks=[_Timer()])  # the dataset shuffles
     out = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     out["epoch_time_s"] = times
     return out
@@ -83,3 +94,34 @@ def zero_shot(model: keras.Model, task: Task) -> dict[str, float | list[int]]:
     mapped = np.array([mapping.get(int(p), -1) for p in pred_test])
     return {"identity": identity, "best_mapping": float(np.mean(mapped == task.y_test)),
             "mapping": [mapping.get(k, -1) for k in range(n_out)]}
+
+
+def block_diagnostics(model: keras.Model, base: keras.Model, block_of, x: np.ndarray, y: np.ndarray) -> list[dict]:
+    """Per block of ``base``: the norm of the loss gradient with respect to its weights and the
+    standard deviation of its output activations, on one batch. A block whose gradient norm is
+    orders of magnitude below the others learns nothing (vanishing gradients); activations that
+    shrink block after block signal the same from the forward side."""
+    import tensorflow as tf
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    weights = base.trainable_weights
+    grads = tape.gradient(loss, weights)
+    norms: dict[str, float] = {}
+    owner = {id(w): layer.name for layer in base.layers for w in layer.trainable_weights}
+    for w, g in zip(weights, grads):
+        block = block_of(owner.get(id(w), "")) or "other"
+        if g is not None:
+            norms[block] = norms.get(block, 0.0) + float(tf.reduce_sum(tf.square(g)))
+    outs = {}
+    names = [l.name for l in base.layers]
+    for block in dict.fromkeys(b for b in (block_of(n) for n in names) if b):
+        last = [n for n in names if block_of(n) == block][-1]
+        outs[block] = base.get_layer(last).output
+    probe = keras.Model(base.input, list(outs.values()))
+    pre = model.layers[1] if model.layers[1].name == "preprocess" else None
+    acts = probe(pre(x) if pre is not None else x)
+    acts = acts if isinstance(acts, list) else [acts]
+    return [{"block": b, "grad_norm": float(np.sqrt(norms.get(b, 0.0))), "activation_std": float(np.std(a)),
+             "loss": float(loss)} for b, a in zip(outs, acts)]

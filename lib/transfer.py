@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 
 from lib.models import build_mlp
 
@@ -104,3 +105,232 @@ def _keep(rows, record, arm, seed, model, task, hist):
     })
     if record is not None:
         record.add_history(arm, seed, hist)
+
+
+# ---------------------------------------------------------------------------------------------
+# Image transfer policies (seed 002 and later studies)
+
+POLICIES = {
+    "scratch": "random weights, every layer trained",
+    "frozen": "base frozen (feature extraction), new head trained",
+    "finetune": "every layer trained from the given weights",
+    "freeze_first": "the first `freeze_blocks` blocks frozen, the rest and the head trained",
+    "cut": "base cut at layer `cut_at`, frozen, new head on the cut",
+    "cut_unfreeze": "base cut at `cut_at`, layers after `unfreeze_from` up to the cut trained",
+    "two_stage": "head trained on the frozen base, then all layers at a lower learning rate",
+}
+
+
+def set_trainable(base, trainable_from: int | None) -> None:
+    """Freeze ``base``'s layers before index ``trainable_from`` and train the rest
+    (``None``: freeze all). Frozen BatchNormalization layers run in inference mode (Keras 3).
+    Recompile afterwards: ``lib.train.fit`` always does."""
+    base.trainable = True
+    for i, layer in enumerate(base.layers):
+        layer.trainable = trainable_from is not None and i >= trainable_from
+
+
+def build_head(feature_shape, n_classes: int, dropout: float = 0.3, name: str = "head"):
+    """New classifier on a feature map: global average pooling -> dropout -> softmax."""
+    import keras
+
+    inputs = keras.Input(feature_shape, name="features")
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(inputs)
+    x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="head_output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy: str = "frozen",
+                           weights: str = "none", freeze_blocks: int = 0, cut_at: str = "",
+                           unfreeze_from: str = "", dropout: float = 0.3):
+    """A classifier on raw 0-255 pixels: backbone (preprocessing inside) -> new head.
+
+    Returns ``(model, parts)`` where ``parts`` has ``backbone`` (pixels -> features), ``base``
+    (the keras application, or its cut), ``head`` (features -> probabilities) and ``frozen``
+    (whether the whole backbone is frozen: then features can be computed once).
+    ``policy`` is one of :data:`POLICIES`; ``scratch`` ignores ``weights``.
+    """
+    import keras
+
+    from lib import backbones
+
+    if policy not in POLICIES:
+        close = __import__("difflib").get_close_matches(policy, list(POLICIES), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown policy {policy!r}{hint} (known: {', '.join(POLICIES)})")
+    full, base = backbones.build_backbone(arch, image_size, "none" if policy == "scratch" else weights)
+    if policy in ("cut", "cut_unfreeze"):
+        if not cut_at:
+            raise ValueError(f"policy {policy!r} needs cut_at (a layer name of {base.name})")
+        cut = backbones.resolve_layer(base, cut_at)
+        base = keras.Model(base.input, base.get_layer(cut).output, name=f"{base.name}_cut_{cut}")
+        inputs = full.input
+        x = full.layers[1](inputs) if len(full.layers) > 2 else inputs  # preprocessing layer, if any
+        full = keras.Model(inputs, base(x), name=f"{base.name}_backbone")
+    names = [layer.name for layer in base.layers]
+    if policy in ("frozen", "cut", "two_stage"):
+        set_trainable(base, None)
+    elif policy in ("scratch", "finetune"):
+        set_trainable(base, 0)
+    elif policy == "freeze_first":
+        blocks = backbones.get(arch).blocks(base)
+        if not 0 <= freeze_blocks <= len(blocks):
+            raise ValueError(f"freeze_blocks must lie in 0..{len(blocks)} for {arch} (blocks: {blocks}); "
+                             f"received {freeze_blocks}")
+        bb = backbones.get(arch)
+        last = max((i for i, n in enumerate(names) if bb.block_of(n) in blocks[:freeze_blocks]), default=-1)
+        set_trainable(base, last + 1)
+    elif policy == "cut_unfreeze":
+        if not unfreeze_from:
+            raise ValueError("policy 'cut_unfreeze' needs unfreeze_from (layers after it, up to the cut, train)")
+        start = names.index(backbones.resolve_layer(base, unfreeze_from)) + 1
+        set_trainable(base, start)
+    head = build_head(full.output_shape[1:], n_classes, dropout)
+    model = keras.Model(full.input, head(full.output), name=f"{arch}_{policy}")
+    frozen = len(base.trainable_weights) == 0
+    return model, {"backbone": full, "base": base, "head": head, "frozen": frozen}
+
+
+def unfreeze_all(parts) -> None:
+    """Second stage of ``two_stage``: every backbone layer trainable (recompile after)."""
+    set_trainable(parts["base"], 0)
+
+
+def cached_features(parts, task, batch_size: int = 256):
+    """The task with every split replaced by the frozen backbone's features, computed once."""
+    from lib.data import Task
+
+    def feats(x):
+        return parts["backbone"].predict(x, batch_size=batch_size, verbose=0)
+
+    return Task(f"{task.name} (features)", feats(task.x_train), task.y_train, feats(task.x_val), task.y_val,
+                feats(task.x_test), task.y_test, task.class_names)
+
+
+def fit_cached(parts, task, **fit_kwargs):
+    """Train only the head on features computed once by the frozen backbone: the same result as
+    end-to-end training of a frozen base without random augmentation, without paying the
+    backbone's forward pass every epoch. ``fit_kwargs`` go to :func:`lib.train.fit`."""
+    from lib import train
+
+    if not parts["frozen"]:
+        raise ValueError("feature caching needs a fully frozen backbone; this policy trains part of it")
+    return train.fit(parts["head"], cached_features(parts, task), **fit_kwargs)
+
+
+def parse_arm(spec: str) -> dict:
+    """``"arch:policy[:arg[:arg]]"`` -> keyword arguments of :func:`build_image_classifier`.
+
+    ``vgg16:frozen``, ``vgg16:freeze_first:2``, ``inceptionv3:cut:mixed5``,
+    ``inceptionv3:cut_unfreeze:mixed5:mixed4`` (cut at mixed5, train what follows mixed4),
+    ``resnet50:two_stage``, ``simple_cnn:scratch``."""
+    from lib import backbones
+
+    parts = spec.split(":")
+    if len(parts) < 2:
+        raise ValueError(f"an arm is 'arch:policy[:args]'; received {spec!r}")
+    arch, policy, args = backbones.get(parts[0]).name, parts[1], parts[2:]
+    need = {"freeze_first": 1, "cut": 1, "cut_unfreeze": 2}.get(policy, 0)
+    if policy in POLICIES and len(args) != need:
+        raise ValueError(f"arm {spec!r}: policy {policy!r} takes {need} argument(s) after it; received {args}")
+    kw = {"arch": arch, "policy": policy}
+    if policy == "freeze_first":
+        kw["freeze_blocks"] = int(args[0])
+    elif policy == "cut":
+        kw["cut_at"] = args[0]
+    elif policy == "cut_unfreeze":
+        kw["cut_at"], kw["unfreeze_from"] = args
+    return kw
+
+
+def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int, batch_size: int,
+                  learning_rate: float, finetune_learning_rate: float, head_epochs: int, seed: int,
+                  cache_features: bool = True):
+    """Train one arm on ``task`` and return ``(row, history, parts)``.
+
+    Fully frozen arms train the head on features computed once (``cache_features``); ``two_stage``
+    trains the head for ``head_epochs`` on the frozen base, then everything at
+    ``finetune_learning_rate`` for the remaining epochs; ``finetune`` and ``cut_unfreeze`` train
+    at ``finetune_learning_rate`` from the start; the rest at ``learning_rate``."""
+    import time
+
+    from lib import models, train
+
+    kw = parse_arm(spec)
+    train.set_seed(seed)
+    model, parts = build_image_classifier(image_size=image_size, n_classes=task.n_classes, weights=weights, **kw)
+    counts = models.parameter_counts(model)
+    common = dict(batch_size=batch_size, seed=seed)
+    t0 = time.perf_counter()
+    if kw["policy"] == "two_stage":
+        hist = train.fit(model, task, epochs=head_epochs, learning_rate=learning_rate, **common)
+        unfreeze_all(parts)
+        counts = models.parameter_counts(model)
+        more = train.fit(model, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **common)
+        hist = {k: hist[k] + more[k] for k in hist}
+    elif parts["frozen"] and cache_features:
+        hist = fit_cached(parts, task, epochs=epochs, learning_rate=learning_rate, **common)
+    else:
+        lr = finetune_learning_rate if kw["policy"] in ("finetune", "cut_unfreeze") else learning_rate
+        hist = train.fit(model, task, epochs=epochs, learning_rate=lr, **common)
+    wall = time.perf_counter() - t0
+    row = {"arm": spec, "seed": seed, "train_acc": hist["accuracy"][-1], "val_acc": hist["val_accuracy"][-1],
+           "best_val_acc": max(hist["val_accuracy"]), "best_epoch": int(np.argmax(hist["val_accuracy"]) + 1),
+           "test_acc": train.accuracy(model, task.x_test, task.y_test), "final_val_loss": hist["val_loss"][-1],
+           "wall_s": wall, "images_per_s": epochs * len(task.y_train) / wall,
+           "cached_features": bool(parts["frozen"] and cache_features and kw["policy"] != "two_stage"),
+           **{f"{k}_params": v for k, v in counts.items()}}
+    return row, hist, parts
+
+
+def pretrain_source(arch: str, task, image_size: int, *, epochs: int, batch_size: int, learning_rate: float,
+                    seed: int, out_path):
+    """Train ``arch`` from random weights on the source task and save its base's weights to
+    ``out_path`` (through a temporary file, so a failed run leaves no half-written weights).
+    Returns ``(row, history)`` with the source train / validation / test accuracy."""
+    import os
+    from pathlib import Path
+
+    row, hist, parts = run_image_arm(f"{arch}:scratch", task, image_size, weights="none", epochs=epochs,
+                                     batch_size=batch_size, learning_rate=learning_rate,
+                                     finetune_learning_rate=learning_rate, head_epochs=0, seed=seed)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name.replace(".weights.h5", ".partial.weights.h5"))
+    parts["base"].save_weights(tmp)
+    os.replace(tmp, out_path)
+    row["weights_file"] = str(out_path)
+    return row, hist
+
+
+def pitfall_checks(spec: str, parts, task, row: dict) -> dict:
+    """The known Keras transfer pitfalls, checked for one trained arm:
+
+    - ``raw_pixels_in``: the data fed in spans 0-255 (not pre-scaled to [0, 1]) and the model
+      does its own preprocessing;
+    - ``frozen_bn_inference``: a frozen BatchNormalization layer, called with ``training=True``
+      on a batch, still gives its inference-mode output (it normalises with its moving
+      statistics, so fine-tuning cannot wreck them); ``None`` when nothing is frozen;
+    - ``stuck_at_chance``: final validation loss within 2% of log(n_classes) or validation
+      accuracy within 2 points of the majority-class rate.
+    """
+    import keras
+
+    x_max = float(np.max(task.x_train))
+    bns = [l for l in parts["base"].layers if isinstance(l, keras.layers.BatchNormalization)]
+    frozen_bns = [l for l in bns if not l.trainable]
+    bn_ok = None
+    if frozen_bns:
+        layer = frozen_bns[0]
+        probe = np.random.default_rng(0).normal(2.0, 3.0, (4, *layer.input.shape[1:])).astype("float32")
+        bn_ok = bool(np.allclose(layer(probe, training=True), layer(probe, training=False), atol=1e-5))
+    majority = float(np.bincount(task.y_val).max() / len(task.y_val))
+    chance_loss = float(np.log(task.n_classes))
+    stuck = (abs(row["final_val_loss"] - chance_loss) < 0.02 * chance_loss
+             or abs(row["val_acc"] - majority) < 0.02)
+    return {"arm": spec, "seed": row["seed"], "input max (expect > 1)": x_max,
+            "raw_pixels_in": x_max > 1.0, "BN layers": len(bns), "frozen BN layers": len(frozen_bns),
+            "frozen_bn_inference": bn_ok,
+            "val loss vs log(classes)": f"{row['final_val_loss']:.3f} vs {chance_loss:.3f}",
+            "stuck_at_chance": bool(stuck)}

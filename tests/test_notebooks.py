@@ -22,8 +22,15 @@ def make(outputs: Path, *targets: str, check: bool = True, **kwargs):
     return subprocess.run(cmd, cwd=REPO_ROOT, check=check, capture_output=True, text=True, **kwargs)
 
 
+@pytest.fixture(scope="session")
+def shared_outputs(tmp_path_factory):
+    """One outputs root for every smoke run, so shared prerequisites (source weights) run once."""
+    return tmp_path_factory.mktemp("outputs")
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS, ids=str)
-def test_smoke_run_has_figures_and_ok_record(experiment, tmp_path):
+def test_smoke_run_has_figures_and_ok_record(experiment, shared_outputs):
+    tmp_path = shared_outputs
     target = tmp_path / "smoke" / f"{experiment}.ipynb"
     res = make(tmp_path, str(target), check=False)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -37,7 +44,7 @@ def test_smoke_run_has_figures_and_ok_record(experiment, tmp_path):
 
 
 def test_interrupted_run_leaves_nothing_finished_and_is_redone(tmp_path):
-    experiment = EXPERIMENTS[-1]
+    experiment = Path("d1_d2/synthetic")
     target = tmp_path / "smoke" / f"{experiment}.ipynb"
     proc = subprocess.Popen(["make", "--no-print-directory", f"OUTPUTS={tmp_path}", str(target)], cwd=REPO_ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

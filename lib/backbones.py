@@ -1,0 +1,195 @@
+"""Backbone registry: one entry per architecture, each with its builder, input contract and blocks.
+
+Every backbone built here takes raw 0-255 RGB pixels: the architecture's own preprocessing is a
+layer inside the model (VGG16/ResNet50 'caffe': BGR and mean subtraction; InceptionV3 'tf':
+[-1, 1]; EfficientNetB0 normalises inside keras' own model; the simple CNN scales to [0, 1]),
+so no caller can feed the wrong range.
+
+``weights``: ``"none"`` (random), ``"imagenet"`` (keras' download; offline it fails with the file
+name keras expects in its cache), a path to a ``.weights.h5`` file of the backbone, or
+``"source"``: this project's own pre-trained weights from ``notebooks/source_pretrain.ipynb``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+
+from lib.params import OUTPUTS_ENV, REPO_ROOT
+
+
+def source_weights_dir() -> Path:
+    """``<outputs root>/source_weights``: where this run's source pre-training saves, and where
+    ``weights='source'`` looks (so smoke runs never mix with full-scale weights)."""
+    return Path(os.environ.get(OUTPUTS_ENV, REPO_ROOT / "outputs")) / "source_weights"
+
+
+@keras.saving.register_keras_serializable(package="tllab")
+class CaffePreprocess(keras.layers.Layer):
+    """RGB 0-255 -> BGR minus the ImageNet channel means (keras' 'caffe' mode), as a layer."""
+
+    MEAN_BGR = (103.939, 116.779, 123.68)
+
+    def call(self, x):
+        x = keras.ops.flip(x, axis=-1)
+        return x - keras.ops.convert_to_tensor(self.MEAN_BGR, dtype=x.dtype)
+
+
+def _simple_cnn(include_top=False, weights=None, input_shape=None, name="simple_cnn"):
+    """The seed-002 style baseline: three conv blocks (32, 64, 128 filters), each conv -> conv ->
+    max-pool, named ``blockK_*`` like VGG."""
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for k, filters in enumerate((32, 64, 128), start=1):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"block{k}_conv1")(x)
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"block{k}_conv2")(x)
+        x = keras.layers.MaxPooling2D(name=f"block{k}_pool")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """One registry entry."""
+
+    name: str
+    builder: Callable
+    preprocess: str  # 'caffe' | 'tf' | 'inside' | 'unit'
+    min_size: int
+    block_pattern: str  # regex; group 1 names the block a layer belongs to
+    imagenet_file: str | None  # keras' cache file name of the no-top ImageNet weights
+
+    def blocks(self, base: keras.Model) -> list[str]:
+        """Block names in order (e.g. ``block1``..``block5``; ``mixed0``..``mixed10``)."""
+        seen: list[str] = []
+        for layer in base.layers:
+            b = self.block_of(layer.name)
+            if b and b not in seen:
+                seen.append(b)
+        return seen
+
+    def block_of(self, layer_name: str) -> str | None:
+        m = re.match(self.block_pattern, layer_name)
+        return m.group(1) if m else None
+
+
+REGISTRY: dict[str, Backbone] = {
+    "simple_cnn": Backbone("simple_cnn", _simple_cnn, "unit", 8, r"^(block\d+)_", None),
+    "vgg16": Backbone("vgg16", keras.applications.VGG16, "caffe", 32, r"^(block\d+)_",
+                      "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    "resnet50": Backbone("resnet50", keras.applications.ResNet50, "caffe", 32, r"^(conv\d+)_",
+                         "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    "inceptionv3": Backbone("inceptionv3", keras.applications.InceptionV3, "tf", 75, r"^(mixed\d+)$",
+                            "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    "efficientnetb0": Backbone("efficientnetb0", keras.applications.EfficientNetB0, "inside", 32,
+                               r"^(stem|block\d+|top)(?:[a-z]?_)", "efficientnetb0_notop.h5"),
+}
+
+
+def get(arch: str) -> Backbone:
+    """The registry entry for ``arch``; unknown names are refused with the nearest known ones."""
+    key = arch.lower().replace("-", "").replace("_v3", "v3")
+    if key in REGISTRY:
+        return REGISTRY[key]
+    close = difflib.get_close_matches(arch.lower(), list(REGISTRY), n=2)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(f"unknown architecture {arch!r}{hint} (known: {', '.join(REGISTRY)})")
+
+
+def check_image_size(arch: str, image_size: int) -> None:
+    """Refuse inputs smaller than the architecture accepts, stating the minimum."""
+    bb = get(arch)
+    if image_size < bb.min_size:
+        raise ValueError(f"image_size {image_size} is too small for {bb.name}: it needs at least "
+                         f"{bb.min_size}x{bb.min_size} pixels. Received: image_size={image_size}")
+
+
+def keras_cache_dir() -> Path:
+    """Where keras looks for downloaded weights (``$KERAS_HOME/models`` or ``~/.keras/models``)."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+
+
+def source_weights_path(arch: str, image_size: int, root: Path | None = None) -> Path:
+    """Where ``notebooks/source_pretrain.ipynb`` saves the project's own weights for ``arch``."""
+    return (root or source_weights_dir()) / f"{get(arch).name}_{image_size}px.weights.h5"
+
+
+class WeightsUnavailable(RuntimeError):
+    """Requested weights cannot be had here (offline ImageNet, a missing file)."""
+
+
+def _preprocess_layer(kind: str) -> keras.layers.Layer | None:
+    if kind == "caffe":
+        return CaffePreprocess(name="preprocess")
+    if kind == "tf":
+        return keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")
+    if kind == "unit":
+        return keras.layers.Rescaling(1 / 255.0, name="preprocess")
+    return None  # 'inside': the keras model normalises raw pixels itself
+
+
+def build_base(arch: str, image_size: int, weights: str = "none") -> keras.Model:
+    """The convolutional base of ``arch`` without its top, named after the architecture.
+
+    Raises ``ValueError`` for an unknown architecture or a too-small input, and
+    :class:`WeightsUnavailable` when the weights cannot be had (with what to do about it)."""
+    bb = get(arch)
+    check_image_size(arch, image_size)
+    shape = (image_size, image_size, 3)
+    if weights == "imagenet":
+        if bb.imagenet_file is None:
+            raise WeightsUnavailable(f"{bb.name} has no ImageNet weights; use weights='none' or 'source'")
+        try:
+            base = bb.builder(include_top=False, weights="imagenet", input_shape=shape)
+        except Exception as exc:  # urllib/HTTP/SSL errors differ by platform
+            raise WeightsUnavailable(
+                f"could not load ImageNet weights for {bb.name} ({type(exc).__name__}: {exc}). This machine may "
+                f"be offline: keras looks for the file {bb.imagenet_file!r} in {keras_cache_dir()}/. Copy it there "
+                "from a machine with internet access, or use weights='source' (this project's own pre-trained "
+                "weights) or weights='none'.") from None
+    else:
+        base = bb.builder(include_top=False, weights=None, input_shape=shape)
+        path = None
+        if weights == "source":
+            path = source_weights_path(bb.name, image_size)
+            hint = ("run the source pre-training first: `make outputs/source_pretrain/default.ipynb` "
+                    "(make does it for the reports that need it), with the same image_size")
+        elif weights not in ("none", "", None):
+            path, hint = Path(weights), "check the path"
+        if path is not None:
+            if not path.is_file():
+                raise WeightsUnavailable(f"weights file for {bb.name} not found: {path}; {hint}")
+            base.load_weights(path)
+    base.name = bb.name  # type: ignore[misc]
+    return base
+
+
+def build_backbone(arch: str, image_size: int, weights: str = "none") -> tuple[keras.Model, keras.Model]:
+    """``(model, base)``: ``model`` maps raw 0-255 pixels to the base's feature map, with the
+    architecture's preprocessing inside; ``base`` is the nested keras model (freeze it by block)."""
+    base = build_base(arch, image_size, weights)
+    inputs = keras.Input((image_size, image_size, 3), name="pixels")
+    pre = _preprocess_layer(get(arch).preprocess)
+    x = pre(inputs) if pre is not None else inputs
+    return keras.Model(inputs, base(x), name=f"{base.name}_backbone"), base
+
+
+def layer_names(base: keras.Model) -> list[str]:
+    return [layer.name for layer in base.layers]
+
+
+def resolve_layer(base: keras.Model, name: str) -> str:
+    """Return ``name`` if ``base`` has such a layer; otherwise refuse with the nearest names
+    (``'mixed_5'`` -> ``did you mean 'mixed5'?``)."""
+    names = layer_names(base)
+    if name in names:
+        return name
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(f"unknown layer {name!r} for {base.name}{hint}")

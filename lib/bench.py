@@ -1,0 +1,125 @@
+"""``make bench``: measured performance ratios (never assumed), printed as a table.
+
+1. Cached features: a frozen backbone trained end to end (its forward pass paid every epoch)
+   against the same model trained on features computed once, same epochs and seed; reports the
+   wall-time ratio (feature extraction included) and the test accuracy difference.
+   Targets: 10x faster or better, accuracy within 1 point.
+2. Input pipeline: steady-state training throughput through the project's tf.data pipeline
+   (``lib.train.make_dataset``) as a fraction of ``fit`` on in-memory tensors. Target: 0.9 or better.
+
+Usage: ``python -m lib.bench [--arch vgg16] [--image-size 32] [--epochs 10] [--out outputs/bench/bench.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
+def _epoch_timer():
+    import keras
+
+    class Timer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self._t)
+
+    return Timer()
+
+
+def bench_cached(arch: str, image_size: int, epochs: int, n_images: int, seed: int = 0) -> dict:
+    from lib import data as D, images, train, transfer
+
+    x, y, names = images.target_faces(n_images, image_size, seed=0)
+    task = D.split_task("faces", x, y, names, seed=0)
+    out = {}
+    for path in ("end_to_end", "cached"):
+        train.set_seed(seed)
+        model, parts = transfer.build_image_classifier(arch, image_size, 2, policy="frozen", weights="none")
+        t0 = time.perf_counter()
+        if path == "cached":
+            transfer.fit_cached(parts, task, epochs=epochs, batch_size=32, seed=seed)
+        else:
+            train.fit(model, task, epochs=epochs, batch_size=32, seed=seed)
+        out[path] = {"wall_s": time.perf_counter() - t0, "test_acc": train.accuracy(model, task.x_test, task.y_test)}
+    return {
+        "what": f"{arch} frozen, {image_size} px, {len(task.y_train)} train images, {epochs} epochs",
+        "end_to_end_s": out["end_to_end"]["wall_s"], "cached_s": out["cached"]["wall_s"],
+        "speedup": out["end_to_end"]["wall_s"] / out["cached"]["wall_s"],
+        "test_acc_end_to_end": out["end_to_end"]["test_acc"], "test_acc_cached": out["cached"]["test_acc"],
+        "acc_diff_points": 100 * (out["cached"]["test_acc"] - out["end_to_end"]["test_acc"]),
+    }
+
+
+def bench_pipeline(image_size: int, epochs: int, n_images: int, seed: int = 0) -> dict:
+    import keras
+    import tensorflow as tf
+
+    from lib import data as D, images, train, transfer
+
+    x, y, names = images.target_faces(n_images, image_size, seed=0)
+    task = D.split_task("faces", x, y, names, seed=0)
+    rates = {}
+    for path in ("in_memory", "pipeline"):
+        train.set_seed(seed)
+        model, _ = transfer.build_image_classifier("simple_cnn", image_size, 2, policy="scratch")
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        timer = _epoch_timer()
+        if path == "in_memory":
+            model.fit(tf.constant(task.x_train), tf.constant(task.y_train), batch_size=32, epochs=epochs,
+                      verbose=0, callbacks=[timer])
+        else:
+            model.fit(train.make_dataset(task.x_train, task.y_train, 32, shuffle=True, seed=seed), epochs=epochs,
+                      verbose=0, callbacks=[timer])
+        steady = timer.times[1:] or timer.times  # the first epoch pays for tracing
+        rates[path] = len(task.y_train) / (sum(steady) / len(steady))
+    return {"what": f"simple_cnn training, {image_size} px, steady-state epochs 2..{epochs}",
+            "in_memory_img_s": rates["in_memory"], "pipeline_img_s": rates["pipeline"],
+            "fraction": rates["pipeline"] / rates["in_memory"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lib.bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--arch", default="vgg16")
+    ap.add_argument("--image-size", type=int, default=32)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--n-images", type=int, default=1350)
+    ap.add_argument("--out", default="outputs/bench/bench.json")
+    args = ap.parse_args(argv)
+    cached = bench_cached(args.arch, args.image_size, args.epochs, args.n_images)
+    pipe = bench_pipeline(args.image_size, max(args.epochs // 2, 3), args.n_images)
+    from lib import records
+
+    rows = [
+        ("cached features vs end to end (time ratio)", f"{cached['speedup']:.1f}x", ">= 10x",
+         cached["speedup"] >= 10, cached["what"]),
+        ("cached minus end-to-end test accuracy", f"{cached['acc_diff_points']:+.1f} points", "within 1 point",
+         abs(cached["acc_diff_points"]) <= 1, ""),
+        ("pipeline throughput / in-memory fit", f"{pipe['fraction']:.2f}", ">= 0.9", pipe["fraction"] >= 0.9,
+         f"{pipe['pipeline_img_s']:.0f} vs {pipe['in_memory_img_s']:.0f} img/s; {pipe['what']}"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'measured':>14}  {'target':>14}  met   details")
+    for name, value, target, met, what in rows:
+        print(f"{name:<{width}}  {value:>14}  {target:>14}  {'yes' if met else 'NO ':<4}  {what}")
+    result = {"cached_features": cached, "pipeline": pipe, "hardware": records.hardware(),
+              "versions": records.package_versions(), "when": records.now_iso()}
+    records.write_json_atomic(Path(args.out), result)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

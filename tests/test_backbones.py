@@ -1,0 +1,96 @@
+"""Table-driven: every registry entry builds offline with weights='none' at its minimum size."""
+
+import numpy as np
+import pytest
+
+from lib import backbones as B
+
+EXPECTED = {  # arch: (first block, last block, number of blocks)
+    "simple_cnn": ("block1", "block3", 3),
+    "vgg16": ("block1", "block5", 5),
+    "resnet50": ("conv1", "conv5", 5),
+    "inceptionv3": ("mixed0", "mixed10", 11),
+    "efficientnetb0": ("stem", "top", 9),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(B.REGISTRY))
+def built(request):
+    arch = request.param
+    size = max(B.get(arch).min_size, 32)
+    model, base = B.build_backbone(arch, size, "none")
+    return arch, size, model, base
+
+
+def test_builds_with_named_blocks(built):
+    arch, size, model, base = built
+    first, last, n = EXPECTED[arch]
+    blocks = B.get(arch).blocks(base)
+    assert (blocks[0], blocks[-1], len(blocks)) == (first, last, n)
+    out = model.predict(np.full((2, size, size, 3), 128, "uint8"), verbose=0)
+    assert out.shape[0] == 2 and out.ndim == 4 and np.isfinite(out).all()
+
+
+def test_preprocessing_is_inside_the_model(built):
+    arch, size, model, base = built
+    kind = B.get(arch).preprocess
+    names = [l.name for l in model.layers]
+    assert ("preprocess" in names) == (kind != "inside")
+
+
+def test_caffe_preprocess_matches_keras():
+    import keras
+    x = np.random.default_rng(0).uniform(0, 255, (2, 4, 4, 3)).astype("float32")
+    ours = np.asarray(B.CaffePreprocess()(x))
+    np.testing.assert_allclose(ours, keras.applications.vgg16.preprocess_input(x.copy()), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("arch,size", [("inceptionv3", 74), ("vgg16", 31), ("efficientnetb0", 16)])
+def test_too_small_input_is_refused_with_minimum(arch, size):
+    with pytest.raises(ValueError, match=f"too small for {arch}.*at least {B.get(arch).min_size}x"):
+        B.build_base(arch, size)
+
+
+def test_unknown_architecture_suggests():
+    with pytest.raises(ValueError, match="did you mean 'vgg16'"):
+        B.get("vgg61")
+
+
+def test_unknown_layer_suggests_nearest():
+    base = B.build_base("inceptionv3", 75)
+    assert B.resolve_layer(base, "mixed5") == "mixed5"
+    with pytest.raises(ValueError, match="unknown layer 'mixed_5' for inceptionv3; did you mean 'mixed5'"):
+        B.resolve_layer(base, "mixed_5")
+
+
+def test_imagenet_offline_gives_clear_message(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # empty cache: keras must download
+
+    def offline(*args, **kwargs):
+        raise OSError("URL fetch failure: no network")
+
+    entry = B.REGISTRY["vgg16"]
+    monkeypatch.setitem(B.REGISTRY, "vgg16", B.Backbone(entry.name, offline, entry.preprocess, entry.min_size,
+                                                         entry.block_pattern, entry.imagenet_file))
+    with pytest.raises(B.WeightsUnavailable) as exc:
+        B.build_base("vgg16", 32, "imagenet")
+    text = str(exc.value)
+    assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in text and str(tmp_path) in text
+    assert "weights='source'" in text
+
+
+def test_weights_file_round_trip_and_missing(tmp_path, monkeypatch):
+    base = B.build_base("simple_cnn", 32)
+    path = tmp_path / "cnn.weights.h5"
+    base.save_weights(path)
+    again = B.build_base("simple_cnn", 32, str(path))
+    for a, b in zip(base.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(B.WeightsUnavailable, match="not found"):
+        B.build_base("simple_cnn", 32, str(tmp_path / "nope.weights.h5"))
+    monkeypatch.setenv(B.OUTPUTS_ENV, str(tmp_path))
+    with pytest.raises(B.WeightsUnavailable, match="source_pretrain"):
+        B.build_base("simple_cnn", 32, "source")
+    (tmp_path / "source_weights").mkdir()
+    base.save_weights(B.source_weights_path("simple_cnn", 32))
+    np.testing.assert_array_equal(B.build_base("simple_cnn", 32, "source").get_weights()[0], base.get_weights()[0])

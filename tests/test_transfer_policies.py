@@ -1,0 +1,86 @@
+"""Each policy gives the expected trainable-parameter count; frozen BN stays in inference mode;
+the cached-feature path matches the end-to-end path."""
+
+import numpy as np
+import pytest
+
+from lib import models, transfer
+from lib.data import Task
+
+
+def _count(weights):
+    return int(sum(np.prod(w.shape) for w in weights))
+
+
+def _build(policy, **kw):
+    return transfer.build_image_classifier("simple_cnn", 32, 2, policy=policy, **kw)
+
+
+def test_policy_trainable_counts():
+    model, parts = _build("finetune")
+    total_base = _count(parts["base"].weights)
+    head = _count(parts["head"].weights)
+    assert models.parameter_counts(model)["trainable"] == total_base + head
+    model, parts = _build("frozen")
+    assert models.parameter_counts(model)["trainable"] == head and parts["frozen"]
+    # simple_cnn block k: conv(3x3, c_in->c) + conv(3x3, c->c)
+    block = lambda cin, c: (9 * cin * c + c) + (9 * c * c + c)
+    model, parts = _build("freeze_first", freeze_blocks=2)
+    assert models.parameter_counts(model)["trainable"] == block(64, 128) + head and not parts["frozen"]
+    model, parts = _build("cut", cut_at="block2_pool")
+    assert parts["head"].input_shape == (None, 8, 8, 64) and parts["frozen"]
+    assert models.parameter_counts(model)["trainable"] == 64 * 2 + 2
+    model, parts = _build("cut_unfreeze", cut_at="block2_pool", unfreeze_from="block1_pool")
+    assert models.parameter_counts(model)["trainable"] == block(32, 64) + 64 * 2 + 2
+
+
+def test_policy_input_errors():
+    with pytest.raises(ValueError, match="did you mean 'frozen'"):
+        _build("frozn")
+    with pytest.raises(ValueError, match="unknown layer 'block_2_pool'.*did you mean 'block2_pool'"):
+        _build("cut", cut_at="block_2_pool")
+    with pytest.raises(ValueError, match="freeze_blocks must lie in 0..3"):
+        _build("freeze_first", freeze_blocks=4)
+
+
+def test_frozen_batchnorm_keeps_its_statistics():
+    from lib import train
+    model, parts = transfer.build_image_classifier("resnet50", 32, 2, policy="frozen")
+    bn = parts["base"].get_layer("conv1_bn")
+    before = [w.copy() for w in bn.get_weights()]
+    x = np.random.default_rng(0).uniform(0, 255, (16, 32, 32, 3)).astype("float32")
+    y = np.arange(16) % 2
+    task = Task("t", x, y, x[:4], y[:4], x[:4], y[:4], ["a", "b"])
+    train.fit(model, task, epochs=1, batch_size=8)
+    for a, b in zip(before, bn.get_weights()):  # gamma, beta, moving mean, moving variance
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cached_features_match_end_to_end():
+    from lib import train
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (24, 32, 32, 3)).astype("float32")
+    y = (x[..., 0].mean(axis=(1, 2)) > 127).astype("int64")
+    task = Task("t", x[:16], y[:16], x[16:20], y[16:20], x[20:], y[20:], ["a", "b"])
+    train.set_seed(0)
+    model, parts = transfer.build_image_classifier("simple_cnn", 32, 2, policy="frozen", dropout=0.0)
+    init = model.get_weights()
+    h_end = train.fit(model, task, epochs=3, batch_size=8, seed=0)
+    p_end = model.predict(task.x_test, verbose=0)
+    model.set_weights(init)
+    h_cached = transfer.fit_cached(parts, task, epochs=3, batch_size=8, seed=0)
+    p_cached = model.predict(task.x_test, verbose=0)
+    np.testing.assert_allclose(p_end, p_cached, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(h_end["loss"], h_cached["loss"], rtol=1e-4)
+
+
+def test_parse_arm():
+    assert transfer.parse_arm("vgg16:freeze_first:2") == {"arch": "vgg16", "policy": "freeze_first", "freeze_blocks": 2}
+    assert transfer.parse_arm("inceptionv3:cut_unfreeze:mixed5:mixed4") == {
+        "arch": "inceptionv3", "policy": "cut_unfreeze", "cut_at": "mixed5", "unfreeze_from": "mixed4"}
+    with pytest.raises(ValueError, match="takes 1 argument"):
+        transfer.parse_arm("vgg16:cut")
+    with pytest.raises(ValueError, match="did you mean 'vgg16'"):
+        transfer.parse_arm("vgg19:frozen")
+    with pytest.raises(ValueError, match="arch:policy"):
+        transfer.parse_arm("vgg16")
