@@ -134,6 +134,35 @@ def _preprocess_layer(kind: str) -> keras.layers.Layer | None:
     return None  # 'inside': the keras model normalises raw pixels itself
 
 
+WEIGHT_NAMES = ("none", "imagenet", "source")
+
+
+def weights_file(arch: str, image_size: int, weights: str) -> Path | None:
+    """The file ``weights`` refers to (``source`` or a path), ``None`` for ``none``/``imagenet``.
+    A value that is neither a known name nor looks like a weights file is refused with a hint."""
+    if weights in ("none", "imagenet", "", None):
+        return None
+    if weights == "source":
+        return source_weights_path(arch, image_size)
+    if not (weights.endswith(".h5") or "/" in weights):
+        close = difflib.get_close_matches(weights, WEIGHT_NAMES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"weights must be one of {', '.join(WEIGHT_NAMES)} or a path to a .weights.h5 file; "
+                         f"received weights={weights!r}{hint}")
+    return Path(weights)
+
+
+def check_weights(arch: str, image_size: int, weights: str) -> None:
+    """Fail before any compute if ``weights`` cannot be had for ``arch`` at ``image_size``
+    (for ``imagenet`` this builds the base once, which downloads where the internet is)."""
+    if weights == "imagenet":
+        build_base(arch, image_size, weights)
+        return
+    path = weights_file(arch, image_size, weights)
+    if path is not None and not path.is_file():
+        build_base(arch, image_size, weights)  # raises WeightsUnavailable with what to do
+
+
 def build_base(arch: str, image_size: int, weights: str = "none") -> keras.Model:
     """The convolutional base of ``arch`` without its top, named after the architecture.
 
@@ -154,14 +183,11 @@ def build_base(arch: str, image_size: int, weights: str = "none") -> keras.Model
                 "from a machine with internet access, or use weights='source' (this project's own pre-trained "
                 "weights) or weights='none'.") from None
     else:
+        path = weights_file(bb.name, image_size, weights)
         base = bb.builder(include_top=False, weights=None, input_shape=shape)
-        path = None
-        if weights == "source":
-            path = source_weights_path(bb.name, image_size)
-            hint = ("run the source pre-training first: `make outputs/source_pretrain/default.ipynb` "
-                    "(make does it for the reports that need it), with the same image_size")
-        elif weights not in ("none", "", None):
-            path, hint = Path(weights), "check the path"
+        hint = ("run the source pre-training first: `make outputs/source_pretrain/default.ipynb` "
+                "(make does it for the reports that need it), with the same image_size"
+                if weights == "source" else "check the path")
         if path is not None:
             if not path.is_file():
                 raise WeightsUnavailable(f"weights file for {bb.name} not found: {path}; {hint}")

@@ -127,3 +127,46 @@ def compare_arms(history: dict, test_acc: dict[str, Sequence[float]], arms: Sequ
 
     return [compare(arm, ctrl, curves(arm), curves(ctrl), test_acc[arm], test_acc[ctrl], target)
             for ctrl in controls for arm in arms]
+
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+CLAIMS = {
+    "learns": "validation accuracy clearly above the majority rate (by more than 0.10)",
+    "stuck": "validation accuracy no more than 0.05 above the majority rate (no learning)",
+    "overfits": "train accuracy above validation accuracy by more than 0.15",
+    "beats OTHER": "test accuracy above OTHER's (95% CI of the difference above 0)",
+    "no_better_than OTHER": "test accuracy not clearly above OTHER's (CI of the difference reaching 0 or below)",
+}
+
+
+def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[float]]], majority: float) -> dict:
+    """Judge one seed-document claim about ``arm`` against this run.
+
+    ``per_arm`` maps arm -> {"train_acc": [...], "val_acc": [...], "test_acc": [...]} (one value
+    per seed, seeds in the same order for every arm). ``claim`` is one of :data:`CLAIMS`.
+    Returns ``{"arm", "claim", "verdict", "evidence"}`` with verdict reproduced / not reproduced
+    / inconclusive.
+    """
+    kind, _, other = claim.partition(" ")
+    if arm not in per_arm or (other and other not in per_arm):
+        missing = arm if arm not in per_arm else other
+        return {"arm": arm, "claim": claim, "verdict": INCONCLUSIVE, "evidence": f"arm {missing!r} was not run"}
+    a = {k: np.asarray(v, dtype=float) for k, v in per_arm[arm].items()}
+    if kind in ("learns", "stuck"):
+        margin = a["val_acc"].mean() - majority
+        ok = margin > 0.10 if kind == "learns" else margin <= 0.05
+        evidence = f"validation {a['val_acc'].mean():.3f} against majority rate {majority:.3f}"
+        return {"arm": arm, "claim": claim, "verdict": REPRODUCED if ok else NOT_REPRODUCED, "evidence": evidence}
+    if kind == "overfits":
+        gap = a["train_acc"].mean() - a["val_acc"].mean()
+        return {"arm": arm, "claim": claim, "verdict": REPRODUCED if gap > 0.15 else NOT_REPRODUCED,
+                "evidence": f"train {a['train_acc'].mean():.3f} - validation {a['val_acc'].mean():.3f} = {gap:+.3f}"}
+    if kind in ("beats", "no_better_than"):
+        iv = welch_interval(a["test_acc"], per_arm[other]["test_acc"])
+        evidence = f"test accuracy difference {iv.diff:+.3f}, 95% CI [{iv.low:+.3f}, {iv.high:+.3f}]"
+        if kind == "beats":
+            verdict = REPRODUCED if iv.low > 0 else NOT_REPRODUCED if iv.high < 0 else INCONCLUSIVE
+        else:
+            verdict = NOT_REPRODUCED if iv.low > 0 else REPRODUCED if iv.high < 0.02 else INCONCLUSIVE
+        return {"arm": arm, "claim": claim, "verdict": verdict, "evidence": evidence}
+    raise ValueError(f"unknown claim {claim!r}; known: {', '.join(CLAIMS)}")

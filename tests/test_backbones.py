@@ -94,3 +94,11 @@ def test_weights_file_round_trip_and_missing(tmp_path, monkeypatch):
     (tmp_path / "source_weights").mkdir()
     base.save_weights(B.source_weights_path("simple_cnn", 32))
     np.testing.assert_array_equal(B.build_base("simple_cnn", 32, "source").get_weights()[0], base.get_weights()[0])
+
+
+def test_weights_typo_is_refused_before_building():
+    with pytest.raises(ValueError, match="did you mean 'imagenet'"):
+        B.weights_file("vgg16", 32, "imagnet")
+    with pytest.raises(B.WeightsUnavailable, match="not found"):
+        B.check_weights("simple_cnn", 32, "/no/such.weights.h5")
+    B.check_weights("simple_cnn", 32, "none")  # nothing to check

@@ -59,3 +59,20 @@ def test_compare_arms_pairs_seeds_in_order():
     (c,) = R.compare_arms(hist, {"a": [0.5, 0.6], "c": [0.4, 0.5]}, ["a"], ["c"], target=0.8)
     assert c.epochs_arm == [2, 1] and c.epochs_control == [3, 2]  # seed 2 first, then seed 10
     assert c.speedup == pytest.approx(2.5 / 1.5)
+
+
+def test_judge_claims_on_known_numbers():
+    per_arm = {
+        "stuck": {"train_acc": [0.5, 0.52], "val_acc": [0.45, 0.43], "test_acc": [0.5, 0.5]},  # below chance: stuck
+        "over": {"train_acc": [0.97, 0.98], "val_acc": [0.55, 0.5], "test_acc": [0.52, 0.5]},
+        "good": {"train_acc": [0.95, 0.96], "val_acc": [0.9, 0.91], "test_acc": [0.90, 0.91]},
+    }
+    j = lambda claim, arm: R.judge_claim(claim, arm, per_arm, majority=0.5)["verdict"]
+    assert j("stuck", "stuck") == R.REPRODUCED and j("stuck", "good") == R.NOT_REPRODUCED
+    assert j("learns", "good") == R.REPRODUCED and j("learns", "stuck") == R.NOT_REPRODUCED
+    assert j("overfits", "over") == R.REPRODUCED and j("overfits", "good") == R.NOT_REPRODUCED
+    assert j("beats over", "good") == R.REPRODUCED and j("beats good", "over") == R.NOT_REPRODUCED
+    assert j("no_better_than good", "over") == R.REPRODUCED and j("no_better_than over", "good") == R.NOT_REPRODUCED
+    assert j("beats missing", "good") == R.INCONCLUSIVE
+    with pytest.raises(ValueError, match="unknown claim"):
+        j("improves", "good")
