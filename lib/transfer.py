@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
 import keras
@@ -156,7 +157,7 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
     from lib import backbones
 
     if policy not in POLICIES:
-        close = __import__("difflib").get_close_matches(policy, list(POLICIES), n=1)
+        close = difflib.get_close_matches(policy, list(POLICIES), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown policy {policy!r}{hint} (known: {', '.join(POLICIES)})")
     full, base = backbones.build_backbone(arch, image_size, "none" if policy == "scratch" else weights)
