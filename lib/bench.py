@@ -22,23 +22,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
-def _epoch_timer():
-    import keras
-
-    class Timer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.times = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._t = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self._t)
-
-    return Timer()
-
-
 def bench_cached(arch: str, image_size: int, epochs: int, n_images: int, seed: int = 0) -> dict:
     from lib import data as D, images, train, transfer
 
@@ -76,7 +59,7 @@ def bench_pipeline(image_size: int, epochs: int, n_images: int, seed: int = 0) -
         train.set_seed(seed)
         model, _ = transfer.build_image_classifier("simple_cnn", image_size, 2, policy="scratch")
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-        timer = _epoch_timer()
+        timer = train.EpochTimer()
         if path == "in_memory":
             model.fit(tf.constant(task.x_train), tf.constant(task.y_train), batch_size=32, epochs=epochs,
                       verbose=0, callbacks=[timer])

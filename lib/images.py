@@ -20,6 +20,10 @@ import numpy as np
 SHAPES = ("disc", "ring", "square", "frame", "triangle", "cross", "plus", "bar_h", "bar_v", "diag",
           "anti_diag", "dots", "checker", "stripes_h", "stripes_v", "star", "ellipse_h", "ellipse_v",
           "arc", "chevron")
+# Source shapes turn by at most this many radians (about 14 degrees): several classes are turns of
+# one another (bar_h / bar_v / diag, plus / cross, the ellipses, the stripes), so a free rotation
+# would make them the same class.
+TILT = 0.25
 
 
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -71,11 +75,12 @@ def _background(rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> np.nd
     return base + grad * t + texture
 
 
-def source_shapes(n: int, size: int = 32, n_classes: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def source_shapes(n: int, size: int = 32, n_classes: int = 20, seed: int = 0,
+                  distractor: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``n`` images of ``n_classes`` shape classes (at most 20), balanced, deterministic in ``seed``.
 
-    Each image: textured background, one shape of its class in a random colour, position, size
-    and rotation, plus a smaller distractor of another class and pixel noise.
+    Each image: textured background, one shape of its class in a colour that contrasts with the background, a random position, size
+    and a small turn (at most ``TILT``), pixel noise, and (``distractor``) a smaller shape of another class.
     """
     if not 2 <= n_classes <= len(SHAPES):
         raise ValueError(f"n_classes must be between 2 and {len(SHAPES)}; received {n_classes}")
@@ -90,10 +95,13 @@ def source_shapes(n: int, size: int = 32, n_classes: int = 20, seed: int = 0) ->
         img = _background(rng, x, y)
         other = rng.integers(n_classes - 1)
         other += other >= label
-        small = _mask(SHAPES[other], x, y, *rng.uniform(0.15, 0.85, 2), rng.uniform(0.08, 0.14), rng.uniform(0, np.pi))
-        img[small] = rng.uniform(0, 255, 3)
-        main = _mask(SHAPES[label], x, y, *rng.uniform(0.3, 0.7, 2), rng.uniform(0.2, 0.32), rng.uniform(0, np.pi))
-        img[main] = rng.uniform(0, 255, 3)
+        small = _mask(SHAPES[other], x, y, *rng.uniform(0.15, 0.85, 2), rng.uniform(0.08, 0.14), rng.uniform(-TILT, TILT))
+        small_colour = rng.uniform(0, 255, 3)
+        if distractor:
+            img[small] = small_colour
+        main = _mask(SHAPES[label], x, y, *rng.uniform(0.3, 0.7, 2), rng.uniform(0.25, 0.38), rng.uniform(-TILT, TILT))
+        # the class shape contrasts with its background: each channel half the range away, +-40
+        img[main] = (img.mean(axis=(0, 1)) + 128 + rng.uniform(-40, 40, 3)) % 256
         img += rng.normal(0, 8, img.shape)
         images[i] = np.clip(img, 0, 255).astype("uint8")
     return images, labels.astype("int64"), list(SHAPES[:n_classes])

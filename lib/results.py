@@ -129,10 +129,26 @@ def compare_arms(history: dict, test_acc: dict[str, Sequence[float]], arms: Sequ
             for ctrl in controls for arm in arms]
 
 
+# "Stuck at chance": validation accuracy within this margin of the majority-class rate, or
+# validation loss within this fraction of log(n_classes) (the loss of a uniform guess).
+STUCK_MARGIN = 0.05
+STUCK_LOSS_FRACTION = 0.02
+
+
+def stuck_at_chance(val_acc: float, majority: float, val_loss: float | None = None, n_classes: int = 2) -> bool:
+    """Whether an arm learned nothing: validation accuracy no more than :data:`STUCK_MARGIN`
+    above the majority rate, or (when ``val_loss`` is given) validation loss within
+    :data:`STUCK_LOSS_FRACTION` of ``log(n_classes)``."""
+    if val_acc <= majority + STUCK_MARGIN:
+        return True
+    chance_loss = float(np.log(n_classes))
+    return val_loss is not None and abs(val_loss - chance_loss) < STUCK_LOSS_FRACTION * chance_loss
+
+
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 CLAIMS = {
     "learns": "validation accuracy clearly above the majority rate (by more than 0.10)",
-    "stuck": "validation accuracy no more than 0.05 above the majority rate (no learning)",
+    "stuck": "stuck at chance (see stuck_at_chance: validation accuracy within 0.05 of the majority rate)",
     "overfits": "train accuracy above validation accuracy by more than 0.15",
     "beats OTHER": "test accuracy above OTHER's (95% CI of the difference above 0)",
     "no_better_than OTHER": "test accuracy not clearly above OTHER's (CI of the difference reaching 0 or below)",
@@ -154,7 +170,7 @@ def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[floa
     a = {k: np.asarray(v, dtype=float) for k, v in per_arm[arm].items()}
     if kind in ("learns", "stuck"):
         margin = a["val_acc"].mean() - majority
-        ok = margin > 0.10 if kind == "learns" else margin <= 0.05
+        ok = margin > 0.10 if kind == "learns" else stuck_at_chance(a["val_acc"].mean(), majority)
         evidence = f"validation {a['val_acc'].mean():.3f} against majority rate {majority:.3f}"
         return {"arm": arm, "claim": claim, "verdict": REPRODUCED if ok else NOT_REPRODUCED, "evidence": evidence}
     if kind == "overfits":

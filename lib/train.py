@@ -14,6 +14,20 @@ from sklearn.metrics import accuracy_score, confusion_matrix
 from lib.data import Task
 
 
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of every epoch, in ``times`` (seconds)."""
+
+    def __init__(self):
+        super().__init__()
+        self.times: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._t)
+
+
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow and turn on TensorFlow's op determinism, so the same
     parameters on the same CPU give identical metrics."""
@@ -53,20 +67,12 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
     set_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    times: list[float] = []
-
-    class _Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self._t = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self._t)
-
+    timer = EpochTimer()
     hist = model.fit(make_dataset(task.x_train, task.y_train, batch_size, shuffle=True, seed=seed),
                      validation_data=make_dataset(task.x_val, task.y_val, 1024),
-                     epochs=epochs, shuffle=False, verbose=0, callbacks=[_Timer()])  # the dataset shuffles
+                     epochs=epochs, shuffle=False, verbose=0, callbacks=[timer])  # the dataset shuffles
     out = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    out["epoch_time_s"] = times
+    out["epoch_time_s"] = timer.times
     return out
 
 

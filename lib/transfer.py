@@ -221,15 +221,32 @@ def fit_cached(parts, task, **fit_kwargs):
     return train.fit(parts["head"], cached_features(parts, task), **fit_kwargs)
 
 
+def arm_learning_rate(spec: str) -> float | None:
+    """The arm's own learning rate, ``arch:policy[:args]@LR`` (e.g. ``vgg16:scratch@1e-4``), or
+    ``None`` when the arm uses the study's learning rates."""
+    _, at, lr = spec.partition("@")
+    if not at:
+        return None
+    try:
+        value = float(lr)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"arm {spec!r}: the learning rate after '@' must be a positive number; received {lr!r}")
+    return value
+
+
 def parse_arm(spec: str) -> dict:
-    """``"arch:policy[:arg[:arg]]"`` -> keyword arguments of :func:`build_image_classifier`.
+    """``"arch:policy[:arg[:arg]][@LR]"`` -> keyword arguments of :func:`build_image_classifier`.
 
     ``vgg16:frozen``, ``vgg16:freeze_first:2``, ``inceptionv3:cut:mixed5``,
     ``inceptionv3:cut_unfreeze:mixed5:mixed4`` (cut at mixed5, train what follows mixed4),
-    ``resnet50:two_stage``, ``simple_cnn:scratch``."""
+    ``resnet50:two_stage``, ``simple_cnn:scratch``; ``vgg16:scratch@1e-4`` trains that arm at
+    learning rate 1e-4 whatever the study's learning rates (see :func:`arm_learning_rate`)."""
     from lib import backbones
 
-    parts = spec.split(":")
+    arm_learning_rate(spec)  # refuse a malformed '@LR' now
+    parts = spec.partition("@")[0].split(":")
     if len(parts) < 2:
         raise ValueError(f"an arm is 'arch:policy[:args]'; received {spec!r}")
     arch, policy, args = backbones.get(parts[0]).name, parts[1], parts[2:]
@@ -254,12 +271,16 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     Fully frozen arms train the head on features computed once (``cache_features``); ``two_stage``
     trains the head for ``head_epochs`` on the frozen base, then everything at
     ``finetune_learning_rate`` for the remaining epochs; ``finetune`` and ``cut_unfreeze`` train
-    at ``finetune_learning_rate`` from the start; the rest at ``learning_rate``."""
+    at ``finetune_learning_rate`` from the start; the rest at ``learning_rate``. An arm's own
+    ``@LR`` replaces both learning rates."""
     import time
 
     from lib import models, train
 
     kw = parse_arm(spec)
+    own_lr = arm_learning_rate(spec)
+    if own_lr is not None:
+        learning_rate = finetune_learning_rate = own_lr
     train.set_seed(seed)
     model, parts = build_image_classifier(image_size=image_size, n_classes=task.n_classes, weights=weights, **kw)
     counts = models.parameter_counts(model)
@@ -314,10 +335,12 @@ def pitfall_checks(spec: str, parts, task, row: dict) -> dict:
     - ``frozen_bn_inference``: a frozen BatchNormalization layer, called with ``training=True``
       on a batch, still gives its inference-mode output (it normalises with its moving
       statistics, so fine-tuning cannot wreck them); ``None`` when nothing is frozen;
-    - ``stuck_at_chance``: final validation loss within 2% of log(n_classes) or validation
-      accuracy no more than 2 points above the majority-class rate.
+    - ``stuck_at_chance``: :func:`lib.results.stuck_at_chance` on the final validation
+      accuracy and loss (one rule for every report).
     """
     import keras
+
+    from lib import results
 
     x_max = float(np.max(task.x_train))
     bns = [l for l in parts["base"].layers if isinstance(l, keras.layers.BatchNormalization)]
@@ -329,8 +352,7 @@ def pitfall_checks(spec: str, parts, task, row: dict) -> dict:
         bn_ok = bool(np.allclose(layer(probe, training=True), layer(probe, training=False), atol=1e-5))
     majority = float(np.bincount(task.y_val).max() / len(task.y_val))
     chance_loss = float(np.log(task.n_classes))
-    stuck = (abs(row["final_val_loss"] - chance_loss) < 0.02 * chance_loss
-             or row["val_acc"] <= majority + 0.02)
+    stuck = results.stuck_at_chance(row["val_acc"], majority, row["final_val_loss"], task.n_classes)
     return {"arm": spec, "seed": row["seed"], "input max (expect > 1)": x_max,
             "raw_pixels_in": x_max > 1.0, "BN layers": len(bns), "frozen BN layers": len(frozen_bns),
             "frozen_bn_inference": bn_ok,

@@ -76,3 +76,11 @@ def test_judge_claims_on_known_numbers():
     assert j("beats missing", "good") == R.INCONCLUSIVE
     with pytest.raises(ValueError, match="unknown claim"):
         j("improves", "good")
+
+
+def test_stuck_at_chance_one_rule():
+    assert R.stuck_at_chance(0.52, 0.5) and R.stuck_at_chance(0.5 + R.STUCK_MARGIN, 0.5)
+    assert not R.stuck_at_chance(0.60, 0.5)
+    # accuracy above chance but the loss is that of a uniform guess over 2 classes: stuck
+    assert R.stuck_at_chance(0.60, 0.5, val_loss=np.log(2) * 1.01, n_classes=2)
+    assert not R.stuck_at_chance(0.60, 0.5, val_loss=0.4, n_classes=2)

@@ -84,3 +84,13 @@ def test_parse_arm():
         transfer.parse_arm("vgg19:frozen")
     with pytest.raises(ValueError, match="arch:policy"):
         transfer.parse_arm("vgg16")
+
+
+def test_arm_learning_rate():
+    assert transfer.arm_learning_rate("vgg16:scratch") is None
+    assert transfer.arm_learning_rate("vgg16:scratch@1e-4") == pytest.approx(1e-4)
+    assert transfer.parse_arm("vgg16:freeze_first:2@3e-5") == {"arch": "vgg16", "policy": "freeze_first",
+                                                               "freeze_blocks": 2}
+    for bad in ("vgg16:scratch@", "vgg16:scratch@fast", "vgg16:scratch@-1e-3", "vgg16:scratch@0"):
+        with pytest.raises(ValueError, match="learning rate after '@'"):
+            transfer.parse_arm(bad)
