@@ -120,6 +120,23 @@ def source_weights_path(arch: str, image_size: int, root: Path | None = None) ->
     return (root or source_weights_dir()) / f"{get(arch).name}_{image_size}px.weights.h5"
 
 
+def source_weights_quality(arch: str, image_size: int) -> dict | None:
+    """What this project's source weights for ``arch`` at ``image_size`` learned, from the newest
+    finished ``source_pretrain`` record that wrote them: ``{"source_test_acc", "chance",
+    "verdict", "record"}``; ``None`` when no record names the file (weights made elsewhere)."""
+    from lib.records import load_records
+
+    path = source_weights_path(arch, image_size).resolve()
+    runs = load_records(source_weights_dir().parent / "source_pretrain")
+    for rec in sorted(runs, key=lambda r: r.get("started_unix") or 0, reverse=True):
+        m = rec.get("metrics", {})
+        written = m.get("weights_files", {}).get(get(arch).name)
+        if written and Path(written).resolve() == path:
+            return {"source_test_acc": m["source_test_acc"][get(arch).name], "chance": m.get("chance"),
+                    "verdict": m.get("verdicts", {}).get(get(arch).name), "record": rec["_path"]}
+    return None
+
+
 class WeightsUnavailable(RuntimeError):
     """Requested weights cannot be had here (offline ImageNet, a missing file)."""
 

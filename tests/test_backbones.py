@@ -102,3 +102,20 @@ def test_weights_typo_is_refused_before_building():
     with pytest.raises(B.WeightsUnavailable, match="not found"):
         B.check_weights("simple_cnn", 32, "/no/such.weights.h5")
     B.check_weights("simple_cnn", 32, "none")  # nothing to check
+
+
+def test_source_weights_quality_reads_the_newest_source_record(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("TLLAB_OUTPUTS", str(tmp_path))
+    weights = B.source_weights_path("vgg16", 32)
+    assert B.source_weights_quality("vgg16", 32) is None  # no record: weights made elsewhere
+    (tmp_path / "source_pretrain").mkdir()
+    for i, (acc, t) in enumerate([(0.05, 1.0), (0.6, 2.0)]):
+        rec = {"status": "ok", "params": {}, "started_unix": t,
+               "metrics": {"source_test_acc": {"vgg16": acc}, "chance": 0.05, "verdicts": {"vgg16": "v"},
+                           "weights_files": {"vgg16": str(weights)}}}
+        (tmp_path / "source_pretrain" / f"default.{i}.json").write_text(json.dumps(rec))
+    q = B.source_weights_quality("vgg16", 32)
+    assert q["source_test_acc"] == 0.6 and q["chance"] == 0.05
+    assert B.source_weights_quality("resnet50", 32) is None

@@ -1,0 +1,89 @@
+"""The license-plate generator, user loader and the seed's multi-head model (seed 000)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lib import plates
+
+
+def test_alphabet_is_35_symbols_without_O():
+    assert len(plates.ALPHABET) == 35 and len(set(plates.ALPHABET)) == 35 and "O" not in plates.ALPHABET
+    assert plates.decode(plates.encode("AB12CD3")) == "AB12CD3"
+
+
+def test_make_plates_deterministic_shapes_and_labels():
+    x, y = plates.make_plates(12, size=48, seed=3)
+    x2, y2 = plates.make_plates(12, size=48, seed=3)
+    assert x.shape == (12, 48, 48, 3) and x.dtype == np.uint8 and y.shape == (12, 7)
+    np.testing.assert_array_equal(x, x2)
+    np.testing.assert_array_equal(y, y2)
+    assert y.min() >= 0 and y.max() < 35
+    x3, _ = plates.make_plates(12, size=48, seed=4)
+    assert not np.array_equal(x, x3)
+    assert x.max() > 150 and x.min() < 100  # raw 0-255 pixels, not rescaled
+    with pytest.raises(ValueError, match="at least 32"):
+        plates.make_plates(2, size=16)
+
+
+def test_the_plate_text_is_drawn():
+    """A clean plate's pixels depend on its text: two texts, same nuisance draws, differ."""
+    a = plates.render_plate("AAAAAAA", 64, np.random.default_rng(0), hard=0.0)
+    b = plates.render_plate("1111111", 64, np.random.default_rng(0), hard=0.0)
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 5
+
+
+def _write(path, colour=(200, 200, 200)):
+    Image.new("RGB", (60, 20), colour).save(path)
+
+
+def test_user_plate_folder_labels_from_names_and_bad_labels_named(tmp_path):
+    _write(tmp_path / "AB12CD3.png")
+    _write(tmp_path / "ZX98765_2.jpg")
+    x, y = plates.load_plate_folder(tmp_path, 40)
+    assert x.shape == (2, 40, 40, 3) and [plates.decode(r) for r in y] == ["AB12CD3", "ZX98765"]
+    _write(tmp_path / "SHORT1.png")
+    _write(tmp_path / "OO12345.png")
+    with pytest.raises(ValueError) as err:
+        plates.load_plate_folder(tmp_path, 40)
+    msg = str(err.value)
+    assert "SHORT1.png" in msg and "6 characters" in msg and "OO12345.png" in msg and "write '0'" in msg
+
+
+def test_user_plate_csv_labels_and_corrupt_file(tmp_path):
+    _write(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"not an image")
+    (tmp_path / "labels.csv").write_text("filename,label\na.png,ab12cd3\nb.png,XY34567\n")
+    with pytest.raises(ValueError, match=r"b\.png"):
+        plates.load_plate_folder(tmp_path, 40, csv=tmp_path / "labels.csv")
+    (tmp_path / "labels.csv").write_text("filename,label\na.png,AB12CD\n")
+    with pytest.raises(ValueError, match="a.png"):
+        plates.load_plate_folder(tmp_path, 40, csv=tmp_path / "labels.csv")
+    (tmp_path / "labels.csv").write_text("file,text\na.png,AB12CD3\n")
+    with pytest.raises(ValueError, match="'filename' and 'label'"):
+        plates.load_plate_folder(tmp_path, 40, csv=tmp_path / "labels.csv")
+
+
+def test_plate_model_is_the_seeds_and_freezes_the_base():
+    from lib.models import parameter_counts
+
+    model, base = plates.build_plate_model(32, policy="frozen")
+    assert model.output_shape == (None, 7, 35)
+    assert [l.name for l in model.layers if l.name.startswith("char0")] == [
+        "char0_dense", "char0_bn", "char0_relu", "char0_dropout", "char0"]
+    frozen = parameter_counts(model)
+    scratch, _ = plates.build_plate_model(32, policy="scratch")
+    counts = parameter_counts(scratch)
+    # per branch: Dense 1280->360, BN gamma/beta (trainable) and moving mean/var (not), Dense 360->35
+    assert frozen["trainable"] == 7 * (1280 * 360 + 360 + 2 * 360 + 360 * 35 + 35)
+    assert frozen["frozen"] == base.count_params() + 7 * 2 * 360
+    assert counts["trainable"] > frozen["trainable"] and counts["total"] == frozen["total"]
+
+
+def test_plate_metrics():
+    y = np.array([[0, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6]])
+    probs = np.eye(35)[y].copy()
+    probs[1, 6] = np.eye(35)[7]  # second plate: last character 6 read as 7
+    m = plates.plate_metrics(y, probs)
+    assert m["char_acc"] == pytest.approx(13 / 14) and m["plate_acc"] == 0.5
+    assert m["char_acc_by_position"][6] == 0.5 and m["confused_pairs"][0] == ("6", "7", 1)
