@@ -132,11 +132,12 @@ def set_trainable(base, trainable_from: int | None) -> None:
 
 
 def build_head(feature_shape, n_classes: int, dropout: float = 0.3, name: str = "head"):
-    """New classifier on a feature map: global average pooling -> dropout -> softmax."""
+    """New classifier on a feature map (global average pooling first) or a feature vector:
+    -> dropout -> softmax."""
     import keras
 
     inputs = keras.Input(feature_shape, name="features")
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(inputs) if len(feature_shape) == 3 else inputs
     x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="head_output")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -23,10 +23,11 @@ def test_policy_trainable_counts():
     assert models.parameter_counts(model)["trainable"] == total_base + head
     model, parts = _build("frozen")
     assert models.parameter_counts(model)["trainable"] == head and parts["frozen"]
-    # simple_cnn block k: conv(3x3, c_in->c) + conv(3x3, c->c)
+    # simple_cnn block k: conv(3x3, c_in->c) + conv(3x3, c->c); then flatten (4x4x128) -> dense 64
     block = lambda cin, c: (9 * cin * c + c) + (9 * c * c + c)
+    fc1 = 4 * 4 * 128 * 64 + 64
     model, parts = _build("freeze_first", freeze_blocks=2)
-    assert models.parameter_counts(model)["trainable"] == block(64, 128) + head and not parts["frozen"]
+    assert models.parameter_counts(model)["trainable"] == block(64, 128) + fc1 + head and not parts["frozen"]
     model, parts = _build("cut", cut_at="block2_pool")
     assert parts["head"].input_shape == (None, 8, 8, 64) and parts["frozen"]
     assert models.parameter_counts(model)["trainable"] == 64 * 2 + 2
