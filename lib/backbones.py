@@ -120,18 +120,37 @@ def keras_cache_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
-def source_weights_path(arch: str, image_size: int, root: Path | None = None) -> Path:
-    """Where ``notebooks/source_pretrain.ipynb`` saves the project's own weights for ``arch``."""
-    return (root or source_weights_dir()) / f"{get(arch).name}_{image_size}px.weights.h5"
+# The built-in source tasks of notebooks/source_pretrain.ipynb and the experiment file of each
+# (params/source_pretrain/<experiment>.yaml). ``weights: source`` means shapes; ``source:glyphs``
+# the single characters of the plate alphabet.
+SOURCE_TASKS = {"shapes": "default", "glyphs": "glyphs"}
 
 
-def source_weights_quality(arch: str, image_size: int) -> dict | None:
+def source_task_of(weights: str) -> str:
+    """``source`` -> ``shapes``; ``source:glyphs`` -> ``glyphs``; an unknown task is refused."""
+    task = weights.partition(":")[2] or "shapes"
+    if task not in SOURCE_TASKS:
+        close = difflib.get_close_matches(task, list(SOURCE_TASKS), n=1)
+        hint = f"; did you mean 'source:{close[0]}'?" if close else ""
+        raise ValueError(f"unknown source task in weights={weights!r}{hint} (known: "
+                         f"{', '.join('source:' + t for t in SOURCE_TASKS)})")
+    return task
+
+
+def source_weights_path(arch: str, image_size: int, root: Path | None = None, task: str = "shapes") -> Path:
+    """Where ``notebooks/source_pretrain.ipynb`` saves the project's own weights for ``arch``
+    pre-trained on source ``task`` at ``image_size``."""
+    suffix = "" if task == "shapes" else f"_{task}"
+    return (root or source_weights_dir()) / f"{get(arch).name}_{image_size}px{suffix}.weights.h5"
+
+
+def source_weights_quality(arch: str, image_size: int, task: str = "shapes") -> dict | None:
     """What this project's source weights for ``arch`` at ``image_size`` learned, from the newest
     finished ``source_pretrain`` record that wrote them: ``{"source_test_acc", "chance",
     "verdict", "record"}``; ``None`` when no record names the file (weights made elsewhere)."""
     from lib.records import load_records
 
-    path = source_weights_path(arch, image_size).resolve()
+    path = source_weights_path(arch, image_size, task=task).resolve()
     runs = load_records(source_weights_dir().parent / "source_pretrain")
     for rec in sorted(runs, key=lambda r: r.get("started_unix") or 0, reverse=True):
         m = rec.get("metrics", {})
@@ -156,7 +175,7 @@ def _preprocess_layer(kind: str) -> keras.layers.Layer | None:
     return None  # 'inside': the keras model normalises raw pixels itself
 
 
-WEIGHT_NAMES = ("none", "imagenet", "source")
+WEIGHT_NAMES = ("none", "imagenet", "source", "source:glyphs")
 
 
 def weights_file(arch: str, image_size: int, weights: str) -> Path | None:
@@ -164,8 +183,8 @@ def weights_file(arch: str, image_size: int, weights: str) -> Path | None:
     A value that is neither a known name nor looks like a weights file is refused with a hint."""
     if weights in ("none", "imagenet", "", None):
         return None
-    if weights == "source":
-        return source_weights_path(arch, image_size)
+    if weights == "source" or weights.startswith("source:"):
+        return source_weights_path(arch, image_size, task=source_task_of(weights))
     if not (weights.endswith(".h5") or "/" in weights):
         close = difflib.get_close_matches(weights, WEIGHT_NAMES, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -207,9 +226,9 @@ def build_base(arch: str, image_size: int, weights: str = "none") -> keras.Model
     else:
         path = weights_file(bb.name, image_size, weights)
         base = bb.builder(include_top=False, weights=None, input_shape=shape)
-        hint = ("run the source pre-training first: `make outputs/source_pretrain/default.ipynb` "
-                "(make does it for the reports that need it), with the same image_size"
-                if weights == "source" else "check the path")
+        hint = ("run the source pre-training first: `make outputs/source_pretrain/"
+                f"{SOURCE_TASKS[source_task_of(weights)]}.ipynb` (make does it for the reports that need it), "
+                "with the same image_size" if weights.startswith("source") else "check the path")
         if path is not None:
             if not path.is_file():
                 raise WeightsUnavailable(f"weights file for {bb.name} not found: {path}; {hint}")

@@ -146,6 +146,40 @@ def make_plates(n: int, size: int = 64, seed: int = 0, hard: float = 1.0) -> tup
     return x, labels.astype("int64")
 
 
+def make_glyphs(n: int, size: int = 64, seed: int = 0, hard: float = 1.0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The glyph source task: ``n`` images of one alphabet symbol each (35 classes, balanced), in a
+    random font, ink and plate colour, turned, sheared, shifted, blurred and noised like the
+    plates. A natural source domain for plate reading. Returns images, labels and class names."""
+    from scipy.ndimage import affine_transform, gaussian_filter
+
+    if size < 32:
+        raise ValueError(f"size must be at least 32 pixels; received {size}")
+    rng = np.random.default_rng(seed + 30_000)
+    labels = np.arange(n) % len(ALPHABET)
+    rng.shuffle(labels)
+    out = np.empty((n, size, size, 3), dtype="uint8")
+    for i, label in enumerate(labels):
+        g = _glyphs(FONTS[rng.integers(len(FONTS))], 30)[ALPHABET[label]]
+        canvas = np.zeros((48, 48), "float32")
+        y0, x0 = (48 - g.shape[0]) // 2, (48 - g.shape[1]) // 2
+        canvas[y0:y0 + g.shape[0], x0:x0 + g.shape[1]] = g
+        scale = 48 / (size * rng.uniform(0.75, 1.0))
+        angle, shear = rng.normal(0, 0.06 * hard), rng.normal(0, 0.1 * hard)
+        c, s_ = np.cos(angle), np.sin(angle)
+        m = scale * np.array([[c, -s_ + shear], [s_, c]])
+        offset = np.array([24.0, 24.0]) - m @ (np.array([size / 2, size / 2]) + rng.normal(0, 0.05 * size * hard, 2))
+        mask = np.clip(affine_transform(canvas, m, offset, output_shape=(size, size), order=1), 0, 1)[..., None]
+        paper = np.asarray(PLATE_COLOURS[rng.integers(len(PLATE_COLOURS))]) + rng.normal(0, 20, 3)
+        ink = np.asarray(INK_COLOURS[rng.integers(len(INK_COLOURS))]) + rng.normal(0, 15, 3)
+        img = paper * (1 - mask) + ink * mask
+        img = img * (1 + rng.uniform(-0.25, 0.1) * hard)
+        sigma = rng.uniform(0, 1.0 * hard) * size / 64
+        if sigma > 0.05:
+            img = gaussian_filter(img, sigma=(sigma, sigma, 0))
+        out[i] = np.clip(img + rng.normal(0, 4 + 4 * hard, img.shape), 0, 255).astype("uint8")
+    return out, labels.astype("int64"), list(ALPHABET)
+
+
 def plate_labels_from(folder: str | Path, csv: str | Path | None = None) -> dict[Path, str]:
     """Labels of a user's plate images: from ``csv`` (columns ``filename``, ``label``) or from each
     file name's stem up to the first ``_`` (``AB12CDE.png``, ``AB12CDE_2.jpg``). Every file whose
@@ -201,7 +235,9 @@ def build_plate_model(image_size: int, *, weights: str = "none", policy: str = "
     branches of [Dense 360 -> BatchNorm -> ReLU -> Dropout 0.2 -> Dense ``n_symbols`` softmax]
     -> Concatenate -> Reshape ``(n_chars, n_symbols)``. ``policy``: ``frozen`` (base not
     trainable, BN in inference mode), ``finetune`` (every layer from ``weights``) or ``scratch``
-    (random weights, everything trained). Returns ``(model, base)``."""
+    (random weights, everything trained). Returns ``(model, parts)`` with ``parts`` as in
+    :func:`lib.transfer.build_image_classifier` (``backbone``, ``base``, ``head``, ``frozen``), so
+    a frozen model can train its head on cached features."""
     import keras
 
     from lib import backbones
@@ -210,17 +246,155 @@ def build_plate_model(image_size: int, *, weights: str = "none", policy: str = "
         raise ValueError(f"policy must be frozen, finetune or scratch; received {policy!r}")
     full, base = backbones.build_backbone(arch, image_size, "none" if policy == "scratch" else weights)
     base.trainable = policy != "frozen"
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(full.output)
+    inputs = keras.Input(full.output_shape[1:], name="features")
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(inputs)
     x = keras.layers.Dropout(0.2, name="dropout")(x)
-    heads = []
+    branches = []
     for k in range(n_chars):
         h = keras.layers.Dense(360, name=f"char{k}_dense")(x)
         h = keras.layers.BatchNormalization(name=f"char{k}_bn")(h)
         h = keras.layers.ReLU(name=f"char{k}_relu")(h)
         h = keras.layers.Dropout(0.2, name=f"char{k}_dropout")(h)
-        heads.append(keras.layers.Dense(n_symbols, activation="softmax", name=f"char{k}")(h))
-    out = keras.layers.Reshape((n_chars, n_symbols), name="plate")(keras.layers.Concatenate(name="chars")(heads))
-    return keras.Model(full.input, out, name=f"plate_{arch}_{policy}"), base
+        branches.append(keras.layers.Dense(n_symbols, activation="softmax", name=f"char{k}")(h))
+    out = keras.layers.Reshape((n_chars, n_symbols), name="plate")(keras.layers.Concatenate(name="chars")(branches))
+    head = keras.Model(inputs, out, name="plate_head")
+    model = keras.Model(full.input, head(full.output), name=f"plate_{arch}_{policy}")
+    return model, {"backbone": full, "base": base, "head": head, "frozen": policy == "frozen"}
+
+
+# The seed's 2x2 (pretrained or scratch, with or without noise), the accepted answer's fixes and
+# the silent-failure arm. ``+noise`` adds Gaussian noise of the study's ``noise_std`` (0-255 pixel
+# units) to training inputs; ``+noise:50`` sets the strength.
+PLATE_ARMS = {
+    "scratch": ("scratch", "random weights, every layer trained"),
+    "pretrained": ("frozen", "source weights, base frozen (the seed's set-up)"),
+    "finetune": ("finetune", "source weights, every layer trained from the start"),
+    "two_stage": ("two_stage", "head on the frozen base first, then every layer at the fine-tune rate"),
+    "pretrained_div255": ("frozen", "as pretrained, but pixels divided by 255 before the model (a preprocessing bug)"),
+}
+
+
+def parse_plate_arm(arm: str) -> dict:
+    """``pretrained+noise:50`` -> ``{"name": "pretrained", "policy": "frozen", "noise": 50.0}``;
+    ``+noise`` alone gives ``noise: None`` (the study's strength); unknown names are refused."""
+    import difflib
+
+    name, plus, rest = arm.partition("+")
+    if name not in PLATE_ARMS:
+        close = difflib.get_close_matches(name, list(PLATE_ARMS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown plate arm {arm!r}{hint} (known: {', '.join(PLATE_ARMS)}, each optionally +noise[:STD])")
+    noise = 0.0
+    if plus:
+        kind, _, std = rest.partition(":")
+        if kind != "noise":
+            raise ValueError(f"plate arm {arm!r}: only '+noise' or '+noise:STD' may follow the name")
+        try:
+            noise = float(std) if std else None
+        except ValueError:
+            noise = -1.0
+        if noise is not None and noise <= 0:
+            raise ValueError(f"plate arm {arm!r}: the noise strength after 'noise:' must be a positive number")
+    return {"name": name, "policy": PLATE_ARMS[name][0], "noise": noise}
+
+
+def run_plate_arm(arm: str, task, image_size: int, *, weights: str, epochs: int, head_epochs: int, batch_size: int,
+                  learning_rate: float, finetune_learning_rate: float, noise_std: float, seed: int,
+                  cache_features: bool = True):
+    """Train one plate arm; returns ``(row, history)``. ``task`` holds images and ``(n, 7)``
+    labels. A frozen arm without noise trains its head on cached features (``cache_features``);
+    with noise the base runs every step, since the noise is redrawn per batch."""
+    import time
+
+    import keras
+
+    from lib import models, train, transfer
+    from lib.data import Task
+
+    spec = parse_plate_arm(arm)
+    noise = noise_std if spec["noise"] is None else spec["noise"]
+    policy = spec["policy"]
+    train.set_seed(seed)
+    model, parts = build_plate_model(image_size, weights=weights, policy="frozen" if policy == "two_stage" else policy)
+    if spec["name"] == "pretrained_div255":
+        task = Task(task.name + " /255", task.x_train / 255.0, task.y_train, task.x_val / 255.0, task.y_val,
+                    task.x_test / 255.0, task.y_test, task.class_names)
+    fit_model = model
+    if noise:
+        inputs = keras.Input(model.input_shape[1:], name="pixels")
+        # keras' GaussianNoise takes a stddev in [0, 1]: apply it on the 0-1 scale, back to 0-255
+        x = keras.layers.Rescaling(1 / 255.0)(inputs)
+        x = keras.layers.GaussianNoise(min(noise / 255.0, 1.0), seed=seed)(x)
+        fit_model = keras.Model(inputs, model(keras.layers.Rescaling(255.0)(x)), name="with_noise")
+    common = dict(batch_size=batch_size, seed=seed)
+    t0 = time.perf_counter()
+    cached = bool(parts["frozen"] and policy == "frozen" and not noise and cache_features)
+    if cached:
+        hist = transfer.fit_cached(parts, task, epochs=epochs, learning_rate=learning_rate, **common)
+    elif policy == "two_stage":
+        hist = train.fit(fit_model, task, epochs=head_epochs, learning_rate=learning_rate, **common)
+        parts["base"].trainable = True
+        more = train.fit(fit_model, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **common)
+        hist = {k: hist[k] + more[k] for k in hist}
+    else:
+        lr = finetune_learning_rate if policy == "finetune" else learning_rate
+        hist = train.fit(fit_model, task, epochs=epochs, learning_rate=lr, **common)
+    wall = time.perf_counter() - t0
+    probs = model.predict(task.x_test, batch_size=256, verbose=0)
+    m = plate_metrics(task.y_test, probs)
+    counts = models.parameter_counts(model)
+    row = {"arm": arm, "seed": seed, "noise_std": float(noise or 0.0), "policy": policy,
+           "train_char_acc": hist["accuracy"][-1], "val_char_acc": hist["val_accuracy"][-1],
+           "best_val_char_acc": max(hist["val_accuracy"]), "test_char_acc": m["char_acc"],
+           "test_plate_acc": m["plate_acc"], "test_char_acc_by_position": m["char_acc_by_position"],
+           "confused_pairs": m["confused_pairs"], "wall_s": wall,
+           "images_per_s": epochs * len(task.y_train) / wall, "cached_features": cached,
+           "input_max": float(task.x_train.max()), **{f"{k}_params": v for k, v in counts.items()}}
+    return row, hist
+
+
+SUPPORTED, REFUTED, OPEN = "supported", "refuted", "inconclusive"
+
+
+def judge_hypotheses(acc: dict[str, list[float]], chance: float = 1 / len(ALPHABET)) -> list[dict]:
+    """The seed's H1-H4 from per-seed test character accuracies of the 2x2 arms ``scratch``,
+    ``scratch+noise``, ``pretrained``, ``pretrained+noise`` (seeds in the same order):
+
+    - H1, EfficientNet works for plates: the best arm's accuracy above chance by more than 0.10;
+    - H2, transfer improves accuracy: pretrained against scratch, averaged over noise;
+    - H3, noise augmentation improves accuracy: with noise against without, averaged over
+      pretraining;
+    - H4, both together are best: pretrained+noise against the best of the other three.
+    Each with a Welch 95% interval of the difference; supported when it lies above 0, refuted
+    when below, inconclusive otherwise."""
+    from lib.results import welch_interval
+
+    need = ["scratch", "scratch+noise", "pretrained", "pretrained+noise"]
+    missing = [a for a in need if a not in acc]
+    if missing:
+        return [{"hypothesis": h, "verdict": OPEN, "difference": None, "ci95": None,
+                 "evidence": f"arms not run: {missing}"} for h in ("H1", "H2", "H3", "H4")]
+    a = {k: np.asarray(acc[k], dtype=float) for k in need}
+
+    def judge(h, what, x, y):
+        iv = welch_interval(x, y)
+        v = SUPPORTED if iv.low > 0 else REFUTED if iv.high < 0 else OPEN
+        return {"hypothesis": h, "claim": what, "verdict": v, "difference": iv.diff, "ci95": (iv.low, iv.high),
+                "evidence": f"{iv.diff:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}]"}
+
+    best = max(need, key=lambda k: a[k].mean())
+    h1 = {"hypothesis": "H1", "claim": "EfficientNetB0 reads plates (best arm above chance by > 0.10)",
+          "verdict": SUPPORTED if a[best].mean() > chance + 0.10 else REFUTED, "difference": a[best].mean() - chance,
+          "ci95": None, "evidence": f"best arm {best}: {a[best].mean():.3f} against chance {chance:.3f}"}
+    others = [k for k in need if k != "pretrained+noise"]
+    rival = max(others, key=lambda k: a[k].mean())
+    return [h1,
+            judge("H2", "transfer improves accuracy (pretrained - scratch, mean over noise)",
+                  (a["pretrained"] + a["pretrained+noise"]) / 2, (a["scratch"] + a["scratch+noise"]) / 2),
+            judge("H3", "noise augmentation improves accuracy (noise - none, mean over pretraining)",
+                  (a["scratch+noise"] + a["pretrained+noise"]) / 2, (a["scratch"] + a["pretrained"]) / 2),
+            judge("H4", f"pretrained+noise is best (against the best other arm, {rival})",
+                  a["pretrained+noise"], a[rival])]
 
 
 def plate_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:

@@ -120,3 +120,13 @@ def test_source_weights_quality_reads_the_newest_source_record(tmp_path, monkeyp
     q = B.source_weights_quality("vgg16", 32)
     assert q["source_test_acc"] == 0.6 and q["chance"] == 0.05
     assert B.source_weights_quality("resnet50", 32) is None
+
+
+def test_source_task_weights_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("TLLAB_OUTPUTS", str(tmp_path))
+    assert B.weights_file("vgg16", 32, "source").name == "vgg16_32px.weights.h5"
+    assert B.weights_file("efficientnetb0", 64, "source:glyphs").name == "efficientnetb0_64px_glyphs.weights.h5"
+    with pytest.raises(ValueError, match="did you mean 'source:glyphs'"):
+        B.weights_file("vgg16", 32, "source:glyph")
+    with pytest.raises(B.WeightsUnavailable, match="source_pretrain/glyphs.ipynb"):
+        B.check_weights("simple_cnn", 32, "source:glyphs")

@@ -67,9 +67,10 @@ def test_user_plate_csv_labels_and_corrupt_file(tmp_path):
 def test_plate_model_is_the_seeds_and_freezes_the_base():
     from lib.models import parameter_counts
 
-    model, base = plates.build_plate_model(32, policy="frozen")
+    model, parts = plates.build_plate_model(32, policy="frozen")
+    base = parts["base"]
     assert model.output_shape == (None, 7, 35)
-    assert [l.name for l in model.layers if l.name.startswith("char0")] == [
+    assert [l.name for l in parts["head"].layers if l.name.startswith("char0")] == [
         "char0_dense", "char0_bn", "char0_relu", "char0_dropout", "char0"]
     frozen = parameter_counts(model)
     scratch, _ = plates.build_plate_model(32, policy="scratch")
@@ -87,3 +88,46 @@ def test_plate_metrics():
     m = plates.plate_metrics(y, probs)
     assert m["char_acc"] == pytest.approx(13 / 14) and m["plate_acc"] == 0.5
     assert m["char_acc_by_position"][6] == 0.5 and m["confused_pairs"][0] == ("6", "7", 1)
+
+
+def test_parse_plate_arm():
+    assert plates.parse_plate_arm("pretrained") == {"name": "pretrained", "policy": "frozen", "noise": 0.0}
+    assert plates.parse_plate_arm("scratch+noise")["noise"] is None
+    assert plates.parse_plate_arm("pretrained+noise:50")["noise"] == 50.0
+    with pytest.raises(ValueError, match="did you mean 'pretrained'"):
+        plates.parse_plate_arm("pretrianed")
+    with pytest.raises(ValueError, match="positive number"):
+        plates.parse_plate_arm("scratch+noise:-3")
+    with pytest.raises(ValueError, match="only '\\+noise'"):
+        plates.parse_plate_arm("scratch+blur")
+
+
+def test_judge_hypotheses():
+    acc = {"scratch": [0.80, 0.82, 0.81], "scratch+noise": [0.70, 0.71, 0.69],
+           "pretrained": [0.50, 0.52, 0.51], "pretrained+noise": [0.40, 0.42, 0.41]}
+    v = {r["hypothesis"]: r["verdict"] for r in plates.judge_hypotheses(acc)}
+    assert v == {"H1": "supported", "H2": "refuted", "H3": "refuted", "H4": "refuted"}  # the seed's outcome
+    acc["pretrained+noise"] = [0.90, 0.91, 0.92]
+    acc["pretrained"] = [0.85, 0.86, 0.84]
+    v = {r["hypothesis"]: r["verdict"] for r in plates.judge_hypotheses(acc)}
+    assert v["H4"] == "supported" and v["H2"] == "supported"
+    acc["scratch+noise"] = [0.60, 0.95, 0.70]
+    assert {r["hypothesis"]: r["verdict"] for r in plates.judge_hypotheses(acc)}["H3"] == "inconclusive"
+    assert all(r["verdict"] == "inconclusive" for r in plates.judge_hypotheses({"scratch": [0.5]}))
+
+
+def test_run_plate_arm_cached_and_noisy_tiny():
+    """Every code path of one arm on a tiny set: cached frozen head, noisy end-to-end, /255."""
+    from lib.data import Task
+
+    x, y = plates.make_plates(24, size=32, seed=0)
+    task = Task("plates", x[:12].astype("float32"), y[:12], x[12:18].astype("float32"), y[12:18],
+                x[18:].astype("float32"), y[18:], list(plates.ALPHABET))
+    kw = dict(weights="none", epochs=1, head_epochs=1, batch_size=8, learning_rate=1e-3,
+              finetune_learning_rate=1e-4, noise_std=20.0, seed=0)
+    row, hist = plates.run_plate_arm("pretrained", task, 32, **kw)
+    assert row["cached_features"] and 0 <= row["test_char_acc"] <= 1 and len(hist["val_accuracy"]) == 1
+    row, _ = plates.run_plate_arm("pretrained+noise:30", task, 32, **kw)
+    assert not row["cached_features"] and row["noise_std"] == 30.0
+    row, _ = plates.run_plate_arm("pretrained_div255", task, 32, **kw)
+    assert row["input_max"] <= 1.0
