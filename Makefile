@@ -58,10 +58,12 @@ $(OUTPUTS)/paper/%.ipynb: params/%.yaml $$(call nb_of,$$*) params/$$(dir $$*)pro
 $(OUTPUTS)/%.ipynb: params/%.yaml $$(call nb_of,$$*) $(LIB) | $(STAMP)
 	$(RUN) $(call nb_of,$*) $@ $<
 
-# Studies on images use the project's own source weights (weights: source): pre-train first.
-SOURCE_USERS := small_data
-$(foreach n,$(SOURCE_USERS),$(filter $(OUTPUTS)/$(n)/%,$(REPORTS))): $(OUTPUTS)/source_pretrain/default.ipynb
-$(foreach n,$(SOURCE_USERS),$(filter $(OUTPUTS)/smoke/$(n)/%,$(SMOKE))): $(OUTPUTS)/smoke/source_pretrain/default.ipynb
+# Studies on images use the project's own source weights: pre-train first. small_data uses
+# `weights: source` (shapes, params/source_pretrain/default.yaml); plates `source:glyphs` (glyphs.yaml).
+$(filter $(OUTPUTS)/small_data/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/default.ipynb
+$(filter $(OUTPUTS)/smoke/small_data/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/default.ipynb
+$(filter $(OUTPUTS)/plates/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/glyphs.ipynb
+$(filter $(OUTPUTS)/smoke/plates/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/glyphs.ipynb
 
 test: $(STAMP) ## run the unit tests, then every notebook once with its smoke profile
 	$(PY) -m pytest -q tests
