@@ -147,8 +147,10 @@ def stuck_at_chance(val_acc: float, majority: float, val_loss: float | None = No
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 CLAIMS = {
-    "learns": "validation accuracy clearly above the majority rate (by more than 0.10)",
-    "stuck": "stuck at chance (see stuck_at_chance: validation accuracy within 0.05 of the majority rate)",
+    "learns": "every seed's validation accuracy clearly above the majority rate (by more than 0.10); "
+              "inconclusive when some seeds learn and others stay at chance",
+    "stuck": "every seed stuck at chance (see stuck_at_chance: validation accuracy within 0.05 of the majority "
+             "rate); inconclusive when only some seeds are",
     "overfits": "train accuracy above validation accuracy by more than 0.15",
     "beats OTHER": "test accuracy above OTHER's (95% CI of the difference above 0)",
     "no_better_than OTHER": "test accuracy not clearly above OTHER's (CI of the difference reaching 0 or below)",
@@ -169,10 +171,12 @@ def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[floa
         return {"arm": arm, "claim": claim, "verdict": INCONCLUSIVE, "evidence": f"arm {missing!r} was not run"}
     a = {k: np.asarray(v, dtype=float) for k, v in per_arm[arm].items()}
     if kind in ("learns", "stuck"):
-        margin = a["val_acc"].mean() - majority
-        ok = margin > 0.10 if kind == "learns" else stuck_at_chance(a["val_acc"].mean(), majority)
-        evidence = f"validation {a['val_acc'].mean():.3f} against majority rate {majority:.3f}"
-        return {"arm": arm, "claim": claim, "verdict": REPRODUCED if ok else NOT_REPRODUCED, "evidence": evidence}
+        # judged seed by seed: a mean over one seed that learned and two that did not is neither
+        hit = [v > majority + 0.10 if kind == "learns" else stuck_at_chance(v, majority) for v in a["val_acc"]]
+        verdict = REPRODUCED if all(hit) else NOT_REPRODUCED if not any(hit) else INCONCLUSIVE
+        evidence = (f"validation {', '.join(f'{v:.3f}' for v in a['val_acc'])} (seeds) against majority rate "
+                    f"{majority:.3f}: {sum(hit)} of {len(hit)} seeds {'learned' if kind == 'learns' else 'stuck'}")
+        return {"arm": arm, "claim": claim, "verdict": verdict, "evidence": evidence}
     if kind == "overfits":
         gap = a["train_acc"].mean() - a["val_acc"].mean()
         return {"arm": arm, "claim": claim, "verdict": REPRODUCED if gap > 0.15 else NOT_REPRODUCED,

@@ -70,6 +70,9 @@ def test_judge_claims_on_known_numbers():
     j = lambda claim, arm: R.judge_claim(claim, arm, per_arm, majority=0.5)["verdict"]
     assert j("stuck", "stuck") == R.REPRODUCED and j("stuck", "good") == R.NOT_REPRODUCED
     assert j("learns", "good") == R.REPRODUCED and j("learns", "stuck") == R.NOT_REPRODUCED
+    # one seed learned, one stayed at chance: the mean (0.655) would say "learns"; seed by seed it is open
+    per_arm["mixed"] = {"train_acc": [0.9, 0.5], "val_acc": [0.81, 0.50], "test_acc": [0.8, 0.5]}
+    assert j("learns", "mixed") == R.INCONCLUSIVE and j("stuck", "mixed") == R.INCONCLUSIVE
     assert j("overfits", "over") == R.REPRODUCED and j("overfits", "good") == R.NOT_REPRODUCED
     assert j("beats over", "good") == R.REPRODUCED and j("beats good", "over") == R.NOT_REPRODUCED
     assert j("no_better_than good", "over") == R.REPRODUCED and j("no_better_than over", "good") == R.NOT_REPRODUCED
