@@ -46,8 +46,11 @@ def test_smoke_run_has_figures_and_ok_record(experiment, shared_outputs):
 def test_interrupted_run_leaves_nothing_finished_and_is_redone(tmp_path):
     experiment = Path("d1_d2/synthetic")
     target = tmp_path / "smoke" / f"{experiment}.ipynb"
+    # SIGINT back to its default in the child: a shell without job control starts background
+    # commands (`make test &`) with SIGINT ignored, and an ignored signal is inherited
     proc = subprocess.Popen(["make", "--no-print-directory", f"OUTPUTS={tmp_path}", str(target)], cwd=REPO_ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 180
     partial = None
     while time.time() < deadline:  # wait until training has started (history written)
