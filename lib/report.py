@@ -18,12 +18,18 @@ METRIC_LABELS = {
 
 
 def history_frame(history: dict[str, dict[str, dict[str, list[float]]]]) -> pd.DataFrame:
-    """Long table (arm, seed, epoch, metric, value) from a record's ``history`` mapping."""
+    """Long table (arm, seed, epoch, metric, value) from a record's ``history`` mapping. Validation
+    metrics sit at the epochs ``val_epoch`` names when the history has it (validation every k
+    epochs); ``val_epoch`` and ``epoch_time_s`` are not metrics."""
     rows = []
     for arm, by_seed in history.items():
         for seed, metrics in by_seed.items():
             for metric, values in metrics.items():
-                rows += [(arm, int(seed), e, metric, float(v)) for e, v in enumerate(values, start=1)]
+                if metric in ("val_epoch", "epoch_time_s"):
+                    continue
+                epochs = metrics.get("val_epoch") if metric.startswith("val_") else None
+                epochs = epochs or range(1, len(values) + 1)
+                rows += [(arm, int(seed), int(e), metric, float(v)) for e, v in zip(epochs, values)]
     return pd.DataFrame(rows, columns=["arm", "seed", "epoch", "metric", "value"])
 
 

@@ -119,6 +119,7 @@ POLICIES = {
     "cut": "base cut at layer `cut_at`, frozen, new head on the cut",
     "cut_unfreeze": "base cut at `cut_at`, layers after `unfreeze_from` up to the cut trained",
     "two_stage": "head trained on the frozen base, then all layers at a lower learning rate",
+    "surgical": "only block `block` of the base (and the head) trained, the rest frozen (Lee et al. 2023)",
 }
 
 
@@ -145,7 +146,7 @@ def build_head(feature_shape, n_classes: int, dropout: float = 0.3, name: str = 
 
 def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy: str = "frozen",
                            weights: str = "none", freeze_blocks: int = 0, cut_at: str = "",
-                           unfreeze_from: str = "", dropout: float = 0.3):
+                           unfreeze_from: str = "", block: str = "", dropout: float = 0.3):
     """A classifier on raw 0-255 pixels: backbone (preprocessing inside) -> new head.
 
     Returns ``(model, parts)`` where ``parts`` has ``backbone`` (pixels -> features), ``base``
@@ -184,6 +185,17 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
         bb = backbones.get(arch)
         last = max((i for i, n in enumerate(names) if bb.block_of(n) in blocks[:freeze_blocks]), default=-1)
         set_trainable(base, last + 1)
+    elif policy == "surgical":
+        blocks = backbones.get(arch).blocks(base)
+        if block not in blocks:
+            close = difflib.get_close_matches(block, blocks, n=2)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise ValueError(f"policy 'surgical' needs one block of {arch}; received {block!r}{hint} (blocks: {blocks})")
+        bb = backbones.get(arch)
+        set_trainable(base, None)
+        base.trainable = True
+        for layer in base.layers:
+            layer.trainable = bb.block_of(layer.name) == block
     elif policy == "cut_unfreeze":
         if not unfreeze_from:
             raise ValueError("policy 'cut_unfreeze' needs unfreeze_from (layers after it, up to the cut, train)")
@@ -242,7 +254,8 @@ def parse_arm(spec: str) -> dict:
 
     ``vgg16:frozen``, ``vgg16:freeze_first:2``, ``inceptionv3:cut:mixed5``,
     ``inceptionv3:cut_unfreeze:mixed5:mixed4`` (cut at mixed5, train what follows mixed4),
-    ``resnet50:two_stage``, ``simple_cnn:scratch``; ``vgg16:scratch@1e-4`` trains that arm at
+    ``resnet50:two_stage``, ``vgg16:surgical:block3`` (only block3 and the head train),
+    ``simple_cnn:scratch``; ``vgg16:scratch@1e-4`` trains that arm at
     learning rate 1e-4 whatever the study's learning rates (see :func:`arm_learning_rate`)."""
     from lib import backbones
 
@@ -251,7 +264,7 @@ def parse_arm(spec: str) -> dict:
     if len(parts) < 2:
         raise ValueError(f"an arm is 'arch:policy[:args]'; received {spec!r}")
     arch, policy, args = backbones.get(parts[0]).name, parts[1], parts[2:]
-    need = {"freeze_first": 1, "cut": 1, "cut_unfreeze": 2}.get(policy, 0)
+    need = {"freeze_first": 1, "cut": 1, "cut_unfreeze": 2, "surgical": 1}.get(policy, 0)
     if policy in POLICIES and len(args) != need:
         raise ValueError(f"arm {spec!r}: policy {policy!r} takes {need} argument(s) after it; received {args}")
     kw = {"arch": arch, "policy": policy}
@@ -261,13 +274,20 @@ def parse_arm(spec: str) -> dict:
         kw["cut_at"] = args[0]
     elif policy == "cut_unfreeze":
         kw["cut_at"], kw["unfreeze_from"] = args
+    elif policy == "surgical":
+        kw["block"] = args[0]
     return kw
 
 
 def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int, batch_size: int,
                   learning_rate: float, finetune_learning_rate: float, head_epochs: int, seed: int,
-                  cache_features: bool = True):
+                  cache_features: bool = True, init_weights: str | None = None, validation_freq: int = 1):
     """Train one arm on ``task`` and return ``(row, history, parts)``.
+
+    ``init_weights``: a whole classifier's ``.weights.h5`` (same architecture, size and classes,
+    e.g. a model trained on another domain) to start from, head included, instead of ``weights``
+    for the base and a new head. ``validation_freq``: validate every that many epochs (the
+    history's ``val_epoch`` lists which).
 
     Fully frozen arms train the head on features computed once (``cache_features``); ``two_stage``
     trains the head for ``head_epochs`` on the frozen base, then everything at
@@ -283,15 +303,19 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     if own_lr is not None:
         learning_rate = finetune_learning_rate = own_lr
     train.set_seed(seed)
-    model, parts = build_image_classifier(image_size=image_size, n_classes=task.n_classes, weights=weights, **kw)
+    model, parts = build_image_classifier(image_size=image_size, n_classes=task.n_classes,
+                                          weights="none" if init_weights else weights, **kw)
+    if init_weights:
+        model.load_weights(init_weights)
     counts = models.parameter_counts(model)
-    common = dict(batch_size=batch_size, seed=seed)
+    common = dict(batch_size=batch_size, seed=seed, validation_freq=validation_freq)
     t0 = time.perf_counter()
     if kw["policy"] == "two_stage":
         hist = train.fit(model, task, epochs=head_epochs, learning_rate=learning_rate, **common)
         unfreeze_all(parts)
         counts = models.parameter_counts(model)
         more = train.fit(model, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **common)
+        more["val_epoch"] = [e + head_epochs for e in more["val_epoch"]]
         hist = {k: hist[k] + more[k] for k in hist}
     elif parts["frozen"] and cache_features:
         hist = fit_cached(parts, task, epochs=epochs, learning_rate=learning_rate, **common)
@@ -300,7 +324,8 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
         hist = train.fit(model, task, epochs=epochs, learning_rate=lr, **common)
     wall = time.perf_counter() - t0
     row = {"arm": spec, "seed": seed, "train_acc": hist["accuracy"][-1], "val_acc": hist["val_accuracy"][-1],
-           "best_val_acc": max(hist["val_accuracy"]), "best_epoch": int(np.argmax(hist["val_accuracy"]) + 1),
+           "best_val_acc": max(hist["val_accuracy"]),
+           "best_epoch": int(hist["val_epoch"][int(np.argmax(hist["val_accuracy"]))]),
            "test_acc": train.accuracy(model, task.x_test, task.y_test), "final_val_loss": hist["val_loss"][-1],
            "wall_s": wall, "images_per_s": epochs * len(task.y_train) / wall,
            "cached_features": bool(parts["frozen"] and cache_features and kw["policy"] != "two_stage"),

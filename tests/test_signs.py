@@ -1,0 +1,128 @@
+"""The traffic-sign generator (country styles, shift, scenes), the country-folder loader, and the
+transfer pieces the sign study adds (surgical policy, starting from a whole classifier)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lib import signs
+
+
+def test_classes_are_43_distinct_drawings_and_cover_every_family_early():
+    assert signs.MAX_CLASSES == 43
+    drawings = {(family, pict) for _, family, pict in signs.CLASSES}
+    assert len(drawings) == 43  # no two classes drawn alike
+    families = {family for _, family, _ in signs.CLASSES[:7]}
+    assert families == set(signs.FAMILY_SHAPE)
+
+
+def test_shift_zero_is_country_a_exactly_and_shift_one_differs():
+    a, ya, _ = signs.make_signs(3, 32, country="A", n_classes=6, seed=5)
+    b0, yb, _ = signs.make_signs(3, 32, country="B", shift=0.0, n_classes=6, seed=5)
+    b1, _, _ = signs.make_signs(3, 32, country="B", shift=1.0, n_classes=6, seed=5)
+    np.testing.assert_array_equal(a, b0)
+    np.testing.assert_array_equal(ya, yb)
+    assert np.abs(a.astype(int) - b1.astype(int)).mean() > 5
+
+
+def test_shift_moves_colour_statistics_monotonically():
+    # country B fills warning triangles yellow: the blue channel of warning signs falls with shift
+    x, y, names = signs.make_signs(20, 32, country="B", shift=0.0, n_classes=2, seed=0)
+    warn = [names.index(n) for n, f, _ in signs.CLASSES[:2] if f == "warning"][0]
+    blue = []
+    for shift in (0.0, 0.5, 1.0):
+        x, y, _ = signs.make_signs(20, 32, country="B", shift=shift, n_classes=2, seed=0)
+        centre = x[y == warn][:, 14:20, 12:20].astype(float)
+        blue.append(centre[..., 2].mean() - centre[..., 0].mean())
+    assert blue[0] > blue[1] > blue[2]
+
+
+def test_sizes_are_nested_balanced_and_deterministic():
+    x4, y4, names = signs.make_signs(4, 32, country="C", n_classes=5, seed=1)
+    x2, y2, _ = signs.make_signs(2, 32, country="C", n_classes=5, seed=1)
+    assert x4.shape == (20, 32, 32, 3) and x4.dtype == np.uint8 and np.bincount(y4).tolist() == [4] * 5
+    assert names == signs.CLASS_NAMES[:5]
+    sub_x, sub_y = signs.take_per_class(x4, y4, 2)
+    for c in range(5):  # the first 2 of each class are the same images, whatever n_per_class
+        np.testing.assert_array_equal(sub_x[sub_y == c], x2[y2 == c])
+    again, _, _ = signs.make_signs(4, 32, country="C", n_classes=5, seed=1)
+    np.testing.assert_array_equal(x4, again)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(country="D"), "unknown country"), (dict(n_classes=44), "2..43"), (dict(shift=-0.1), "shift"),
+])
+def test_bad_generator_arguments_are_refused(bad, message):
+    kwargs = dict(n_per_class=1, size=32) | bad
+    with pytest.raises(ValueError, match=message):
+        signs.make_signs(**kwargs)
+
+
+def test_scene_boxes_hold_their_signs():
+    img, boxes = signs.make_scene(128, 3, country="B", seed=4)
+    assert img.shape == (128, 128, 3) and boxes.shape == (3, 5)
+    assert (boxes[:, :4] >= 0).all() and (boxes[:, :4] <= 128).all()
+    assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
+    bg, _ = signs.make_scene(128, 0, country="B", seed=4)  # the same scene's background, no signs
+    for x0, y0, x1, y1, _cls in boxes.astype(int):
+        inside = np.abs(img[y0:y1, x0:x1].astype(int) - bg[y0:y1, x0:x1].astype(int)).mean()
+        assert inside > 10  # a sign was painted inside its box
+
+
+def _folder(root, country, classes, n=2):
+    rng = np.random.default_rng(0)
+    for c in classes:
+        (root / country / c).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(root / country / c / f"{i}.png")
+
+
+def test_country_folders_load_and_mismatches_are_named(tmp_path):
+    _folder(tmp_path, "belgium", ["stop", "yield"])
+    _folder(tmp_path, "germany", ["stop", "yield"])
+    data = signs.load_country_folders(tmp_path, ["belgium", "germany"], 32)
+    x, y, names = data["germany"]
+    assert x.shape == (4, 32, 32, 3) and names == ["stop", "yield"]
+    with pytest.raises(FileNotFoundError, match="austria"):
+        signs.load_country_folders(tmp_path, ["belgium", "austria"], 32)
+    _folder(tmp_path, "spain", ["stop", "give_way"])
+    with pytest.raises(ValueError, match="only in belgium: \\['yield'\\]; only in spain: \\['give_way'\\]"):
+        signs.load_country_folders(tmp_path, ["belgium", "spain"], 32)
+
+
+def test_surgical_policy_trains_one_block_and_the_head():
+    from lib import backbones, models, transfer
+
+    model, parts = transfer.build_image_classifier(image_size=32, n_classes=4,
+                                                    **transfer.parse_arm("vgg16:surgical:block3"))
+    bb = backbones.get("vgg16")
+    trainable_blocks = {bb.block_of(l.name) for l in parts["base"].layers if l.trainable and l.weights}
+    assert trainable_blocks == {"block3"}
+    block3 = sum(int(np.prod(w.shape)) for l in parts["base"].layers if bb.block_of(l.name) == "block3"
+                 for w in l.weights)
+    head = sum(int(np.prod(w.shape)) for w in parts["head"].weights)
+    assert models.parameter_counts(model)["trainable"] == block3 + head
+    with pytest.raises(ValueError, match="did you mean 'block3'"):
+        transfer.build_image_classifier("vgg16", 32, 4, policy="surgical", block="blok3")
+
+
+def test_an_arm_can_start_from_a_whole_classifier(tmp_path):
+    """``init_weights`` loads base and head: a frozen arm trained 0 epochs... is the source model."""
+    from lib import data as D, train, transfer
+
+    x, y, names = signs.make_signs(6, 32, n_classes=3, seed=0)
+    task = D.split_task("signs", x, y, names, seed=0)
+    src, _ = transfer.build_image_classifier("simple_cnn", 32, 3, policy="scratch")
+    train.fit(src, task, epochs=1, batch_size=8)
+    path = tmp_path / "src.weights.h5"
+    src.save_weights(path)
+    for policy in ("frozen", "finetune", "surgical:block2"):
+        model, _ = transfer.build_image_classifier(image_size=32, n_classes=3,
+                                                   **transfer.parse_arm(f"simple_cnn:{policy}"))
+        model.load_weights(path)
+        np.testing.assert_allclose(model.predict(task.x_test, verbose=0), src.predict(task.x_test, verbose=0),
+                                   rtol=1e-5, atol=1e-6)
+    row, hist, _ = transfer.run_image_arm("simple_cnn:frozen", task, 32, weights="none", epochs=2, batch_size=8,
+                                          learning_rate=1e-3, finetune_learning_rate=1e-4, head_epochs=1, seed=0,
+                                          init_weights=str(path), validation_freq=2)
+    assert hist["val_epoch"] == [2] and len(hist["val_accuracy"]) == 1 and row["best_epoch"] == 2
