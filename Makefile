@@ -59,9 +59,10 @@ $(OUTPUTS)/%.ipynb: params/%.yaml $$(call nb_of,$$*) $(LIB) | $(STAMP)
 	$(RUN) $(call nb_of,$*) $@ $<
 
 # Studies on images use the project's own source weights: pre-train first. small_data uses
-# `weights: source` (shapes, params/source_pretrain/default.yaml); plates `source:glyphs` (glyphs.yaml).
-$(filter $(OUTPUTS)/small_data/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/default.ipynb
-$(filter $(OUTPUTS)/smoke/small_data/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/default.ipynb
+# `weights: source` (shapes, params/source_pretrain/default.yaml); plates `source:glyphs` (glyphs.yaml);
+# signs compare a `source`-initialised country-A model with one from scratch.
+$(filter $(OUTPUTS)/small_data/% $(OUTPUTS)/signs/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/default.ipynb
+$(filter $(OUTPUTS)/smoke/small_data/% $(OUTPUTS)/smoke/signs/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/default.ipynb
 $(filter $(OUTPUTS)/plates/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/glyphs.ipynb
 $(filter $(OUTPUTS)/smoke/plates/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/glyphs.ipynb
 

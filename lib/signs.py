@@ -11,7 +11,7 @@ red and blue) and ``C`` (square mandatory signs, thin borders, mono numbers, sma
 are two target countries. ``shift`` in [0, 1] moves a target country's style from ``A``
 (``shift=0``: exactly country A's distribution) to its own (``shift=1``): continuous features are
 interpolated, and each discrete feature (font, pictogram variant, sign shape) is the target's
-with probability ``shift``.
+with probability ``shift``. Any built-in country can be the reference (``reference``) instead of A.
 
 Images are uint8 RGB in 0-255 (models preprocess inside). Every random draw is made whatever the
 country, so country B at ``shift=0`` draws the very same images as country A for the same seed.
@@ -109,14 +109,15 @@ def check_n_classes(n_classes: int) -> int:
     return n_classes
 
 
-def style_of(country: str, shift: float) -> tuple[Style, Style]:
-    """``(continuous, discrete)`` styles of ``country`` at ``shift``: the continuous style is
-    interpolated from country A's; the discrete one is the country's own, used per image with
-    probability ``shift`` (else A's)."""
+def style_of(country: str, shift: float, reference: str = "A") -> tuple[Style, Style, Style]:
+    """``(continuous, own, reference)`` styles of ``country`` at ``shift`` from ``reference``:
+    the continuous style is interpolated from the reference country's; a discrete feature is the
+    country's own per image with probability ``shift``, else the reference's."""
     check_country(country)
+    check_country(reference)
     if shift < 0:
         raise ValueError(f"shift must be >= 0; received {shift}")
-    a, b = COUNTRIES["A"], COUNTRIES[country]
+    a, b = COUNTRIES[reference], COUNTRIES[country]
     mixed = {}
     for f in fields(Style):
         va, vb = getattr(a, f.name), getattr(b, f.name)
@@ -126,7 +127,7 @@ def style_of(country: str, shift: float) -> tuple[Style, Style]:
             mixed[f.name] = tuple(float(np.clip(x + shift * (y - x), 0, 255)) for x, y in zip(va, vb))
         else:
             mixed[f.name] = float(max(0.02, va + shift * (vb - va)))
-    return Style(**mixed), b
+    return Style(**mixed), b, a
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,16 +274,17 @@ def _text_mask(text: str, u, v, font: str, size_px: int):
     return map_coordinates(bmp, [rows, cols], order=1, cval=0.0) > 0.45
 
 
-def _paint_sign(img: np.ndarray, x, y, cls: int, style: Style, discrete: Style, use_own: np.ndarray,
+def _paint_sign(img: np.ndarray, x, y, cls: int, style: Style, own: Style, ref: Style, use_own: np.ndarray,
                 cx: float, cy: float, r: float, angle: float, shear: float, size_px: int) -> None:
     """Paint sign ``cls`` onto ``img`` (float, sampled at grid ``x``, ``y``), centred at
-    (``cx``, ``cy``) with radius ``r`` (unit-square coordinates). ``use_own`` holds three draws
-    in [0, 1): a discrete feature is the country's own where its draw is below the shift."""
+    (``cx``, ``cy``) with radius ``r`` (unit-square coordinates). ``use_own`` holds three flags:
+    whether the font, pictogram variant and sign shape are the country's own (``own``) or the
+    reference country's (``ref``)."""
     _, family, pict = CLASSES[cls]
-    font = discrete.font if use_own[0] else COUNTRIES["A"].font
-    variant = discrete.variant if use_own[1] else 0
+    font = (own if use_own[0] else ref).font
+    variant = (own if use_own[1] else ref).variant
     shape = FAMILY_SHAPE[family]
-    if family == "mandatory" and (discrete.mandatory_shape if use_own[2] else "circle") == "square":
+    if family == "mandatory" and (own if use_own[2] else ref).mandatory_shape == "square":
         shape = "square"
     u, v = _rot((x - cx) / r, (y - cy) / r, -angle)
     u = u + shear * v
@@ -322,7 +324,7 @@ def _paint_sign(img: np.ndarray, x, y, cls: int, style: Style, discrete: Style, 
         img[(abs(u + v) < 0.09) & inner] = red
 
 
-def _render(rng: np.random.Generator, size: int, labels_and_places, style: Style, discrete: Style,
+def _render(rng: np.random.Generator, size: int, labels_and_places, styles: tuple[Style, Style, Style],
             shift: float, supersample: int = 2) -> np.ndarray:
     """One image: background, each ``(cls, cx, cy, r)`` sign with random pose, light, blur, noise."""
     from scipy.ndimage import gaussian_filter
@@ -336,7 +338,7 @@ def _render(rng: np.random.Generator, size: int, labels_and_places, style: Style
     for cls, cx, cy, r in labels_and_places:
         angle, shear = rng.normal(0, 0.08), rng.normal(0, 0.1)
         use_own = rng.uniform(size=3) < shift
-        _paint_sign(img, x, y, cls, style, discrete, use_own, cx, cy, r, angle, shear, size)
+        _paint_sign(img, x, y, cls, *styles, use_own, cx, cy, r, angle, shear, size)
     img = img.reshape(size, supersample, size, supersample, 3).mean(axis=(1, 3))
     light = 1 + rng.uniform(-0.3, 0.3) * (x[::supersample, ::supersample] - 0.5) + rng.uniform(-0.35, 0.15)
     img = img * light[..., None]
@@ -347,22 +349,22 @@ def _render(rng: np.random.Generator, size: int, labels_and_places, style: Style
 
 
 def make_signs(n_per_class: int, size: int = 32, *, country: str = "A", shift: float = 1.0,
-               n_classes: int = MAX_CLASSES, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+               n_classes: int = MAX_CLASSES, seed: int = 0, reference: str = "A") -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``n_per_class`` images of each of the first ``n_classes`` sign classes drawn in
-    ``country``'s style at ``shift`` (see the module text), one centred sign per image with
+    ``country``'s style at ``shift`` from ``reference`` (see the module text), one centred sign per image with
     random size, position, turn, shear, light, blur and noise. Deterministic in ``seed``; the
     first ``k`` images of a class are the same whatever ``n_per_class`` (nested sizes), and
     images come round-robin over the classes. Returns images ``(n, size, size, 3)`` uint8, labels and class names."""
     check_n_classes(n_classes)
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels; received {size}")
-    style, discrete = style_of(country, shift)
+    styles = style_of(country, shift, reference)
     x = np.empty((n_per_class, n_classes, size, size, 3), "uint8")
     for cls in range(n_classes):  # one random stream per class: nested sizes
         rng = np.random.default_rng([seed, cls, 40_000])
         for j in range(n_per_class):
             place = (cls, *rng.uniform(0.42, 0.58, 2), rng.uniform(0.34, 0.46))
-            x[j, cls] = _render(rng, size, [place], style, discrete, shift)
+            x[j, cls] = _render(rng, size, [place], styles, shift)
     # ordered round-robin over classes (image j of every class, then j + 1): the first k * n_classes
     # images hold k of each class
     labels = np.tile(np.arange(n_classes, dtype="int64"), n_per_class)
@@ -377,12 +379,12 @@ def take_per_class(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np
 
 
 def make_scene(size: int = 128, n_signs: int = 3, *, country: str = "A", shift: float = 1.0,
-               n_classes: int = MAX_CLASSES, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+               n_classes: int = MAX_CLASSES, seed: int = 0, reference: str = "A") -> tuple[np.ndarray, np.ndarray]:
     """A larger scene with ``n_signs`` signs of random classes and sizes (not overlapping), for
     a detector. Returns the image and boxes ``(n_signs, 5)``: ``x0, y0, x1, y1`` in pixels
     (the sign's full extent) and the class index."""
     check_n_classes(n_classes)
-    style, discrete = style_of(country, shift)
+    styles = style_of(country, shift, reference)
     rng = np.random.default_rng([seed, 40_002])
     places, boxes = [], []
     for _ in range(n_signs):
@@ -398,7 +400,7 @@ def make_scene(size: int = 128, n_signs: int = 3, *, country: str = "A", shift: 
         ext = 1.15 * r  # turned and sheared, a sign stays inside 1.15 radii
         boxes.append([max(0, (cx - ext) * size), max(0, (cy - ext) * size),
                       min(size, (cx + ext) * size), min(size, (cy + ext) * size), cls])
-    return _render(rng, size, places, style, discrete, shift), np.asarray(boxes, "float32").reshape(-1, 5)
+    return _render(rng, size, places, styles, shift), np.asarray(boxes, "float32").reshape(-1, 5)
 
 
 def load_country_folders(root: str | Path, countries: list[str], size: int) -> dict[str, tuple]:
@@ -423,3 +425,66 @@ def load_country_folders(root: str | Path, countries: list[str], size: int) -> d
             raise ValueError(f"{root}: countries {first!r} and {c!r} must hold the same classes; only in "
                              f"{first}: {only_a}; only in {c}: {only_b}")
     return {c: load_image_folder(root / c, size) for c in countries}
+
+
+# ---------------------------------------------------------------------------------------------
+# The study's arms on the target country (notebooks/signs.ipynb)
+
+SIGN_ARMS = {
+    "zero_shot": "the country-A model applied to country B as it is",
+    "scratch": "random weights, every layer trained on B",
+    "finetune": "the country-A model (base and head), every layer trained on B",
+    "frozen": "the country-A convolutions frozen, the head trained on B (a linear probe)",
+    "freeze_first:K": "the country-A model with its first K blocks frozen, the rest trained on B",
+    "lp_ft": "linear probe, then every layer fine-tuned (Kumar et al. 2022)",
+    "surgical:BLOCK": "only one block of the country-A model (and the head) trained on B (Lee et al. 2023)",
+    "compute_matched": "from scratch, trained for as many steps as source training and fine-tuning together",
+}
+
+
+def check_arm(name: str) -> str:
+    """Refuse an arm name the study does not know, naming the nearest."""
+    import difflib
+
+    kind, _, arg = name.partition(":")
+    known = {k.partition(":")[0]: k for k in SIGN_ARMS}
+    if kind not in known or (":" in known[kind]) != bool(arg):
+        close = difflib.get_close_matches(name, list(SIGN_ARMS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown sign-study arm {name!r}{hint} (known: {', '.join(SIGN_ARMS)})")
+    if kind == "freeze_first" and not arg.isdigit():
+        raise ValueError(f"arm {name!r}: freeze_first takes a number of blocks, e.g. 'freeze_first:2'")
+    return name
+
+
+def arm_spec(name: str, arch: str, train_learning_rate: float) -> tuple[str | None, bool]:
+    """``(spec for lib.transfer.run_image_arm, starts from the country-A model)`` of a study arm.
+    Every arm that trains convolutions does so at ``train_learning_rate``; ``frozen`` trains its
+    head at the study's head learning rate; ``lp_ft`` is the two-stage recipe."""
+    kind, _, arg = check_arm(name).partition(":")
+    lr = f"@{train_learning_rate:g}"
+    return {
+        "zero_shot": (None, True),
+        "scratch": (f"{arch}:scratch{lr}", False),
+        "compute_matched": (f"{arch}:scratch{lr}", False),
+        "finetune": (f"{arch}:finetune{lr}", True),
+        "frozen": (f"{arch}:frozen", True),
+        "freeze_first": (f"{arch}:freeze_first:{arg}{lr}", True),
+        "lp_ft": (f"{arch}:two_stage", True),
+        "surgical": (f"{arch}:surgical:{arg}{lr}", True),
+    }[kind]
+
+
+def compute_matched_epochs(source_epochs: int, n_source: int, epochs: int, n_target: int,
+                           batch_size: int) -> int:
+    """Epochs on the target that give as many optimiser steps as ``source_epochs`` on the source
+    plus ``epochs`` of fine-tuning on the target (He et al. 2019: compare at equal compute)."""
+    steps = lambda n: -(-n // batch_size)  # noqa: E731 - batches per epoch
+    return -(-(source_epochs * steps(n_source) + epochs * steps(n_target)) // steps(n_target))
+
+
+def evaluate_domains(model, tasks: dict) -> dict[str, float]:
+    """Test accuracy of ``model`` on each named task's test split."""
+    from lib import train
+
+    return {f"test_acc_{k}": train.accuracy(model, t.x_test, t.y_test) for k, t in tasks.items()}

@@ -38,6 +38,9 @@ def set_seed(seed: int) -> None:
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    # studies build many models in one process: TensorFlow's Python-side "retracing" warnings
+    # about it are expected and only clutter the reports
+    tf.get_logger().setLevel("ERROR")
 
 
 def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = False, seed: int = 0):

@@ -149,7 +149,7 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
                            unfreeze_from: str = "", block: str = "", dropout: float = 0.3):
     """A classifier on raw 0-255 pixels: backbone (preprocessing inside) -> new head.
 
-    Returns ``(model, parts)`` where ``parts`` has ``backbone`` (pixels -> features), ``base``
+    Returns ``(model, parts)`` where ``parts`` has ``model`` (the same model), ``backbone`` (pixels -> features), ``base``
     (the keras application, or its cut), ``head`` (features -> probabilities) and ``frozen``
     (whether the whole backbone is frozen: then features can be computed once).
     ``policy`` is one of :data:`POLICIES`; ``scratch`` ignores ``weights``.
@@ -204,7 +204,7 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
     head = build_head(full.output_shape[1:], n_classes, dropout)
     model = keras.Model(full.input, head(full.output), name=f"{arch}_{policy}")
     frozen = len(base.trainable_weights) == 0
-    return model, {"backbone": full, "base": base, "head": head, "frozen": frozen}
+    return model, {"model": model, "backbone": full, "base": base, "head": head, "frozen": frozen}
 
 
 def unfreeze_all(parts) -> None:

@@ -126,3 +126,9 @@ def test_an_arm_can_start_from_a_whole_classifier(tmp_path):
                                           learning_rate=1e-3, finetune_learning_rate=1e-4, head_epochs=1, seed=0,
                                           init_weights=str(path), validation_freq=2)
     assert hist["val_epoch"] == [2] and len(hist["val_accuracy"]) == 1 and row["best_epoch"] == 2
+
+
+def test_any_country_can_be_the_reference():
+    c, _, _ = signs.make_signs(2, 32, country="C", n_classes=4, seed=2)
+    b0, _, _ = signs.make_signs(2, 32, country="B", shift=0.0, reference="C", n_classes=4, seed=2)
+    np.testing.assert_array_equal(c, b0)
