@@ -28,7 +28,13 @@ EXECUTED = $(filter-out %.partial.ipynb %.failed.ipynb,$(shell find $(OUTPUTS) -
 # notebooks/<name>.ipynb for an experiment stem <name>/<experiment>
 nb_of = notebooks/$(patsubst %/,%,$(dir $(1))).ipynb
 
-.PHONY: help all smoke paper test unit bench lab reports clean distclean venv
+# The summary (notebooks/summary.ipynb) reads every run record of its outputs root: it runs after
+# the studies, even when some failed (it lists them), and again whenever a record changed.
+STUDIES := $(filter-out $(OUTPUTS)/summary/%,$(REPORTS))
+SMOKE_STUDIES := $(filter-out $(OUTPUTS)/smoke/summary/%,$(SMOKE))
+records_under = $(filter-out $(1)/summary/%,$(wildcard $(1)/*/*.json))
+
+.PHONY: help all studies smoke smoke-studies paper test unit bench lab reports clean distclean venv
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,9 +47,17 @@ $(STAMP): requirements.txt
 	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'tllab.pth').write_text('$(CURDIR)\n')"
 	touch $@
 
-all: $(REPORTS) ## run every study at the default scale into outputs/<notebook>/<experiment>.ipynb (+ .json record)
+all: | $(STAMP) ## run every study at the default scale into outputs/<notebook>/<experiment>.ipynb (+ .json record), then the summary
+	@$(MAKE) --no-print-directory -k studies; status=$$?; \
+	  $(MAKE) --no-print-directory $(OUTPUTS)/summary/default.ipynb && exit $$status
 
-smoke: $(SMOKE) ## run every notebook with its smoke profile into outputs/smoke/
+studies: $(STUDIES) ## every study at the default scale, without the summary
+
+smoke: | $(STAMP) ## run every notebook with its smoke profile into outputs/smoke/, the summary last
+	@$(MAKE) --no-print-directory -k smoke-studies; status=$$?; \
+	  $(MAKE) --no-print-directory $(OUTPUTS)/smoke/summary/default.ipynb && exit $$status
+
+smoke-studies: $(SMOKE_STUDIES)
 
 paper: $(PAPER) ## run every experiment that has a paper profile (GPU scale) into outputs/paper/
 
@@ -65,6 +79,8 @@ $(filter $(OUTPUTS)/small_data/% $(OUTPUTS)/signs/%,$(REPORTS)): $(OUTPUTS)/sour
 $(filter $(OUTPUTS)/smoke/small_data/% $(OUTPUTS)/smoke/signs/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/default.ipynb
 $(filter $(OUTPUTS)/plates/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/glyphs.ipynb
 $(filter $(OUTPUTS)/smoke/plates/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/glyphs.ipynb
+$(OUTPUTS)/summary/default.ipynb: $(call records_under,$(OUTPUTS))
+$(OUTPUTS)/smoke/summary/default.ipynb: $(call records_under,$(OUTPUTS)/smoke)
 
 test: $(STAMP) ## run the unit tests, then every notebook once with its smoke profile
 	$(PY) -m pytest -q tests

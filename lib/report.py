@@ -101,16 +101,37 @@ def describe(c: Comparison) -> str:
 
 
 def write_html_index(outputs: str = "outputs") -> str:
-    """Write ``<outputs>/html/index.html`` linking every HTML report; return its path."""
+    """Write ``<outputs>/html/index.html`` linking every HTML report (the summary first when there
+    is one), after pointing relative links between reports at their HTML; return its path."""
     import html
+    import re
     from pathlib import Path
 
     root = Path(outputs) / "html"
     root.mkdir(parents=True, exist_ok=True)
     pages = sorted(p for p in root.rglob("*.html") if p.name != "index.html")
+    for page in pages:  # links between reports (the summary's) point at notebooks: point them at the HTML
+        text = page.read_text(encoding="utf-8")
+        linked = re.sub(r'href="(\.\./[^"#]+?)\.ipynb"', r'href="\1.html"', text)
+        if linked != text:
+            page.write_text(linked, encoding="utf-8")
+    pages.sort(key=lambda p: (p.parent.name != "summary", str(p)))
     items = "\n".join(f'<li><a href="{html.escape(str(p.relative_to(root)))}">'
                       f"{html.escape(str(p.relative_to(root).with_suffix('')))}</a></li>" for p in pages)
     index = root / "index.html"
     index.write_text("<!doctype html><meta charset='utf-8'><title>Transfer-learning lab reports</title>"
                      f"<h1>Transfer-learning lab reports</h1><ul>\n{items}\n</ul>\n")
     return str(index)
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown table (cells may hold Markdown links); ``|`` in cells escaped."""
+    def cell(v) -> str:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])

@@ -103,7 +103,7 @@ def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
                             cwd=str(P.REPO_ROOT), kernel_name="python3", progress_bar=progress_bar)
         record = R.Record.load(paths["record_partial"])
         n_fig, want = count_figures(paths["partial"]), min_figures(nb_path)
-        record.data["figures"] = n_fig
+        record.data["figures"], record.data["figures_promised"] = n_fig, want
         record.save()
         if not record.data.get("complete"):
             error = "the notebook finished without marking its record complete (Record.complete())"
