@@ -92,3 +92,10 @@ def test_markdown_table_escapes_pipes():
 
     out = report.markdown_table(pd.DataFrame({"a": ["x|y"], "b": [None]}))
     assert out.splitlines() == ["| a | b |", "|---|---|", "| x\\|y |  |"]
+
+
+def test_the_summary_expects_every_experiment_in_params():
+    from lib.params import REPO_ROOT
+
+    experiments = {f"{p.parent.name}/{p.stem}" for p in (REPO_ROOT / "params").glob("*/*.yaml")}
+    assert set(summary.EXPECTED) == experiments - {"summary/default"}
