@@ -55,6 +55,49 @@ def test_smoke_summary_counts_every_smoke_run(smoke_run):
     assert not m["open"] and not m["not_counted"]
 
 
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+def test_html_reports_render_in_headless_chromium(smoke_run, tmp_path):
+    """``make reports`` on the smoke runs; headless Chromium opens the index, the summary and one
+    study report: every figure decodes, the summary links to the HTML reports, and a screenshot
+    is saved beside the index."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        message = "needs Debian's chromium and chromium-driver (.ci/run installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+
+    root, _ = smoke_run
+    res = make(root, "reports", check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1200,1600", f"--user-data-dir={tmp_path / 'chromium'}"):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=opts)
+    figures = "return Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)"
+    try:
+        driver.get((root / "html" / "index.html").as_uri())
+        links = [a.get_attribute("href") for a in driver.find_elements("tag name", "a")]
+        assert len(links) == len(EXPERIMENTS) and links[0].endswith("/smoke/summary/default.html")
+        driver.get(links[0])
+        assert driver.execute_script(figures).count(True) >= 2 and all(driver.execute_script(figures))
+        hrefs = {a.get_attribute("href") for a in driver.find_elements("tag name", "a")}
+        study = next(h for h in hrefs if h and h.endswith("/smoke/signs/country_shift.html"))
+        assert driver.save_screenshot(str(root / "html" / "summary.png"))
+        driver.get(study)  # the summary's link leads to the study's HTML report, figures and all
+        assert "Traffic signs across a country shift" in driver.page_source
+        shown = driver.execute_script(figures)
+        assert len(shown) >= 4 and all(shown)
+    finally:
+        driver.quit()
+    assert (root / "html" / "summary.png").stat().st_size > 10_000
+
+
 def test_interrupted_run_leaves_nothing_finished_and_is_redone(tmp_path):
     experiment = Path("d1_d2/synthetic")
     target = tmp_path / "smoke" / f"{experiment}.ipynb"
