@@ -7,6 +7,8 @@
    ``epochs * (train + validation) / (train + validation + test)`` backbone forward passes
    (end to end pays them for train and validation every epoch; the cached path once for all
    three splits), so a ratio below 10x at few epochs can be told from a slow cached path.
+3. Every study's arms, read from the run records (no compute): training seconds per seed and the
+   speed-up against each study's slowest arm.
 2. Input pipeline: steady-state training throughput through the project's tf.data pipeline
    (``lib.train.make_dataset``) as a fraction of ``fit`` on in-memory tensors. Target: 0.9 or better.
 
@@ -80,6 +82,20 @@ def bench_pipeline(image_size: int, epochs: int, n_images: int, seed: int = 0) -
             "fraction": rates["pipeline"] / rates["in_memory"]}
 
 
+def study_ledger(root: Path) -> list[dict]:
+    """Per study and arm, from the finished run records under ``root`` (no compute): seconds per
+    run (the study's wall time per arm and seed where it keeps one, feature extraction included;
+    else the epochs' own time) and the speed-up against the study's slowest arm."""
+    from lib import summary
+
+    rows = [{**r, "seconds": r.get("wall_s") or r.get("train_s")} for r in summary.summarise(root)["cost"]]
+    rows = [r for r in rows if r["seconds"]]
+    slowest: dict[str, float] = {}
+    for r in rows:
+        slowest[r["run"]] = max(slowest.get(r["run"], 0.0), r["seconds"])
+    return [{**r, "speedup": slowest[r["run"]] / r["seconds"]} for r in rows]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lib.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--arch", default="vgg16")
@@ -108,7 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'measure':<{width}}  {'measured':>14}  {'target':>14}  met   details")
     for name, value, target, met, what in rows:
         print(f"{name:<{width}}  {value:>14}  {target:>14}  {'yes' if met else 'NO ':<4}  {what}")
-    result = {"cached_features": cached, "pipeline": pipe, "hardware": records.hardware(),
+    ledger = study_ledger(Path(args.out).parent.parent)
+    if ledger:
+        print("\nEvery study's arms, from the run records under the outputs root (seconds per run and seed; "
+              "speed-up against the study's slowest arm):")
+        for row in ledger:
+            print(f"  {row['run']:<26} {row['arm']:<30} {row['seconds']:>9.1f} s  {row['speedup']:>7.1f}x"
+                  + (f"  {row['images_per_s']:>7.0f} img/s" if row.get("images_per_s") else ""))
+    result = {"cached_features": cached, "pipeline": pipe, "studies": ledger, "hardware": records.hardware(),
               "versions": records.package_versions(), "when": records.now_iso()}
     records.write_json_atomic(Path(args.out), result)
     print(f"wrote {args.out}")

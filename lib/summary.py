@@ -116,8 +116,9 @@ def _claims_of(key: str, rec: dict) -> list[dict]:
 
 
 def _cost_of(key: str, rec: dict) -> list[dict]:
-    """Per-arm cost rows from the record's histories (epochs, training seconds per seed) and its
-    metrics (test accuracy; images per second and trainable parameters where the study keeps them)."""
+    """Per-arm cost rows from the record's histories (epochs, training seconds per seed: the epochs'
+    own time, without computing cached features) and its metrics (test accuracy; wall seconds per
+    run, images per second and trainable parameters where the study keeps them)."""
     import numpy as np
 
     m = rec.get("metrics") or {}
@@ -137,6 +138,7 @@ def _cost_of(key: str, rec: dict) -> list[dict]:
         train_s = [sum(h.get("epoch_time_s", [])) for h in seeds]
         rows.append({"run": key, "arm": arm, "test_acc": acc.get(arm), "epochs": max(len(h.get("loss", [])) for h in seeds),
                      "train_s": float(np.mean(train_s)) if train_s else None, "seeds": len(seeds),
+                     "wall_s": c.get("wall_s"),  # the study's own wall time per run (feature extraction included)
                      "images_per_s": c.get("images_per_s"), "trainable_params": c.get("trainable_params")})
     return rows
 

@@ -9,3 +9,17 @@ def test_cached_bench_reports_ratio_ceiling_and_accuracies():
     assert abs(out["ceiling"] - 2 * 40 / 50) < 1e-9
     assert out["speedup"] > 0 and out["end_to_end_s"] > 0 and out["cached_s"] > 0
     assert 0 <= out["test_acc_cached"] <= 1 and abs(out["acc_diff_points"]) <= 100
+
+
+def test_study_ledger_reads_records_and_ranks_arms(tmp_path):
+    import json
+
+    rec = {"notebook": "small_data", "experiment": "x", "status": "ok", "complete": True, "figures": 2,
+           "figures_promised": 2, "started_unix": 1, "metrics": {"arms": {"a": {"test_acc": 0.9}, "b": {"test_acc": 0.8}},
+                                                                   "cost": {"a": {"wall_s": 30.0}}},
+           "history": {"a": {"0": {"loss": [1], "epoch_time_s": [20.0]}}, "b": {"0": {"loss": [1], "epoch_time_s": [10.0]}}}}
+    (tmp_path / "small_data").mkdir()
+    (tmp_path / "small_data" / "x.1.json").write_text(json.dumps(rec))
+    rows = {r["arm"]: r for r in bench.study_ledger(tmp_path)}
+    assert rows["a"]["seconds"] == 30.0 and rows["b"]["seconds"] == 10.0  # wall time preferred to epoch time
+    assert rows["a"]["speedup"] == 1.0 and rows["b"]["speedup"] == 3.0
