@@ -25,6 +25,7 @@ EXPECTED: dict[str, list[str]] = {
     "d1_d2/digits": ["seed 003 on digits: frozen transfer beats the re-initialised control"],
     "source_pretrain/default": ["source weights (shapes) learned their task"],
     "source_pretrain/glyphs": ["source weights (glyphs) learned their task"],
+    "source_pretrain/simple_cnn": ["source weights (shapes, simple CNN) learned their task"],
     "small_data/simple_cnn": ["seed 002: the simple CNN learns the small target"],
     "small_data/vgg16_plateau": ["seed 002: VGG16 plateaus whatever is frozen"],
     "small_data/resnet50": ["seed 002: ResNet50 frozen over-fits; fine-tuned beats frozen"],
