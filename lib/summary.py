@@ -57,12 +57,26 @@ def find_records(root: str | Path) -> dict[str, list[dict]]:
     return out
 
 
+def _short_error(error: str) -> str:
+    """One line of a record's error: the exception and the cell it was raised in (papermill's
+    message holds the whole traceback; the report that failed keeps it)."""
+    import re
+
+    names = re.findall(r"\b([A-Z]\w*(?:Error|Exception|Interrupt|Exit))\b", error)
+    names = [n for n in names if n != "PapermillExecutionError"]
+    cell = re.search(r'Exception encountered at "([^"]+)"', error)
+    if names:
+        return names[-1] + (f" in {cell.group(1)}" if cell else "")
+    line = " ".join(str(error).split())
+    return line[:150] + ("..." if len(line) > 150 else "")
+
+
 def run_status(rec: dict, min_figures: int = 1) -> tuple[bool, str]:
     """Whether a record counts, and why not. The figures promised are the record's own
     ``figures_promised`` (written by the runner from the notebook's metadata) when it has it."""
     status = rec.get("status")
     if status != "ok" or not rec.get("complete"):
-        return False, f"status {status!r}" + (f" ({rec['error']})" if rec.get("error") else "")
+        return False, f"status {status!r}" + (f" ({_short_error(rec['error'])})" if rec.get("error") else "")
     notebook = Path(rec.get("output") or "")
     figures = rec.get("figures")
     if figures is None and notebook.exists():

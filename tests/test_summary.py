@@ -99,3 +99,11 @@ def test_the_summary_expects_every_experiment_in_params():
 
     experiments = {f"{p.parent.name}/{p.stem}" for p in (REPO_ROOT / "params").glob("*/*.yaml")}
     assert set(summary.EXPECTED) == experiments - {"summary/default"}
+
+
+def test_a_failed_runs_reason_is_one_line():
+    error = ('PapermillExecutionError: \n----\nException encountered at "In [6]":\n----\nKeyboardInterrupt   Traceback\n'
+             + "File x.py, line 3\n" * 50)
+    assert summary._short_error(error) == "KeyboardInterrupt in In [6]"
+    assert summary._short_error("the notebook finished without marking its record complete") == \
+        "the notebook finished without marking its record complete"
