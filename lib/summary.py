@@ -173,8 +173,12 @@ def summarise(root: str | Path, min_figures: dict[str, int] | None = None) -> di
         else:
             rec = recs[0]
             ok, why = run_status(rec, min_figures.get(key.split("/")[0], 1))
+            report = rec.get("output")
+            if not ok and report:  # a run that does not count has no finished report: its failed one, if any
+                failed = Path(report).with_name(Path(report).stem + ".failed.ipynb")
+                report = str(failed) if failed.exists() else None
             runs.append({"run": key, "counts": ok, "why": why, "wall_s": rec.get("wall_s"),
-                         "report": rec.get("output"), "ended": rec.get("ended")})
+                         "report": report, "ended": rec.get("ended")})
             if ok:
                 got = _claims_of(key, rec)
                 claims += [{**c, "run": key, "report": rec.get("output")} for c in got]

@@ -55,6 +55,7 @@ def test_failed_partial_or_figureless_runs_do_not_count(tmp_path, status, figure
     s = summary.summarise(tmp_path)
     (run,) = [r for r in s["runs"] if r["run"] == "small_data/vgg16_plateau"]
     assert not run["counts"] and why in run["why"]
+    assert run["report"] is None  # no finished report to link (and no failed notebook here)
     assert all(c["verdict"] == summary.OPEN for c in s["claims"] if c["run"] == "small_data/vgg16_plateau")
 
 
