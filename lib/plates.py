@@ -354,6 +354,7 @@ def run_plate_arm(arm: str, task, image_size: int, *, weights: str, epochs: int,
 
 
 SUPPORTED, REFUTED, OPEN = "supported", "refuted", "inconclusive"
+FACTORIAL = ["scratch", "scratch+noise", "pretrained", "pretrained+noise"]  # the seed's 2x2
 
 
 def judge_hypotheses(acc: dict[str, list[float]], chance: float = 1 / len(ALPHABET)) -> list[dict]:
@@ -369,7 +370,7 @@ def judge_hypotheses(acc: dict[str, list[float]], chance: float = 1 / len(ALPHAB
     when below, inconclusive otherwise."""
     from lib.results import welch_interval
 
-    need = ["scratch", "scratch+noise", "pretrained", "pretrained+noise"]
+    need = FACTORIAL
     missing = [a for a in need if a not in acc]
     if missing:
         return [{"hypothesis": h, "verdict": OPEN, "difference": None, "ci95": None,
@@ -411,3 +412,48 @@ def plate_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
              for i in order if cm.ravel()[i] > 0]
     return {"char_acc": float(right.mean()), "char_acc_by_position": right.mean(axis=0).tolist(),
             "plate_acc": float(right.all(axis=1).mean()), "confused_pairs": pairs}
+
+
+def judge_explanations(acc: dict[str, list[float]], noise_std: float) -> list[dict]:
+    """The candidate explanations of the seed's failure that the arms in ``acc`` (per-seed test
+    character accuracies, seeds in the same order) can test, each as a claim with a Welch 95%
+    interval: ``question``, ``seed reported`` (who proposed it), ``verdict`` (reproduced when the
+    measurement agrees with the explanation, not reproduced when it contradicts it, inconclusive
+    otherwise), ``evidence``. Claims whose arms did not run are left out.
+
+    - the accepted answer: a trainable base (``finetune``, ``two_stage``) beats the frozen one;
+    - preprocessing: feeding pixels /255 to a model that expects 0-255 hurts the frozen model;
+    - the seed's own: the noise was too strong, i.e. the weakest noise in the sweep beats the
+      study's strength (``pretrained+noise``; against ``pretrained`` when the study's is the
+      weakest)."""
+    from lib.results import REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, welch_interval
+
+    def claim(question, who, better, worse):
+        iv = welch_interval(acc[better], acc[worse])
+        verdict = REPRODUCED if iv.low > 0 else NOT_REPRODUCED if iv.high < 0 else INCONCLUSIVE
+        return {"question": question, "seed reported": who, "verdict": verdict, "arm": better, "against": worse,
+                "difference": iv.diff, "ci95": (iv.low, iv.high),
+                "evidence": f"{better} - {worse}: {iv.diff:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}] test character accuracy"}
+
+    out = []
+    if "pretrained" in acc:
+        for arm, what in (("finetune", "a trainable base beats the frozen one"),
+                          ("two_stage", "the two-stage recipe (head, then every layer) beats the frozen base")):
+            if arm in acc:
+                out.append(claim(what, "the accepted answer", arm, "pretrained"))
+        if "pretrained_div255" in acc:
+            out.append(claim("pixels /255 fed to a model that expects 0-255 hurt the frozen model",
+                             "RESEARCH.md pitfall (EfficientNet preprocesses inside)", "pretrained", "pretrained_div255"))
+    strengths = {}
+    for arm in acc:
+        spec = parse_plate_arm(arm)
+        if spec["name"] == "pretrained" and spec["noise"] != 0.0:
+            strengths[noise_std if spec["noise"] is None else spec["noise"]] = arm
+    study = strengths.get(noise_std)
+    if study and len(strengths) > 1:
+        weakest = strengths[min(strengths)]
+        rival = weakest if weakest != study else "pretrained" if "pretrained" in acc else None
+        if rival:
+            out.append(claim(f"the noise was too strong: weaker noise beats std {noise_std:g}", "the seed's own explanation",
+                             rival, study))
+    return out

@@ -31,6 +31,10 @@ EXPECTED: dict[str, list[str]] = {
     "small_data/resnet50": ["seed 002: ResNet50 frozen over-fits; fine-tuned beats frozen"],
     "plates/h1_h4": ["seed 000: H1 EfficientNetB0 reads plates", "seed 000: H2 transfer fails to help",
                      "seed 000: H3 noise fails to help", "seed 000: H4 pretrained+noise is not best"],
+    "plates/fixes": ["seed 000 answer: a trainable base beats the frozen one",
+                     "seed 000 answer: the two-stage recipe beats the frozen base",
+                     "pitfall: pixels /255 hurt a model that expects 0-255"],
+    "plates/noise_sweep": ["seed 000: the noise was too strong (weaker noise beats it)"],
     "signs/country_shift": ["seed 001: from scratch beats transfer with few examples",
                             "seed 001: freezing gives no speed-up",
                             "seed 001: pre-trained initialisation does not help the first country"],
@@ -113,6 +117,9 @@ def _claims_of(key: str, rec: dict) -> list[dict]:
                 verdict = REPRODUCED if (ours == "supported") == held else NOT_REPRODUCED
             rows.append({"claim": f"seed 000: {h['hypothesis']} {h.get('claim', '')}", "seed_reported": said,
                          "verdict": verdict, "evidence": f"{ours}: {h['evidence']}"})
+        for c in m.get("claims", []):  # the candidate explanations (answer's fix, preprocessing, noise strength)
+            rows.append({"claim": f"seed 000 ({c['seed reported']}): {c['question']}", "seed_reported": c["seed reported"],
+                         "verdict": c["verdict"], "evidence": c["evidence"]})
     elif nb == "d1_d2":
         v = (m.get("verdicts") or {}).get("frozen_vs_control", {}).get("test_accuracy")
         verdict = {"helped": REPRODUCED, "hurt": NOT_REPRODUCED}.get(v, INCONCLUSIVE)

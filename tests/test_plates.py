@@ -116,6 +116,22 @@ def test_judge_hypotheses():
     assert all(r["verdict"] == "inconclusive" for r in plates.judge_hypotheses({"scratch": [0.5]}))
 
 
+def test_judge_explanations_reads_fixes_preprocessing_and_noise_strength():
+    acc = {"pretrained": [0.50, 0.52, 0.51], "finetune": [0.70, 0.72, 0.71], "two_stage": [0.40, 0.42, 0.41],
+           "pretrained_div255": [0.49, 0.53, 0.50], "pretrained+noise": [0.30, 0.31, 0.32],
+           "pretrained+noise:10": [0.45, 0.44, 0.46], "pretrained+noise:100": [0.10, 0.12, 0.11]}
+    got = {c["arm"] + " vs " + c["against"]: c["verdict"] for c in plates.judge_explanations(acc, noise_std=40)}
+    assert got == {"finetune vs pretrained": "reproduced", "two_stage vs pretrained": "not reproduced",
+                   "pretrained vs pretrained_div255": "inconclusive",
+                   "pretrained+noise:10 vs pretrained+noise": "reproduced"}
+    # the study's strength is the weakest: compare it with no noise; a lone noise arm judges nothing
+    got = plates.judge_explanations({"pretrained": [0.5, 0.5, 0.6], "pretrained+noise": [0.2, 0.2, 0.3],
+                                     "pretrained+noise:100": [0.1, 0.1, 0.1]}, noise_std=40)
+    assert [(c["arm"], c["against"], c["verdict"]) for c in got] == [("pretrained", "pretrained+noise", "reproduced")]
+    assert plates.judge_explanations({"pretrained": [0.5], "pretrained+noise": [0.4]}, noise_std=40) == []
+    assert plates.judge_explanations({"finetune": [0.5, 0.6]}, noise_std=40) == []  # no frozen reference
+
+
 def test_run_plate_arm_cached_and_noisy_tiny():
     """Every code path of one arm on a tiny set: cached frozen head, noisy end-to-end, /255."""
     from lib.data import Task
