@@ -100,7 +100,9 @@ def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
     status = "failed"
     try:
         pm.execute_notebook(str(nb_path), str(paths["partial"]), parameters=overrides,
-                            cwd=str(P.REPO_ROOT), kernel_name="python3", progress_bar=progress_bar)
+                            cwd=str(P.REPO_ROOT), kernel_name="python3", progress_bar=progress_bar,
+                            # what the cells print also reaches the terminal as it happens
+                            stdout_file=sys.stderr if progress_bar else None)
         record = R.Record.load(paths["record_partial"])
         n_fig, want = count_figures(paths["partial"]), min_figures(nb_path)
         record.data["figures"], record.data["figures_promised"] = n_fig, want

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 
 import keras
@@ -15,17 +16,27 @@ from lib.data import Task
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Wall time of every epoch, in ``times`` (seconds)."""
+    """Wall time of every epoch, in ``times`` (seconds). Also a one-line progress report per
+    epoch on the process's own stderr (``sys.__stderr__``): under papermill that is the kernel's
+    stderr, which reaches the terminal running ``make`` but not the report. ``TLLAB_PROGRESS=0``
+    silences it."""
 
-    def __init__(self):
+    def __init__(self, label: str = ""):
         super().__init__()
         self.times: list[float] = []
+        self.label = label
+        self.quiet = os.environ.get("TLLAB_PROGRESS", "1") == "0" or sys.__stderr__ is None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._t = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         self.times.append(time.perf_counter() - self._t)
+        if not self.quiet:
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in (logs or {}).items() if k in ("loss", "accuracy", "val_accuracy"))
+            total = self.params.get("epochs", "?") if self.params else "?"
+            print(f"  [{time.strftime('%H:%M:%S')}] {self.label}epoch {epoch + 1}/{total}: {shown} ({self.times[-1]:.0f} s)",
+                  file=sys.__stderr__, flush=True)
 
 
 def set_seed(seed: int) -> None:
@@ -71,7 +82,7 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
     set_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    timer = EpochTimer()
+    timer = EpochTimer(f"{model.name} ")
     hist = model.fit(make_dataset(task.x_train, task.y_train, batch_size, shuffle=True, seed=seed),
                      validation_data=make_dataset(task.x_val, task.y_val, 1024),
                      epochs=epochs, shuffle=False, verbose=0, callbacks=[timer],  # the dataset shuffles

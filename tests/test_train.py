@@ -46,3 +46,21 @@ def test_zero_shot_best_mapping_recovers_a_permutation():
     assert zs["mapping"] == perm.tolist()
     assert abs(zs["best_mapping"] - direct) < 1e-9
     assert zs["identity"] < direct
+
+
+def test_fit_reports_each_epoch_on_the_process_stderr_unless_silenced(monkeypatch):
+    import io
+    import sys
+
+    d1, _ = _tiny()
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", buf)
+    monkeypatch.delenv("TLLAB_PROGRESS", raising=False)
+    _run(d1, 0)
+    lines = buf.getvalue().splitlines()
+    assert [ln.split("epoch ")[1].split(":")[0] for ln in lines] == ["1/3", "2/3", "3/3"]
+    assert "val_accuracy" in lines[-1] and "loss" in lines[0]
+    monkeypatch.setenv("TLLAB_PROGRESS", "0")
+    buf.truncate(0)
+    _run(d1, 0)
+    assert buf.getvalue() == ""
