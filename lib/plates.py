@@ -423,9 +423,9 @@ def judge_explanations(acc: dict[str, list[float]], noise_std: float) -> list[di
 
     - the accepted answer: a trainable base (``finetune``, ``two_stage``) beats the frozen one;
     - preprocessing: feeding pixels /255 to a model that expects 0-255 hurts the frozen model;
-    - the seed's own: the noise was too strong, i.e. the weakest noise in the sweep beats the
-      study's strength (``pretrained+noise``; against ``pretrained`` when the study's is the
-      weakest)."""
+    - the seed's own: the noise was too strong, i.e. for an arm run at two noise strengths or more
+      (a sweep), the weakest beats the study's ``noise_std`` (against no noise when the study's
+      is the weakest)."""
     from lib.results import REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, welch_interval
 
     def claim(question, who, better, worse):
@@ -444,16 +444,18 @@ def judge_explanations(acc: dict[str, list[float]], noise_std: float) -> list[di
         if "pretrained_div255" in acc:
             out.append(claim("pixels /255 fed to a model that expects 0-255 hurt the frozen model",
                              "RESEARCH.md pitfall (EfficientNet preprocesses inside)", "pretrained", "pretrained_div255"))
-    strengths = {}
+    by_base: dict[str, dict[float, str]] = {}  # arm name -> noise std (0 = none) -> arm
     for arm in acc:
         spec = parse_plate_arm(arm)
-        if spec["name"] == "pretrained" and spec["noise"] != 0.0:
-            strengths[noise_std if spec["noise"] is None else spec["noise"]] = arm
-    study = strengths.get(noise_std)
-    if study and len(strengths) > 1:
-        weakest = strengths[min(strengths)]
-        rival = weakest if weakest != study else "pretrained" if "pretrained" in acc else None
+        std = noise_std if spec["noise"] is None else spec["noise"]
+        by_base.setdefault(spec["name"], {})[std] = arm
+    for base, strengths in by_base.items():
+        noisy = sorted(s for s in strengths if s > 0)
+        study = strengths.get(noise_std)
+        if not study or len(noisy) < 2:  # a sweep needs two strengths at least, the study's among them
+            continue
+        rival = strengths[noisy[0]] if noisy[0] != noise_std else strengths.get(0.0)
         if rival:
-            out.append(claim(f"the noise was too strong: weaker noise beats std {noise_std:g}", "the seed's own explanation",
-                             rival, study))
+            out.append(claim(f"the noise was too strong: weaker noise beats std {noise_std:g} ({base})",
+                             "the seed's own explanation", rival, study))
     return out

@@ -128,7 +128,10 @@ def test_judge_explanations_reads_fixes_preprocessing_and_noise_strength():
     got = plates.judge_explanations({"pretrained": [0.5, 0.5, 0.6], "pretrained+noise": [0.2, 0.2, 0.3],
                                      "pretrained+noise:100": [0.1, 0.1, 0.1]}, noise_std=40)
     assert [(c["arm"], c["against"], c["verdict"]) for c in got] == [("pretrained", "pretrained+noise", "reproduced")]
-    assert plates.judge_explanations({"pretrained": [0.5], "pretrained+noise": [0.4]}, noise_std=40) == []
+    assert plates.judge_explanations({"pretrained": [0.5], "pretrained+noise": [0.4]}, noise_std=40) == []  # no sweep
+    got = plates.judge_explanations({"finetune": [0.6, 0.6, 0.7], "finetune+noise": [0.6, 0.7, 0.6],
+                                     "finetune+noise:10": [0.6, 0.7, 0.7]}, noise_std=40)
+    assert [(c["arm"], c["against"], c["verdict"]) for c in got] == [("finetune+noise:10", "finetune+noise", "inconclusive")]
     assert plates.judge_explanations({"finetune": [0.5, 0.6]}, noise_std=40) == []  # no frozen reference
 
 
