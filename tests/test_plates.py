@@ -114,6 +114,13 @@ def test_judge_hypotheses():
     acc["scratch+noise"] = [0.60, 0.95, 0.70]
     assert {r["hypothesis"]: r["verdict"] for r in plates.judge_hypotheses(acc)}["H3"] == "inconclusive"
     assert all(r["verdict"] == "inconclusive" for r in plates.judge_hypotheses({"scratch": [0.5]}))
+    # nothing reads plates: H1 refuted, and a clear difference between near-chance arms judges nothing
+    near = {"scratch": [0.030, 0.031, 0.030], "scratch+noise": [0.029, 0.030, 0.030],
+            "pretrained": [0.041, 0.042, 0.040], "pretrained+noise": [0.040, 0.041, 0.041]}
+    got = {r["hypothesis"]: r for r in plates.judge_hypotheses(near)}
+    assert got["H1"]["verdict"] == "refuted"
+    assert [got[h]["verdict"] for h in ("H2", "H3", "H4")] == ["inconclusive"] * 3
+    assert got["H2"]["interval_verdict"] == "supported" and "no arm reads plates" in got["H2"]["evidence"]
 
 
 def test_judge_explanations_reads_fixes_preprocessing_and_noise_strength():
