@@ -433,15 +433,25 @@ def judge_explanations(acc: dict[str, list[float]], noise_std: float) -> list[di
     - preprocessing: feeding pixels /255 to a model that expects 0-255 hurts the frozen model;
     - the seed's own: the noise was too strong, i.e. for an arm run at two noise strengths or more
       (a sweep), the weakest beats the study's ``noise_std`` (against no noise when the study's
-      is the weakest)."""
+      is the weakest).
+
+    As in :func:`judge_hypotheses`, a claim whose two arms both sit within 0.10 of chance is
+    inconclusive whatever its interval says."""
     from lib.results import REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, welch_interval
+
+    chance = 1 / len(ALPHABET)
 
     def claim(question, who, better, worse):
         iv = welch_interval(acc[better], acc[worse])
         verdict = REPRODUCED if iv.low > 0 else NOT_REPRODUCED if iv.high < 0 else INCONCLUSIVE
+        evidence = f"{better} - {worse}: {iv.diff:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}] test character accuracy"
+        top = max(float(np.mean(acc[better])), float(np.mean(acc[worse])))
+        if top < chance + 0.10:  # as in judge_hypotheses: near-chance arms do not test a claim about reading plates
+            evidence += (f" (the interval alone: {verdict}); neither arm reads plates at this scale (best {top:.3f}, "
+                         f"chance {chance:.3f})")
+            verdict = INCONCLUSIVE
         return {"question": question, "seed reported": who, "verdict": verdict, "arm": better, "against": worse,
-                "difference": iv.diff, "ci95": (iv.low, iv.high),
-                "evidence": f"{better} - {worse}: {iv.diff:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}] test character accuracy"}
+                "difference": iv.diff, "ci95": (iv.low, iv.high), "evidence": evidence}
 
     out = []
     if "pretrained" in acc:

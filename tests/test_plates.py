@@ -140,6 +140,8 @@ def test_judge_explanations_reads_fixes_preprocessing_and_noise_strength():
                                      "finetune+noise:10": [0.6, 0.7, 0.7]}, noise_std=40)
     assert [(c["arm"], c["against"], c["verdict"]) for c in got] == [("finetune+noise:10", "finetune+noise", "inconclusive")]
     assert plates.judge_explanations({"finetune": [0.5, 0.6]}, noise_std=40) == []  # no frozen reference
+    near = plates.judge_explanations({"pretrained": [0.040, 0.041, 0.042], "finetune": [0.048, 0.049, 0.050]}, 40)
+    assert near[0]["verdict"] == "inconclusive" and "neither arm reads plates" in near[0]["evidence"]
 
 
 def test_run_plate_arm_cached_and_noisy_tiny():
