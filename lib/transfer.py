@@ -204,7 +204,56 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
     head = build_head(full.output_shape[1:], n_classes, dropout)
     model = keras.Model(full.input, head(full.output), name=f"{arch}_{policy}")
     frozen = len(base.trainable_weights) == 0
-    return model, {"model": model, "backbone": full, "base": base, "head": head, "frozen": frozen}
+    split = backbones.resolve_layer(base, unfreeze_from) if policy == "cut_unfreeze" else None
+    return model, {"model": model, "backbone": full, "base": base, "head": head, "frozen": frozen,
+                   "frozen_until": split}
+
+
+def split_frozen_prefix(parts) -> tuple:
+    """``(prefix, suffix)`` of a model whose base is frozen up to the layer ``parts["frozen_until"]``
+    (``cut_unfreeze``: ``unfreeze_from``) and trained after it: ``prefix`` maps pixels to that
+    layer's output (preprocessing inside, nothing trainable), ``suffix`` maps it to class
+    probabilities through the trainable blocks and the head. Both share the model's layers, so
+    training ``suffix`` trains the model. The cut must be clean: every layer after it reads only
+    from it (Inception's ``mixedK`` outputs are; a layer inside a block is not, and is refused)."""
+    name = parts.get("frozen_until")
+    if not name:
+        raise ValueError("this model has no frozen prefix to split at (policy cut_unfreeze sets one)")
+    base = parts["base"]
+    t = base.get_layer(name).output
+    try:
+        tail = keras.Model(t, base.output, name=f"{base.name}_after_{name}")
+    except ValueError as exc:
+        raise ValueError(f"cannot split {base.name} at {name!r}: layers after it read from earlier ones ({exc})") from None
+    if any(not layer.trainable for layer in tail.layers if layer.weights):
+        raise ValueError(f"layers after {name!r} are not all trainable: the prefix is not the whole frozen part")
+    pixels = parts["backbone"].input
+    pre = [layer for layer in parts["backbone"].layers if layer.name == "preprocess"]
+    head_base = keras.Model(base.input, t, name=f"{base.name}_to_{name}")
+    prefix = keras.Model(pixels, head_base(pre[0](pixels) if pre else pixels), name=f"prefix_{name}")
+    inputs = keras.Input(t.shape[1:], name=f"{name}_features")
+    suffix = keras.Model(inputs, parts["head"](tail(inputs)), name=f"suffix_{name}")
+    return prefix, suffix
+
+
+def fit_split(parts, task, batch_size: int = 256, **fit_kwargs):
+    """Train a ``cut_unfreeze`` model on its frozen prefix's output, computed once: the trained
+    blocks and the head see exactly what end-to-end training feeds them (the frozen layers run in
+    inference mode either way; no random augmentation here), without paying the frozen part's
+    forward pass every epoch. ``fit_kwargs`` go to :func:`lib.train.fit` (``batch_size`` too)."""
+    from lib import train
+    from lib.data import Task
+
+    prefix, suffix = split_frozen_prefix(parts)
+    if prefix.trainable_weights:
+        raise ValueError("the prefix has trainable weights: caching its output would freeze them")
+
+    def feats(x):
+        return prefix.predict(x, batch_size=256, verbose=0)
+
+    cached = Task(f"{task.name} (after {parts['frozen_until']})", feats(task.x_train), task.y_train,
+                  feats(task.x_val), task.y_val, feats(task.x_test), task.y_test, task.class_names)
+    return train.fit(suffix, cached, batch_size=batch_size, **fit_kwargs)
 
 
 def unfreeze_all(parts) -> None:
@@ -289,7 +338,8 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     for the base and a new head. ``validation_freq``: validate every that many epochs (the
     history's ``val_epoch`` lists which).
 
-    Fully frozen arms train the head on features computed once (``cache_features``); ``two_stage``
+    Fully frozen arms train the head on features computed once (``cache_features``), and
+    ``cut_unfreeze`` its trained blocks and head on the frozen prefix's output (:func:`fit_split`); ``two_stage``
     trains the head for ``head_epochs`` on the frozen base, then everything at
     ``finetune_learning_rate`` for the remaining epochs; ``finetune`` and ``cut_unfreeze`` train
     at ``finetune_learning_rate`` from the start; the rest at ``learning_rate``. An arm's own
@@ -319,6 +369,8 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
         hist = {k: hist[k] + more[k] for k in hist}
     elif parts["frozen"] and cache_features:
         hist = fit_cached(parts, task, epochs=epochs, learning_rate=learning_rate, **common)
+    elif parts["frozen_until"] and cache_features:
+        hist = fit_split(parts, task, epochs=epochs, learning_rate=finetune_learning_rate, **common)
     else:
         lr = finetune_learning_rate if kw["policy"] in ("finetune", "cut_unfreeze") else learning_rate
         hist = train.fit(model, task, epochs=epochs, learning_rate=lr, **common)
@@ -328,7 +380,8 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
            "best_epoch": int(hist["val_epoch"][int(np.argmax(hist["val_accuracy"]))]),
            "test_acc": train.accuracy(model, task.x_test, task.y_test), "final_val_loss": hist["val_loss"][-1],
            "wall_s": wall, "images_per_s": epochs * len(task.y_train) / wall,
-           "cached_features": bool(parts["frozen"] and cache_features and kw["policy"] != "two_stage"),
+           "cached_features": bool((parts["frozen"] or parts["frozen_until"]) and cache_features
+                                   and kw["policy"] != "two_stage"),
            **{f"{k}_params": v for k, v in counts.items()}}
     return row, hist, parts
 

@@ -75,6 +75,40 @@ def test_cached_features_match_end_to_end():
     np.testing.assert_allclose(h_end["loss"], h_cached["loss"], rtol=1e-4)
 
 
+def test_split_prefix_training_matches_end_to_end():
+    """cut_unfreeze trained on its frozen prefix's cached output = trained end to end: same losses,
+    same predictions, the frozen blocks untouched and the unfrozen block moved."""
+    from lib import train
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 255, (24, 32, 32, 3)).astype("float32")
+    y = (x[..., 0].mean(axis=(1, 2)) > 127).astype("int64")
+    task = Task("t", x[:16], y[:16], x[16:20], y[16:20], x[20:], y[20:], ["a", "b"])
+    train.set_seed(0)
+    model, parts = transfer.build_image_classifier("simple_cnn", 32, 2, policy="cut_unfreeze", cut_at="block3_pool",
+                                                   unfreeze_from="block2_pool", dropout=0.0)
+    prefix, suffix = transfer.split_frozen_prefix(parts)
+    assert not prefix.trainable_weights and prefix.output_shape == (None, 8, 8, 64)
+    np.testing.assert_allclose(suffix.predict(prefix.predict(x, verbose=0), verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    init = model.get_weights()
+    h_end = train.fit(model, task, epochs=3, batch_size=8, seed=0)
+    p_end = model.predict(task.x_test, verbose=0)
+    model.set_weights(init)
+    h_split = transfer.fit_split(parts, task, epochs=3, batch_size=8, seed=0)
+    p_split = model.predict(task.x_test, verbose=0)
+    np.testing.assert_allclose(h_end["loss"], h_split["loss"], rtol=1e-4)
+    np.testing.assert_allclose(p_end, p_split, rtol=1e-4, atol=1e-5)
+    base = parts["base"]
+    after = {layer.name: layer.get_weights()[0] for layer in base.layers if layer.weights}
+    model.set_weights(init)
+    before = {layer.name: layer.get_weights()[0] for layer in base.layers if layer.weights}
+    for name in ("block1_conv1", "block2_conv2"):
+        np.testing.assert_array_equal(before[name], after[name])
+    assert not np.allclose(before["block3_conv1"], after["block3_conv1"])
+    with pytest.raises(ValueError, match="no frozen prefix"):
+        transfer.split_frozen_prefix(_build("frozen")[1])
+
+
 def test_parse_arm():
     assert transfer.parse_arm("vgg16:freeze_first:2") == {"arch": "vgg16", "policy": "freeze_first", "freeze_blocks": 2}
     assert transfer.parse_arm("inceptionv3:cut_unfreeze:mixed5:mixed4") == {
