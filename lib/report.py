@@ -35,13 +35,21 @@ def history_frame(history: dict[str, dict[str, dict[str, list[float]]]]) -> pd.D
 
 def plot_learning_curves(frame: pd.DataFrame, arms: Sequence[str],
                          metrics: Sequence[str] = ("val_accuracy", "accuracy"),
-                         target: float | None = None, title: str = "") -> plt.Figure:
-    """One panel per metric; a line per arm: mean over seeds with a band of +-1 standard deviation."""
+                         target: float | None = None, title: str = "", mark_best: bool = False) -> plt.Figure:
+    """One panel per metric; a line per arm: mean over seeds with a band of +-1 standard deviation.
+    ``mark_best``: a star on each arm's validation-accuracy curve at its best epoch (of the mean
+    curve), so a curve that peaks and then falls (over-fitting) shows where it peaked."""
     fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4), squeeze=False)
     sub = frame[frame.arm.isin(arms)]
+    palette = dict(zip(arms, sns.color_palette(n_colors=len(arms))))
     for ax, metric in zip(axes[0], metrics):
         sns.lineplot(data=sub[sub.metric == metric], x="epoch", y="value", hue="arm", hue_order=list(arms),
-                     errorbar="sd", ax=ax)
+                     palette=palette, errorbar="sd", ax=ax)
+        if mark_best and metric == "val_accuracy":
+            for arm in arms:
+                curve = sub[(sub.metric == metric) & (sub.arm == arm)].groupby("epoch").value.mean()
+                if len(curve):
+                    ax.plot(curve.idxmax(), curve.max(), marker="*", ms=12, color=palette[arm], mec="black", ls="none")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         if target is not None and metric == "val_accuracy":
             ax.axhline(target, color="grey", ls="--", lw=1, label=f"target {target:.3f}")

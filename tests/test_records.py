@@ -40,3 +40,16 @@ def test_open_record_refuses_params_that_differ_from_the_runners(tmp_path, monke
     assert R.open_record("nb", {"epochs": 3}).path == path
     with pytest.raises(RuntimeError, match="differ"):
         R.open_record("nb", {"epochs": 4})
+
+
+def test_learning_curves_mark_each_arms_best_validation_epoch():
+    import matplotlib
+    matplotlib.use("Agg")
+    from lib import report
+
+    hist = {"a": {"0": {"val_accuracy": [0.5, 0.9, 0.7], "accuracy": [0.5, 0.8, 0.99]}},
+            "b": {"0": {"val_accuracy": [0.4, 0.5, 0.6], "accuracy": [0.4, 0.5, 0.6]}}}
+    fig = report.plot_learning_curves(report.history_frame(hist), ["a", "b"], mark_best=True)
+    stars = [line for line in fig.axes[0].get_lines() if line.get_marker() == "*"]
+    assert sorted((float(s.get_xdata()[0]), float(s.get_ydata()[0])) for s in stars) == [(2.0, 0.9), (3.0, 0.6)]
+    assert not [line for line in fig.axes[1].get_lines() if line.get_marker() == "*"]
