@@ -206,7 +206,7 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
     frozen = len(base.trainable_weights) == 0
     split = backbones.resolve_layer(base, unfreeze_from) if policy == "cut_unfreeze" else None
     return model, {"model": model, "backbone": full, "base": base, "head": head, "frozen": frozen,
-                   "frozen_until": split}
+                   "frozen_until": split, "cut_at": cut if policy in ("cut", "cut_unfreeze") else None}
 
 
 def split_frozen_prefix(parts) -> tuple:

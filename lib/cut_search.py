@@ -1,0 +1,195 @@
+"""Where to cut a pre-trained backbone, searched with keras-tuner (seed 002, part 2).
+
+The blog found InceptionV3's best split point (``mixed5``, then ``mixed4``..``mixed5`` unfrozen) by
+trial and error. :class:`CutHyperModel` makes that a search over three hyper-parameters:
+
+- ``cut_at``: the block whose output feeds the new head (``mixed0``..``mixed10``);
+- ``unfreeze_blocks``: how many blocks below the cut, the cut's own block included, train in the
+  second phase (0: the cut stays frozen; it cannot exceed the cut's position);
+- ``learning_rate``: the second phase's Adam learning rate (log scale).
+
+Each trial trains in two phases inside :meth:`CutHyperModel.fit`: the new head alone on the frozen
+cut, then either the unfrozen blocks and the head together or, with nothing unfrozen, the head
+further at the searched learning rate. The base below the unfrozen blocks never changes, so its
+output is a fixed function of the image: :class:`BlockFeatures` computes every candidate block's
+output once (one forward pass for all blocks) and every trial trains on those arrays
+(``lib.transfer.split_frozen_prefix``), which gives what end-to-end training gives without paying
+the frozen part's forward pass per epoch and per trial.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+
+import keras
+import keras_tuner
+import numpy as np
+
+from lib import backbones, train, transfer
+from lib.data import Task
+
+
+def block_outputs(arch: str, image_size: int, cuts: list[str] | None = None) -> list[str]:
+    """Where a cut may sit, in order: the output layer (the last layer) of every named block of
+    ``arch`` (InceptionV3 ``mixed0``..``mixed10``, VGG16 ``block1_pool``..``block5_pool``), or the
+    given ``cuts``, each checked against them (``'mixed_5'`` -> did you mean ``'mixed5'``)."""
+    bb = backbones.get(arch)
+    base = backbones.build_base(arch, image_size, "none")
+    last: dict[str, str] = {}
+    for layer in base.layers:
+        block = bb.block_of(layer.name)
+        if block:
+            last[block] = layer.name
+    outputs = [last[b] for b in bb.blocks(base)]
+    for c in cuts or []:
+        if c not in outputs:
+            close = difflib.get_close_matches(c, outputs, n=2)
+            hint = f"; did you mean {' or '.join(repr(x) for x in close)}?" if close else ""
+            raise ValueError(f"cut {c!r} is not a block output of {bb.name}{hint} (block outputs: {', '.join(outputs)})")
+    return [b for b in outputs if b in cuts] if cuts else outputs
+
+
+class BlockFeatures:
+    """The frozen source base's output at each block for every split of ``task``, computed in one
+    forward pass on first use and kept as numpy arrays across trials."""
+
+    def __init__(self, arch: str, image_size: int, weights: str, task: Task, blocks: list[str]):
+        if weights in ("none", "", None):
+            raise ValueError("the cut search reuses one base's block outputs in every trial, so it needs fixed weights "
+                             "(source, imagenet or a .weights.h5 file); weights='none' draws new random ones at each build")
+        self.arch, self.image_size, self.weights, self.task, self.blocks = arch, image_size, weights, task, blocks
+        self._feats: dict[str, Task] | None = None
+        self.wall_s = 0.0
+
+    def _compute(self) -> None:
+        t0 = time.perf_counter()
+        full, base = backbones.build_backbone(self.arch, self.image_size, self.weights)
+        probe = keras.Model(base.input, [base.get_layer(b).output for b in self.blocks])
+        pixels = full.input
+        pre = [layer for layer in full.layers if layer.name == "preprocess"]
+        model = keras.Model(pixels, probe(pre[0](pixels) if pre else pixels))
+
+        def run(x):
+            out = model.predict(x, batch_size=128, verbose=0)
+            return out if isinstance(out, list) else [out]
+
+        t = self.task
+        splits = [run(t.x_train), run(t.x_val), run(t.x_test)]
+        self._feats = {b: Task(f"{t.name} ({b})", splits[0][i], t.y_train, splits[1][i], t.y_val, splits[2][i],
+                               t.y_test, t.class_names) for i, b in enumerate(self.blocks)}
+        self.wall_s = time.perf_counter() - t0
+
+    def __getitem__(self, block: str) -> Task:
+        if self._feats is None:
+            self._compute()
+        return self._feats[block]
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {b: tuple(self[b].x_train.shape[1:]) for b in self.blocks}
+
+
+def unfreeze_from(blocks: list[str], cut: str, unfreeze: int) -> str | None:
+    """The block after which layers train: ``unfreeze`` blocks up to and including ``cut``
+    (``None`` when nothing is unfrozen); refused when that reaches below the first block."""
+    i = blocks.index(cut)
+    if unfreeze <= 0:
+        return None
+    if unfreeze > i:
+        raise ValueError(f"cannot unfreeze {unfreeze} blocks up to {cut}: only {i} clean block(s) lie below it")
+    return blocks[i - unfreeze]
+
+
+def build_cut(features: BlockFeatures, cut: str, unfreeze: int, *, seed: int, dropout: float = 0.3):
+    """``(model, parts)``: the classifier cut at ``cut`` on the source weights, with ``unfreeze``
+    blocks up to the cut trainable (``lib.transfer`` policies ``cut`` / ``cut_unfreeze``)."""
+    split = unfreeze_from(features.blocks, cut, unfreeze)
+    train.set_seed(seed)
+    return transfer.build_image_classifier(
+        features.arch, features.image_size, features.task.n_classes, weights=features.weights, dropout=dropout,
+        policy="cut_unfreeze" if split else "cut", cut_at=cut, unfreeze_from=split or "")
+
+
+def fit_cut(features: BlockFeatures, parts, learning_rate: float, *, head_learning_rate: float, head_epochs: int,
+            epochs: int, batch_size: int, seed: int) -> dict:
+    """Two phases on cached block outputs: the new head on the frozen cut for ``head_epochs`` at
+    ``head_learning_rate``; then ``epochs`` more at ``learning_rate`` of the unfrozen blocks with
+    the head (or the head alone when nothing is unfrozen). Returns the two phases' history joined."""
+    cut = parts["cut_at"]
+    common = dict(batch_size=batch_size, seed=seed)
+    hist = train.fit(parts["head"], features[cut], epochs=head_epochs, learning_rate=head_learning_rate, **common)
+    if parts["frozen_until"]:
+        _, suffix = transfer.split_frozen_prefix(parts)
+        more = train.fit(suffix, features[parts["frozen_until"]], epochs=epochs, learning_rate=learning_rate, **common)
+    else:
+        more = train.fit(parts["head"], features[cut], epochs=epochs, learning_rate=learning_rate, **common)
+    more["val_epoch"] = [e + head_epochs for e in more["val_epoch"]]
+    return {k: hist[k] + more[k] for k in hist}
+
+
+def train_cut(features: BlockFeatures, cut: str, unfreeze: int, learning_rate: float, *, seed: int, **fit_kw):
+    """:func:`build_cut` then :func:`fit_cut`: ``(model, history)``, the model on raw pixels."""
+    model, parts = build_cut(features, cut, unfreeze, seed=seed)
+    return model, fit_cut(features, parts, learning_rate, seed=seed, **fit_kw)
+
+
+class CutHyperModel(keras_tuner.HyperModel):
+    """keras-tuner's view of :func:`train_cut`: ``build`` chooses the configuration and builds the
+    classifier (after ``keras.backend.clear_session()``, so graphs do not pile up over trials);
+    ``fit`` trains it in two phases on cached block outputs and returns the final validation
+    accuracy and loss. Every trial's configuration, history and wall time are kept in ``log``."""
+
+    def __init__(self, features: BlockFeatures, *, max_unfreeze: int, lr_range: tuple[float, float],
+                 head_learning_rate: float, head_epochs: int, epochs: int, batch_size: int, seed: int):
+        super().__init__(name="cut_search")
+        self.features, self.max_unfreeze, self.lr_range = features, max_unfreeze, lr_range
+        self.fit_kw = dict(head_learning_rate=head_learning_rate, head_epochs=head_epochs, epochs=epochs,
+                           batch_size=batch_size, seed=seed)
+        self.log: list[dict] = []
+
+    def config(self, hp) -> tuple[str, int, float]:
+        cut = hp.Choice("cut_at", self.features.blocks)
+        k = hp.Int("unfreeze_blocks", 0, self.max_unfreeze)
+        lr = hp.Float("learning_rate", *self.lr_range, sampling="log")
+        return cut, min(k, self.features.blocks.index(cut)), lr  # no clean block below mixed0
+
+    def build(self, hp):
+        keras.backend.clear_session()
+        cut, k, _ = self.config(hp)
+        model, self._parts = build_cut(self.features, cut, k, seed=self.fit_kw["seed"])
+        return model
+
+    def fit(self, hp, model, *args, **kwargs):
+        # keras-tuner's callbacks (checkpoints of the best epoch) are not used: the trials table
+        # keeps every configuration, and the chosen one is retrained over several seeds afterwards
+        cut, k, lr = self.config(hp)
+        t0 = time.perf_counter()
+        hist = fit_cut(self.features, self._parts, lr, **self.fit_kw)
+        self.log.append({"cut_at": cut, "unfreeze_blocks": k, "learning_rate": lr,
+                         "val_acc": hist["val_accuracy"][-1], "best_val_acc": max(hist["val_accuracy"]),
+                         "train_acc": hist["accuracy"][-1], "wall_s": time.perf_counter() - t0, "history": hist})
+        return {"val_accuracy": hist["val_accuracy"][-1], "val_loss": hist["val_loss"][-1]}
+
+
+ORACLES = ("bayesian", "random")
+
+
+def make_tuner(hypermodel: CutHyperModel, *, oracle: str, max_trials: int, seed: int, directory: str,
+               project_name: str = "cut_search"):
+    """A keras-tuner tuner on final validation accuracy, ``overwrite=True`` (a rerun starts a new
+    search). Distributed: set ``KERASTUNER_TUNER_ID`` (``chief`` / ``tuner0``...),
+    ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` and run the same notebook on each machine."""
+    if oracle not in ORACLES:
+        raise ValueError(f"oracle must be one of {ORACLES}; received {oracle!r}")
+    objective = keras_tuner.Objective("val_accuracy", direction="max")
+    cls = keras_tuner.BayesianOptimization if oracle == "bayesian" else keras_tuner.RandomSearch
+    return cls(hypermodel, objective=objective, max_trials=max_trials, seed=seed, overwrite=True,
+               directory=directory, project_name=project_name)
+
+
+def trials_table(log: list[dict]):
+    """One row per trial, best first (``history`` left out)."""
+    import pandas as pd
+
+    rows = [{k: v for k, v in t.items() if k != "history"} | {"trial": i} for i, t in enumerate(log)]
+    return pd.DataFrame(rows).sort_values(["val_acc", "best_val_acc"], ascending=False).reset_index(drop=True)

@@ -1,0 +1,67 @@
+"""The cut search: candidate cuts and their refusals, cached block outputs, a tiny keras-tuner run."""
+
+import numpy as np
+import pytest
+
+from lib import cut_search, images, transfer
+from lib import data as D
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory):
+    """Block outputs of one fixed simple CNN base (its weights saved to a file, as source weights are)."""
+    from lib import backbones
+    weights = tmp_path_factory.mktemp("w") / "simple_cnn_32px.weights.h5"
+    backbones.build_base("simple_cnn", 32).save_weights(weights)
+    x, y, names = images.target_faces(60, 32, seed=0)
+    task = D.split_task("faces", x, y, names, seed=0)
+    with pytest.raises(ValueError, match="needs fixed weights"):
+        cut_search.BlockFeatures("simple_cnn", 32, "none", task, ["block1_pool"])
+    return cut_search.BlockFeatures("simple_cnn", 32, str(weights), task, cut_search.block_outputs("simple_cnn", 32))
+
+
+def test_block_outputs_and_refusals():
+    assert cut_search.block_outputs("inceptionv3", 75) == [f"mixed{i}" for i in range(11)]
+    assert cut_search.block_outputs("vgg16", 32, ["block5_pool", "block2_pool"]) == ["block2_pool", "block5_pool"]
+    with pytest.raises(ValueError, match="did you mean 'mixed5'"):
+        cut_search.block_outputs("inceptionv3", 75, ["mixed_5"])
+    blocks = ["mixed0", "mixed1", "mixed2"]
+    assert cut_search.unfreeze_from(blocks, "mixed2", 0) is None
+    assert cut_search.unfreeze_from(blocks, "mixed2", 1) == "mixed1"
+    with pytest.raises(ValueError, match="only 0 clean block"):
+        cut_search.unfreeze_from(blocks, "mixed0", 1)
+
+
+def test_block_features_are_the_prefix_outputs(features):
+    model, parts = transfer.build_image_classifier("simple_cnn", 32, 2, policy="cut_unfreeze", cut_at="block3_pool",
+                                                   unfreeze_from="block2_pool", weights=features.weights)
+    prefix, _ = transfer.split_frozen_prefix(parts)
+    np.testing.assert_allclose(features["block2_pool"].x_val, prefix.predict(features.task.x_val, verbose=0),
+                               rtol=1e-5, atol=1e-5)
+    assert features.shapes() == {"block1_pool": (16, 16, 32), "block2_pool": (8, 8, 64), "block3_pool": (4, 4, 128)}
+
+
+def test_cut_model_on_cached_blocks_equals_the_pixel_model(features):
+    """What train_cut returns, applied to pixels, gives the predictions its training saw on the
+    cached block outputs (same weights, same source base)."""
+    model, parts = cut_search.build_cut(features, "block3_pool", 1, seed=0)
+    hist = cut_search.fit_cut(features, parts, 1e-3, head_learning_rate=1e-3, head_epochs=1, epochs=1, batch_size=16, seed=0)
+    assert hist["val_epoch"] == [1, 2] and len(hist["accuracy"]) == 2
+    _, suffix = transfer.split_frozen_prefix(parts)
+    np.testing.assert_allclose(model.predict(features.task.x_val, verbose=0),
+                               suffix.predict(features["block2_pool"].x_val, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_tiny_search_logs_every_trial(features, tmp_path):
+    hm = cut_search.CutHyperModel(features, max_unfreeze=1, lr_range=(1e-4, 1e-2), head_learning_rate=1e-3,
+                                  head_epochs=1, epochs=1, batch_size=16, seed=0)
+    tuner = cut_search.make_tuner(hm, oracle="random", max_trials=2, seed=0, directory=str(tmp_path))
+    tuner.search(verbose=0)
+    table = cut_search.trials_table(hm.log)
+    assert len(table) == 2 and set(table.cut_at) <= set(features.blocks)
+    assert (table.val_acc.diff().dropna() <= 0).all()  # best first
+    best = tuner.oracle.get_best_trials(1)[0]
+    assert best.score == pytest.approx(table.val_acc.iloc[0])
+    assert all(0 <= k <= features.blocks.index(c) for c, k in zip(table.cut_at, table.unfreeze_blocks))
+    with pytest.raises(ValueError, match="oracle must be one of"):
+        cut_search.make_tuner(hm, oracle="grid", max_trials=1, seed=0, directory=str(tmp_path))
