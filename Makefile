@@ -76,11 +76,11 @@ $(OUTPUTS)/%.ipynb: params/%.yaml $$(call nb_of,$$*) $(LIB) | $(STAMP)
 # `weights: source` (shapes, params/source_pretrain/default.yaml; InceptionV3's at 75 px come from
 # inception.yaml, which cut_search uses too); plates `source:glyphs` (glyphs.yaml); signs compare a `source`-initialised
 # country-A model with one from scratch (the simple CNN's source weights come from
-# params/source_pretrain/simple_cnn.yaml).
+# params/source_pretrain/simple_cnn.yaml, which transferability uses too).
 $(filter $(OUTPUTS)/small_data/% $(OUTPUTS)/signs/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/default.ipynb
 $(filter $(OUTPUTS)/smoke/small_data/% $(OUTPUTS)/smoke/signs/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/default.ipynb
-$(filter $(OUTPUTS)/signs/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/simple_cnn.ipynb
-$(filter $(OUTPUTS)/smoke/signs/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/simple_cnn.ipynb
+$(filter $(OUTPUTS)/signs/% $(OUTPUTS)/transferability/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/simple_cnn.ipynb
+$(filter $(OUTPUTS)/smoke/signs/% $(OUTPUTS)/smoke/transferability/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/simple_cnn.ipynb
 $(OUTPUTS)/small_data/inception_cut.ipynb $(filter $(OUTPUTS)/cut_search/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/inception.ipynb
 $(OUTPUTS)/smoke/small_data/inception_cut.ipynb $(filter $(OUTPUTS)/smoke/cut_search/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/inception.ipynb
 $(filter $(OUTPUTS)/plates/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/glyphs.ipynb

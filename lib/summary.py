@@ -34,6 +34,9 @@ EXPECTED: dict[str, list[str]] = {
                                  "seed 002: InceptionV3 all trained is no better than the cut",
                                  "seed 002: unfreezing mixed4..mixed5 beats the plain cut"],
     "cut_search/default": ["seed 002: a search over InceptionV3's cut blocks lands on the blog's mixed5"],
+    "transferability/default": ["Yosinski: copied-then-fine-tuned layers beat training from scratch",
+                                "Yosinski: frozen transfer drops with depth",
+                                "LogME ranks the cuts as fine-tuning does"],
     "plates/h1_h4": ["seed 000: H1 EfficientNetB0 reads plates", "seed 000: H2 transfer fails to help",
                      "seed 000: H3 noise fails to help", "seed 000: H4 pretrained+noise is not best"],
     "plates/fixes": ["seed 000 answer: a trainable base beats the frozen one",
@@ -125,9 +128,9 @@ def _claims_of(key: str, rec: dict) -> list[dict]:
         for c in m.get("claims", []):  # the candidate explanations (answer's fix, preprocessing, noise strength)
             rows.append({"claim": f"seed 000 ({c['seed reported']}): {c['question']}", "seed_reported": c["seed reported"],
                          "verdict": c["verdict"], "evidence": c["evidence"]})
-    elif nb == "cut_search":
+    elif nb in ("cut_search", "transferability"):
         for c in m.get("claims", []):
-            rows.append({"claim": f"seed 002: {c['question']}", "seed_reported": c.get("seed reported", ""),
+            rows.append({"claim": f"{'seed 002' if nb == 'cut_search' else 'literature'}: {c['question']}", "seed_reported": c.get("seed reported", ""),
                          "verdict": c["verdict"], "evidence": c["evidence"]})
     elif nb == "d1_d2":
         v = (m.get("verdicts") or {}).get("frozen_vs_control", {}).get("test_accuracy")

@@ -17,9 +17,8 @@ from lib.data import Task
 
 class EpochTimer(keras.callbacks.Callback):
     """Wall time of every epoch, in ``times`` (seconds). Also a one-line progress report per
-    epoch on the process's own stderr (``sys.__stderr__``): under papermill that is the kernel's
-    stderr, which reaches the terminal running ``make`` but not the report. ``TLLAB_PROGRESS=0``
-    silences it."""
+    epoch on the terminal (:func:`terminal_line`): under papermill it reaches the terminal running
+    ``make``, not the report. ``TLLAB_PROGRESS=0`` silences it."""
 
     def __init__(self, label: str = ""):
         super().__init__()
@@ -35,8 +34,24 @@ class EpochTimer(keras.callbacks.Callback):
         if not self.quiet:
             shown = ", ".join(f"{k} {v:.3f}" for k, v in (logs or {}).items() if k in ("loss", "accuracy", "val_accuracy"))
             total = self.params.get("epochs", "?") if self.params else "?"
-            print(f"  [{time.strftime('%H:%M:%S')}] {self.label}epoch {epoch + 1}/{total}: {shown} ({self.times[-1]:.0f} s)",
-                  file=sys.__stderr__, flush=True)
+            terminal_line(f"  [{time.strftime('%H:%M:%S')}] {self.label}epoch {epoch + 1}/{total}: {shown} "
+                          f"({self.times[-1]:.0f} s)")
+
+
+def terminal_line(line: str) -> None:
+    """Write ``line`` to the terminal that started this process, never into a notebook's outputs.
+    Inside a Jupyter kernel, file descriptor 2 is a pipe whose every byte ipykernel copies into
+    the running cell's output; ipykernel keeps the terminal's descriptor as
+    ``sys.stderr._original_stdstream_copy``, and that is where the line goes. Elsewhere it goes to
+    ``sys.__stderr__``."""
+    fd = getattr(sys.stderr, "_original_stdstream_copy", None)
+    if isinstance(fd, int):
+        try:
+            os.write(fd, (line + "\n").encode())
+            return
+        except OSError:
+            pass
+    print(line, file=sys.__stderr__, flush=True)
 
 
 def set_seed(seed: int) -> None:

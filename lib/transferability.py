@@ -74,3 +74,99 @@ def linear_probe(features: np.ndarray, labels: np.ndarray, folds: int = 3, seed:
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     return float(cross_val_score(probe, f, labels, cv=cv).mean())
+
+
+# ---------------------------------------------------------------------------------------------
+# Yosinski et al. 2014 on one backbone: copy the first n blocks, frozen or fine-tuned, against
+# the same-task control. Arms (n counts blocks, in the order of ``cut_points``):
+#   AnB  - first n blocks from the source weights (task A), frozen; the rest re-initialised, trained on B
+#   AnB+ - the same, every layer trained on B
+#   BnB  - first n blocks from a network trained on B itself, frozen; the rest re-initialised and
+#          trained on B (the same-task control: a drop here is co-adaptation lost, not specificity)
+#   B    - trained on B from random weights (n = 0; also the network BnB copies from)
+
+YOSINSKI_ARMS = {
+    "AnB": "first n blocks copied from the source and frozen, the rest re-initialised and trained",
+    "AnB+": "first n blocks copied from the source, every layer trained",
+    "BnB": "first n blocks copied from a network trained on the target itself, frozen (same-task control)",
+    "B": "trained on the target from random weights (n = 0)",
+}
+
+
+def cut_points(arch: str, image_size: int) -> list[str]:
+    """The depths of the curve: every block's output layer, then the base's own output when it is
+    not one of them (the simple CNN's ``fc1``), so the deepest point copies the whole base."""
+    from lib import backbones, cut_search
+
+    outs = cut_search.block_outputs(arch, image_size)
+    last = backbones.build_base(arch, image_size, "none").layers[-1].name
+    return outs + ([last] if last not in outs else [])
+
+
+def copy_up_to(dst_base, src_weights: dict[str, list], cut: str) -> int:
+    """Copy ``src_weights`` (layer name -> weights) into every layer of ``dst_base`` up to and
+    including ``cut``; returns the index of the first layer after the cut."""
+    names = [layer.name for layer in dst_base.layers]
+    stop = names.index(cut) + 1
+    for layer in dst_base.layers[:stop]:
+        if layer.weights:
+            layer.set_weights(src_weights[layer.name])
+    return stop
+
+
+def base_weights(base) -> dict[str, list]:
+    return {layer.name: layer.get_weights() for layer in base.layers if layer.weights}
+
+
+def yosinski_arm(kind: str, cut: str | None, task, *, arch: str, image_size: int, src: dict[str, list] | None,
+                 epochs: int, batch_size: int, learning_rate: float, seed: int):
+    """Train one arm and return ``(row, history, parts)``. ``src``: the weights the first blocks
+    are copied from (the source base for AnB/AnB+, the B network's base for BnB); ``cut``: the last
+    copied layer (``None`` for B). Frozen prefixes train on their output, computed once
+    (:func:`lib.transfer.fit_split`), which equals end-to-end training."""
+    from lib import train, transfer
+
+    if kind not in YOSINSKI_ARMS:
+        raise ValueError(f"unknown arm {kind!r}; known: {', '.join(YOSINSKI_ARMS)}")
+    train.set_seed(seed)
+    model, parts = transfer.build_image_classifier(arch, image_size, task.n_classes, policy="scratch")
+    base = parts["base"]
+    common = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
+    if kind != "B":
+        stop = copy_up_to(base, src, cut)
+        if kind in ("AnB", "BnB"):
+            if stop == len(base.layers):  # every layer copied: the whole base frozen
+                transfer.set_trainable(base, None)
+                parts["frozen"] = True
+            else:
+                transfer.set_trainable(base, stop)
+                parts["frozen_until"] = cut
+    if parts["frozen"]:
+        hist = transfer.fit_cached(parts, task, **common)
+    elif parts.get("frozen_until"):
+        hist = transfer.fit_split(parts, task, **common)
+    else:
+        hist = train.fit(model, task, **common)
+    row = {"arm": kind, "cut": cut or "none", "seed": seed, "train_acc": hist["accuracy"][-1],
+           "val_acc": hist["val_accuracy"][-1], "test_acc": train.accuracy(model, task.x_test, task.y_test)}
+    return row, hist, parts
+
+
+def block_estimates(arch: str, image_size: int, weights: str, task, cuts: list[str], folds: int = 3) -> list[dict]:
+    """LogME and the linear probe of the frozen ``weights`` base's output at every cut, on the
+    target's train split (flattened; one forward pass for all cuts), with the time each took."""
+    import time
+
+    from lib.cut_search import BlockFeatures
+
+    feats = BlockFeatures(arch, image_size, weights, task, cuts)
+    out = []
+    for c in cuts:
+        f = feats[c].x_train.reshape(len(task.y_train), -1)
+        t0 = time.perf_counter()
+        lm = logme(f, task.y_train)
+        t1 = time.perf_counter()
+        lp = linear_probe(f, task.y_train, folds=folds)
+        out.append({"cut": c, "dims": f.shape[1], "logme": lm, "linear_probe": lp, "logme_s": t1 - t0,
+                    "probe_s": time.perf_counter() - t1})
+    return out

@@ -64,3 +64,26 @@ def test_fit_reports_each_epoch_on_the_process_stderr_unless_silenced(monkeypatc
     buf.truncate(0)
     _run(d1, 0)
     assert buf.getvalue() == ""
+
+
+def test_progress_inside_a_kernel_goes_to_the_terminal_not_the_cell_output(monkeypatch):
+    """ipykernel copies everything written to fd 2 into the cell's output and keeps the terminal
+    as ``sys.stderr._original_stdstream_copy``: the line must go there and nowhere else."""
+    import os
+    import sys
+
+    class KernelStderr:
+        def __init__(self, fd):
+            self._original_stdstream_copy = fd
+            self.written = []
+
+        def write(self, text):
+            self.written.append(text)
+
+    read, write = os.pipe()
+    fake = KernelStderr(write)
+    monkeypatch.setattr(sys, "stderr", fake)
+    train.terminal_line("epoch 1/1: done")
+    os.close(write)
+    assert os.read(read, 1000) == b"epoch 1/1: done\n" and fake.written == []
+    os.close(read)
