@@ -187,9 +187,37 @@ def make_tuner(hypermodel: CutHyperModel, *, oracle: str, max_trials: int, seed:
                directory=directory, project_name=project_name)
 
 
-def trials_table(log: list[dict]):
-    """One row per trial, best first (``history`` left out)."""
+def trials_table(log: list[dict], oracle=None, blocks: list[str] | None = None):
+    """One row per trial, best first (``history`` left out). With ``oracle`` (keras-tuner's), the
+    rows are every completed trial the oracle knows, this process's or not (a distributed chief
+    runs none itself), with this process's extra columns (train accuracy, wall time) where it ran
+    the trial; ``blocks`` turns the searched ``unfreeze_blocks`` into the effective one. A
+    distributed worker's oracle knows no trials: its rows are its own ``log``. Tested across a
+    chief and a worker process on one machine."""
     import pandas as pd
 
-    rows = [{k: v for k, v in t.items() if k != "history"} | {"trial": i} for i, t in enumerate(log)]
-    return pd.DataFrame(rows).sort_values(["val_acc", "best_val_acc"], ascending=False).reset_index(drop=True)
+    rows = [{k: v for k, v in t.items() if k != "history"} for t in log]
+    try:  # a distributed worker's oracle is a client of the chief's: it lists no trials, use the log
+        known = oracle.trials if oracle is not None else None
+    except AttributeError:
+        known = None
+    if known is not None:
+        mine = {(r["cut_at"], r["unfreeze_blocks"], round(r["learning_rate"], 12)): r for r in rows}
+        rows = []
+        for trial in known.values():
+            if trial.score is None:
+                continue
+            hp = trial.hyperparameters.values
+            k = min(hp["unfreeze_blocks"], blocks.index(hp["cut_at"])) if blocks else hp["unfreeze_blocks"]
+            key = (hp["cut_at"], k, round(hp["learning_rate"], 12))
+            rows.append({"cut_at": hp["cut_at"], "unfreeze_blocks": k, "learning_rate": hp["learning_rate"],
+                         "val_acc": float(trial.score), **{c: v for c, v in mine.get(key, {}).items()
+                                                           if c not in ("cut_at", "unfreeze_blocks", "learning_rate", "val_acc")},
+                         "trial": trial.trial_id})
+    else:
+        rows = [r | {"trial": i} for i, r in enumerate(rows)]
+    if not rows:
+        raise RuntimeError("the search finished without a completed trial")
+    frame = pd.DataFrame(rows)
+    order = ["val_acc", "best_val_acc"] if "best_val_acc" in frame else ["val_acc"]
+    return frame.sort_values(order, ascending=False).reset_index(drop=True)

@@ -60,6 +60,10 @@ def test_tiny_search_logs_every_trial(features, tmp_path):
     table = cut_search.trials_table(hm.log)
     assert len(table) == 2 and set(table.cut_at) <= set(features.blocks)
     assert (table.val_acc.diff().dropna() <= 0).all()  # best first
+    from_oracle = cut_search.trials_table(hm.log, tuner.oracle, features.blocks)  # what a distributed chief sees
+    assert from_oracle.val_acc.tolist() == table.val_acc.tolist()
+    assert from_oracle.wall_s.notna().all()  # this process ran every trial: its columns are joined
+    assert len(cut_search.trials_table([], tuner.oracle, features.blocks)) == 2
     best = tuner.oracle.get_best_trials(1)[0]
     assert best.score == pytest.approx(table.val_acc.iloc[0])
     assert all(0 <= k <= features.blocks.index(c) for c, k in zip(table.cut_at, table.unfreeze_blocks))
