@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -93,8 +94,22 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=1, default=_json_default)
+        json.dump(_finite(data), fh, indent=1, default=_json_default, allow_nan=False)
     os.replace(tmp, path)
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite number as ``None``: strict JSON (jq, browsers) has no
+    NaN or Infinity, and a one-seed confidence interval is infinite. NumPy values become Python's."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy arrays and scalars
+        return _finite(obj.tolist())
+    return obj
 
 
 def _json_default(obj: Any) -> Any:

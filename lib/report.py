@@ -29,7 +29,8 @@ def history_frame(history: dict[str, dict[str, dict[str, list[float]]]]) -> pd.D
                     continue
                 epochs = metrics.get("val_epoch") if metric.startswith("val_") else None
                 epochs = epochs or range(1, len(values) + 1)
-                rows += [(arm, int(seed), int(e), metric, float(v)) for e, v in zip(epochs, values)]
+                rows += [(arm, int(seed), int(e), metric, float("nan") if v is None else float(v))  # None: NaN in JSON
+                         for e, v in zip(epochs, values)]
     return pd.DataFrame(rows, columns=["arm", "seed", "epoch", "metric", "value"])
 
 

@@ -53,3 +53,21 @@ def test_learning_curves_mark_each_arms_best_validation_epoch():
     stars = [line for line in fig.axes[0].get_lines() if line.get_marker() == "*"]
     assert sorted((float(s.get_xdata()[0]), float(s.get_ydata()[0])) for s in stars) == [(2.0, 0.9), (3.0, 0.6)]
     assert not [line for line in fig.axes[1].get_lines() if line.get_marker() == "*"]
+
+
+def test_records_are_strict_json_with_nan_and_infinity_as_null(tmp_path):
+    import json
+
+    import numpy as np
+
+    from lib import records
+
+    path = tmp_path / "r.json"
+    records.write_json_atomic(path, {"ci": [float("-inf"), float("inf")], "v": np.float64("nan"),
+                                     "arr": np.array([1.0, np.nan]), "ok": 0.5, "n": np.int64(3)})
+
+    def refuse(const):
+        raise ValueError(f"not strict JSON: {const}")
+
+    assert json.loads(path.read_text(), parse_constant=refuse) == {"ci": [None, None], "v": None, "arr": [1.0, None],
+                                                                   "ok": 0.5, "n": 3}
