@@ -159,3 +159,12 @@ def test_run_plate_arm_cached_and_noisy_tiny():
     assert not row["cached_features"] and row["noise_std"] == 30.0
     row, _ = plates.run_plate_arm("pretrained_div255", task, 32, **kw)
     assert row["input_max"] <= 1.0
+
+
+def test_near_chance_uses_one_named_margin():
+    from lib import plates
+
+    chance = 1 / len(plates.ALPHABET)
+    assert plates.near_chance([[chance, chance + 0.02], [0.05]])
+    assert not plates.near_chance([[0.05], [chance + plates.READS_MARGIN + 0.01]])
+    assert plates.near_chance([[0.5]], chance=0.45) and not plates.near_chance([[0.6]], chance=0.45)
