@@ -66,9 +66,7 @@ class BlockFeatures:
         t0 = time.perf_counter()
         full, base = backbones.build_backbone(self.arch, self.image_size, self.weights)
         probe = keras.Model(base.input, [base.get_layer(b).output for b in self.blocks])
-        pixels = full.input
-        pre = [layer for layer in full.layers if layer.name == "preprocess"]
-        model = keras.Model(pixels, probe(pre[0](pixels) if pre else pixels))
+        model = transfer.on_pixels(full, probe, "block_outputs")
 
         def run(x):
             out = model.predict(x, batch_size=128, verbose=0)

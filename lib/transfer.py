@@ -144,6 +144,16 @@ def build_head(feature_shape, n_classes: int, dropout: float = 0.3, name: str = 
     return keras.Model(inputs, outputs, name=name)
 
 
+def on_pixels(backbone, inner, name: str):
+    """``inner`` (a model on the base's input) behind ``backbone``'s preprocessing layer, as a model
+    on raw 0-255 pixels: what a cut base, a frozen prefix or a multi-block probe needs."""
+    import keras
+
+    pixels = backbone.input
+    pre = [layer for layer in backbone.layers if layer.name == "preprocess"]
+    return keras.Model(pixels, inner(pre[0](pixels) if pre else pixels), name=name)
+
+
 def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy: str = "frozen",
                            weights: str = "none", freeze_blocks: int = 0, cut_at: str = "",
                            unfreeze_from: str = "", block: str = "", dropout: float = 0.3):
@@ -168,10 +178,7 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
             raise ValueError(f"policy {policy!r} needs cut_at (a layer name of {base.name})")
         cut = backbones.resolve_layer(base, cut_at)
         base = keras.Model(base.input, base.get_layer(cut).output, name=f"{base.name}_cut_{cut}")
-        inputs = full.input
-        pre = [layer for layer in full.layers if layer.name == "preprocess"]
-        x = pre[0](inputs) if pre else inputs
-        full = keras.Model(inputs, base(x), name=f"{base.name}_backbone")
+        full = on_pixels(full, base, f"{base.name}_backbone")
     names = [layer.name for layer in base.layers]
     if policy in ("frozen", "cut", "two_stage"):
         set_trainable(base, None)
@@ -227,10 +234,7 @@ def split_frozen_prefix(parts) -> tuple:
         raise ValueError(f"cannot split {base.name} at {name!r}: layers after it read from earlier ones ({exc})") from None
     if any(not layer.trainable for layer in tail.layers if layer.weights):
         raise ValueError(f"layers after {name!r} are not all trainable: the prefix is not the whole frozen part")
-    pixels = parts["backbone"].input
-    pre = [layer for layer in parts["backbone"].layers if layer.name == "preprocess"]
-    head_base = keras.Model(base.input, t, name=f"{base.name}_to_{name}")
-    prefix = keras.Model(pixels, head_base(pre[0](pixels) if pre else pixels), name=f"prefix_{name}")
+    prefix = on_pixels(parts["backbone"], keras.Model(base.input, t, name=f"{base.name}_to_{name}"), f"prefix_{name}")
     inputs = keras.Input(t.shape[1:], name=f"{name}_features")
     suffix = keras.Model(inputs, parts["head"](tail(inputs)), name=f"suffix_{name}")
     return prefix, suffix
@@ -242,18 +246,11 @@ def fit_split(parts, task, batch_size: int = 256, **fit_kwargs):
     inference mode either way; no random augmentation here), without paying the frozen part's
     forward pass every epoch. ``fit_kwargs`` go to :func:`lib.train.fit` (``batch_size`` too)."""
     from lib import train
-    from lib.data import Task
 
     prefix, suffix = split_frozen_prefix(parts)
     if prefix.trainable_weights:
         raise ValueError("the prefix has trainable weights: caching its output would freeze them")
-
-    def feats(x):
-        return prefix.predict(x, batch_size=256, verbose=0)
-
-    cached = Task(f"{task.name} (after {parts['frozen_until']})", feats(task.x_train), task.y_train,
-                  feats(task.x_val), task.y_val, feats(task.x_test), task.y_test, task.class_names)
-    return train.fit(suffix, cached, batch_size=batch_size, **fit_kwargs)
+    return train.fit(suffix, cached_features(parts, task, model=prefix), batch_size=batch_size, **fit_kwargs)
 
 
 def unfreeze_all(parts) -> None:
@@ -261,12 +258,13 @@ def unfreeze_all(parts) -> None:
     set_trainable(parts["base"], 0)
 
 
-def cached_features(parts, task, batch_size: int = 256):
-    """The task with every split replaced by the frozen backbone's features, computed once."""
+def cached_features(parts, task, batch_size: int = 256, model=None):
+    """The task with every split replaced by the frozen backbone's features (or ``model``'s
+    outputs, e.g. a frozen prefix), computed once."""
     from lib.data import Task
 
     def feats(x):
-        return parts["backbone"].predict(x, batch_size=batch_size, verbose=0)
+        return (model or parts["backbone"]).predict(x, batch_size=batch_size, verbose=0)
 
     return Task(f"{task.name} (features)", feats(task.x_train), task.y_train, feats(task.x_val), task.y_val,
                 feats(task.x_test), task.y_test, task.class_names)

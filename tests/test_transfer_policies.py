@@ -57,12 +57,17 @@ def test_frozen_batchnorm_keeps_its_statistics():
         np.testing.assert_array_equal(a, b)
 
 
-def test_cached_features_match_end_to_end():
-    from lib import train
-    rng = np.random.default_rng(0)
+def _pixel_task(seed):
+    """24 random 32 px images, labelled by their mean red value, split 16 / 4 / 4."""
+    rng = np.random.default_rng(seed)
     x = rng.uniform(0, 255, (24, 32, 32, 3)).astype("float32")
     y = (x[..., 0].mean(axis=(1, 2)) > 127).astype("int64")
-    task = Task("t", x[:16], y[:16], x[16:20], y[16:20], x[20:], y[20:], ["a", "b"])
+    return Task("t", x[:16], y[:16], x[16:20], y[16:20], x[20:], y[20:], ["a", "b"])
+
+
+def test_cached_features_match_end_to_end():
+    from lib import train
+    task = _pixel_task(0)
     train.set_seed(0)
     model, parts = transfer.build_image_classifier("simple_cnn", 32, 2, policy="frozen", dropout=0.0)
     init = model.get_weights()
@@ -79,10 +84,8 @@ def test_split_prefix_training_matches_end_to_end():
     """cut_unfreeze trained on its frozen prefix's cached output = trained end to end: same losses,
     same predictions, the frozen blocks untouched and the unfrozen block moved."""
     from lib import train
-    rng = np.random.default_rng(1)
-    x = rng.uniform(0, 255, (24, 32, 32, 3)).astype("float32")
-    y = (x[..., 0].mean(axis=(1, 2)) > 127).astype("int64")
-    task = Task("t", x[:16], y[:16], x[16:20], y[16:20], x[20:], y[20:], ["a", "b"])
+    task = _pixel_task(1)
+    x = np.concatenate([task.x_train, task.x_val, task.x_test])
     train.set_seed(0)
     model, parts = transfer.build_image_classifier("simple_cnn", 32, 2, policy="cut_unfreeze", cut_at="block3_pool",
                                                    unfreeze_from="block2_pool", dropout=0.0)
