@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -40,6 +41,38 @@ def count_figures(nb_path: Path) -> int:
             data = out.get("data", {})
             n += any(k in data for k in ("image/png", "image/svg+xml", "image/jpeg"))
     return n
+
+
+# TensorFlow's C++ start-up lines that no log-level setting silences (TF >= 2.20 logs them through
+# absl before its log level is read; the oneDNN notice appears whenever TF_ENABLE_ONEDNN_OPTS is set):
+# they reach the cells' stderr on every run and say nothing about the study. Exactly these are dropped.
+STARTUP_NOISE = re.compile(
+    r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR\n"
+    r"|^I\d{4} [\d:.]+ +\d+ port\.cc:\d+\] oneDNN custom operations are on\..*\n?", re.M)
+
+
+def strip_startup_noise(nb_path: Path) -> int:
+    """Drop :data:`STARTUP_NOISE` lines from an executed notebook's stream outputs (and outputs
+    left empty by that); returns how many lines went."""
+    import nbformat
+
+    nb = nbformat.read(str(nb_path), as_version=nbformat.NO_CONVERT)
+    dropped = 0
+    for cell in nb.cells:
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                text, n = STARTUP_NOISE.subn("", out.text)
+                dropped += n
+                if n and not text:
+                    continue
+                out.text = text
+            kept.append(out)
+        if "outputs" in cell:
+            cell.outputs = kept
+    if dropped:
+        nbformat.write(nb, str(nb_path))
+    return dropped
 
 
 def min_figures(nb_path: Path) -> int:
@@ -103,6 +136,7 @@ def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
                             cwd=str(P.REPO_ROOT), kernel_name="python3", progress_bar=progress_bar,
                             # what the cells print also reaches the terminal as it happens
                             stdout_file=sys.stderr if progress_bar else None)
+        strip_startup_noise(paths["partial"])
         record = R.Record.load(paths["record_partial"])
         n_fig, want = count_figures(paths["partial"]), min_figures(nb_path)
         record.data["figures"], record.data["figures_promised"] = n_fig, want

@@ -78,3 +78,31 @@ def test_missing_figures_count_as_failure(tiny, tmp_path):
     with pytest.raises(runner.RunFailed, match="0 figures"):
         runner.run(tiny, out, [_params(tmp_path, "nofig", figure=False)], progress_bar=False)
     assert not out.exists()
+
+
+def test_tensorflow_startup_lines_are_dropped_and_nothing_else(tmp_path):
+    """TF's absl start-up lines reach the cells' stderr whatever the log level; the published
+    report drops exactly those and keeps every other line of the same output."""
+    nb = nbformat.v4.new_notebook()
+    noise = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+             "I0000 00:00:1795867717.597889    7490 port.cc:153] oneDNN custom operations are on. "
+             "You may see slightly different numerical results. To turn them off, set `TF_ENABLE_ONEDNN_OPTS=0`.\n")
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import sys\n"
+        f"sys.stderr.write({noise!r}); sys.stderr.flush()\n"
+        "print('I0000 a line of the study that mentions port.cc:153] but is not the notice', file=sys.stderr)\n"
+        "print('WARNING: a real warning', file=sys.stderr)\n"
+        f"sys.stderr.write({noise!r}); sys.stderr.flush()")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "noisy.ipynb"
+    nbformat.write(nb, path)
+    executed = tmp_path / "executed.ipynb"
+    import papermill as pm
+
+    pm.execute_notebook(str(path), str(executed), kernel_name="python3", progress_bar=False)
+    assert "absl::InitializeLog" in executed.read_text()
+    assert runner.strip_startup_noise(executed) == 4
+    text = "".join(o.get("text", "") for o in nbformat.read(executed, 4).cells[0].outputs)
+    assert "absl::InitializeLog" not in text and "oneDNN custom operations" not in text
+    assert "a real warning" in text and "is not the notice" in text
+    assert runner.strip_startup_noise(executed) == 0
