@@ -381,7 +381,7 @@ def judge_hypotheses(acc: dict[str, list[float]], chance: float = 1 / len(ALPHAB
     0.10 of chance), H2-H4 are inconclusive whatever the intervals say: the seed's claims are
     about a model that reads plates, and differences between arms that all sit near chance (too
     few steps or plates) do not test them."""
-    from lib.results import welch_interval
+    from lib.results import claim_verdict, welch_interval
 
     need = FACTORIAL
     missing = [a for a in need if a not in acc]
@@ -392,7 +392,7 @@ def judge_hypotheses(acc: dict[str, list[float]], chance: float = 1 / len(ALPHAB
 
     def judge(h, what, x, y):
         iv = welch_interval(x, y)
-        v = SUPPORTED if iv.low > 0 else REFUTED if iv.high < 0 else OPEN
+        v = claim_verdict(iv, (SUPPORTED, REFUTED, OPEN))
         return {"hypothesis": h, "claim": what, "verdict": v, "difference": iv.diff, "ci95": (iv.low, iv.high),
                 "evidence": f"{iv.diff:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}]"}
 
@@ -447,13 +447,13 @@ def judge_explanations(acc: dict[str, list[float]], noise_std: float) -> list[di
 
     As in :func:`judge_hypotheses`, a claim whose two arms both sit within 0.10 of chance is
     inconclusive whatever its interval says."""
-    from lib.results import REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, welch_interval
+    from lib.results import INCONCLUSIVE, claim_verdict, welch_interval
 
     chance = 1 / len(ALPHABET)
 
     def claim(question, who, better, worse):
         iv = welch_interval(acc[better], acc[worse])
-        verdict = REPRODUCED if iv.low > 0 else NOT_REPRODUCED if iv.high < 0 else INCONCLUSIVE
+        verdict = claim_verdict(iv)
         evidence = f"{better} - {worse}: {iv.diff:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}] test character accuracy"
         top = max(float(np.mean(acc[better])), float(np.mean(acc[worse])))
         if near_chance([top], chance):  # as in judge_hypotheses: near-chance arms do not test a claim about reading plates

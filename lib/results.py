@@ -157,6 +157,15 @@ CLAIMS = {
 }
 
 
+def claim_verdict(interval: Interval, labels: tuple[str, str, str] = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)) -> str:
+    """The verdict on a claim that the first group of an interval beats the second: ``labels[0]``
+    (reproduced) when the whole interval lies above zero, ``labels[1]`` (not reproduced) when it
+    lies below, ``labels[2]`` (inconclusive) when it holds zero. The one place this mapping lives:
+    every study judges its "X beats Y" claims through it (other labels, e.g. supported / refuted /
+    inconclusive, keep the same rule)."""
+    return dict(zip((HELPED, HURT, UNCLEAR), labels))[verdict(interval)]
+
+
 def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[float]]], majority: float) -> dict:
     """Judge one seed-document claim about ``arm`` against this run.
 
@@ -185,7 +194,7 @@ def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[floa
         iv = welch_interval(a["test_acc"], per_arm[other]["test_acc"])
         evidence = f"test accuracy difference {iv.diff:+.3f}, 95% CI [{iv.low:+.3f}, {iv.high:+.3f}]"
         if kind == "beats":
-            verdict = REPRODUCED if iv.low > 0 else NOT_REPRODUCED if iv.high < 0 else INCONCLUSIVE
+            verdict = claim_verdict(iv)
         else:
             verdict = NOT_REPRODUCED if iv.low > 0 else REPRODUCED if iv.high < 0.02 else INCONCLUSIVE
         return {"arm": arm, "claim": claim, "verdict": verdict, "evidence": evidence}

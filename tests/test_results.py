@@ -87,3 +87,14 @@ def test_stuck_at_chance_one_rule():
     # accuracy above chance but the loss is that of a uniform guess over 2 classes: stuck
     assert R.stuck_at_chance(0.60, 0.5, val_loss=np.log(2) * 1.01, n_classes=2)
     assert not R.stuck_at_chance(0.60, 0.5, val_loss=0.4, n_classes=2)
+
+
+def test_claim_verdict_one_rule_for_every_label_set():
+    above = R.welch_interval([0.80, 0.82, 0.81], [0.60, 0.62, 0.61])
+    below = R.welch_interval([0.60, 0.62, 0.61], [0.80, 0.82, 0.81])
+    spans = R.welch_interval([0.70, 0.80, 0.60], [0.71, 0.61, 0.79])
+    assert [R.claim_verdict(iv) for iv in (above, below, spans)] == [R.REPRODUCED, R.NOT_REPRODUCED, R.INCONCLUSIVE]
+    labels = ("supported", "refuted", "open")
+    assert [R.claim_verdict(iv, labels) for iv in (above, below, spans)] == list(labels)
+    # one seed a side: the interval is unbounded, nothing can be concluded
+    assert R.claim_verdict(R.welch_interval([0.9], [0.1])) == R.INCONCLUSIVE
