@@ -15,6 +15,17 @@ OUTPUTS ?= outputs
 # oneDNN kernels: measured 4.3x faster ResNet50 training on this project's AMD CPUs, where TF leaves
 # them off by default; op determinism still holds (tests/test_train.py).
 export TF_ENABLE_ONEDNN_OPTS ?= 1
+# THREADS=N: TensorFlow threads per run (intra- and inter-op; empty: TensorFlow's default, one per
+# core). With `make -j 2`, THREADS=1 gives two runs a core each; measured by `make bench`
+# (concurrency). Records keep the setting (hardware.threads): float sums may differ by thread count.
+THREADS ?=
+ifneq ($(THREADS),)
+ifneq ($(shell echo '$(THREADS)' | grep -Ex '[1-9][0-9]*'),$(THREADS))
+$(error THREADS must be a positive whole number of threads per run; received '$(THREADS)')
+endif
+export TF_NUM_INTRAOP_THREADS := $(THREADS)
+export TF_NUM_INTEROP_THREADS := $(THREADS)
+endif
 RUN := $(PY) -m lib.runner
 
 LIB := $(wildcard lib/*.py)

@@ -65,12 +65,17 @@ def git_state(root: Path = REPO_ROOT) -> dict[str, Any]:
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None}
 
 
+THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
 def hardware() -> dict[str, Any]:
     """CPU description and core count; the GPUs TensorFlow sees, if it is already imported."""
     info: dict[str, Any] = {
         "machine": platform.machine(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        # TensorFlow's thread pools when set (the Makefile's THREADS); unset means one per core
+        "threads": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},
         "gpus": [],
     }
     try:

@@ -13,6 +13,31 @@ def test_new_record_has_environment_and_is_running():
     assert rec["params_hash"] == R.params_hash({"a": 1}) != R.params_hash({"a": 2})
 
 
+def test_record_keeps_the_thread_setting(monkeypatch):
+    for k in R.THREAD_ENV:
+        monkeypatch.delenv(k, raising=False)
+    assert R.hardware()["threads"] == {}
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    assert R.hardware()["threads"] == {"TF_NUM_INTRAOP_THREADS": "1"}
+
+
+def test_make_refuses_a_bad_thread_count_and_exports_a_good_one():
+    import subprocess
+
+    from lib.params import REPO_ROOT
+
+    def make(*args):
+        return subprocess.run(["make", "--no-print-directory", *args], cwd=REPO_ROOT, capture_output=True, text=True)
+
+    bad = make("-n", "unit", "THREADS=two")
+    assert bad.returncode != 0 and "THREADS must be a positive whole number" in bad.stderr
+    # a throwaway target appended to the Makefile prints what a run would inherit
+    res = subprocess.run(["make", "--no-print-directory", "-s", "-f", "Makefile", "-f", "/dev/stdin", "show", "THREADS=1"],
+                         cwd=REPO_ROOT, input="show:\n\t@echo $$TF_NUM_INTRAOP_THREADS,$$TF_NUM_INTEROP_THREADS\n",
+                         capture_output=True, text=True)
+    assert res.stdout.strip() == "1,1", res.stderr
+
+
 def test_record_round_trip_history_and_finish(tmp_path):
     rec = R.Record(tmp_path / "r.json", R.new_record("nb", "exp", {"a": 1}))
     rec.add_history("control", 3, {"val_accuracy": [0.1, 0.2]})
