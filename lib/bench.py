@@ -11,6 +11,11 @@
    speed-up against each study's slowest arm.
 2. Input pipeline: steady-state training throughput through the project's tf.data pipeline
    (``lib.train.make_dataset``) as a fraction of ``fit`` on in-memory tensors. Target: 0.9 or better.
+4. Concurrency (what ``make -j 2 THREADS=1`` buys): images per second of training of two runs at
+   once with one TensorFlow thread each (all their images over the span from the first start to
+   the last end), against one run alone with TensorFlow's default threads (and two at once with
+   default threads). Each run is its own process, as under make; the timed steps start together
+   (a barrier after warm-up). Target: above 1.
 
 Usage: ``python -m lib.bench [--arch vgg16] [--image-size 32] [--epochs 10,30] [--out outputs/bench/bench.json]``
 (10 epochs: the small-data study's default; 30: its paper profile).
@@ -82,6 +87,62 @@ def bench_pipeline(image_size: int, epochs: int, n_images: int, seed: int = 0) -
             "fraction": rates["pipeline"] / rates["in_memory"]}
 
 
+def _concurrency_worker(arch: str, image_size: int, steps: int, barrier: str, n: int) -> None:
+    """One process of :func:`bench_concurrency`: warm up, wait for the others, time ``steps`` batches
+    of 16; prints the images and the wall-clock start and end as JSON on the last line."""
+    import keras
+    import numpy as np
+
+    from lib import backbones, train
+
+    train.set_seed(0)
+    full, _ = backbones.build_backbone(arch, image_size, "none")
+    x = keras.layers.GlobalAveragePooling2D()(full.output) if len(full.output.shape) == 4 else full.output
+    model = keras.Model(full.input, keras.layers.Dense(10, activation="softmax")(x))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    xs = rng.uniform(0, 255, (16 * steps, image_size, image_size, 3)).astype("float32")
+    ys = rng.integers(0, 10, 16 * steps)
+    model.fit(xs[:48], ys[:48], batch_size=16, epochs=1, verbose=0)  # tracing and first steps
+    Path(barrier, f"ready.{os.getpid()}").touch()
+    while len(list(Path(barrier).glob("ready.*"))) < n:
+        time.sleep(0.05)
+    t0 = time.time()  # wall clock: comparable across the processes
+    model.fit(xs, ys, batch_size=16, epochs=1, verbose=0)
+    print(json.dumps({"images": 16 * steps, "start": t0, "end": time.time()}))
+
+
+def bench_concurrency(arch: str = "efficientnetb0", image_size: int = 64, steps: int = 60) -> dict:
+    """Summed training throughput of ``n`` concurrent runs (separate processes) for three settings:
+    one alone (default threads), two at once (default threads), two at once (one thread each)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    def together(n: int, threads: int | None) -> float:
+        """Images per second of ``n`` runs together: all their images over the span from the
+        first start to the last end (a run that finishes early does not count its lone speed)."""
+        env = {k: v for k, v in os.environ.items() if k not in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+        if threads:
+            env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads))
+        with tempfile.TemporaryDirectory() as barrier:
+            cmd = [sys.executable, "-m", "lib.bench", "--concurrency-worker", arch, str(image_size), str(steps), barrier, str(n)]
+            procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                     for _ in range(n)]
+            outs = [p.communicate()[0] for p in procs]
+        if any(p.returncode for p in procs):
+            raise RuntimeError(f"a concurrency worker failed: {outs}")
+        runs = [json.loads(o.strip().splitlines()[-1]) for o in outs]
+        return sum(r["images"] for r in runs) / (max(r["end"] for r in runs) - min(r["start"] for r in runs))
+
+    alone = together(1, None)
+    two_default = together(2, None)
+    two_single = together(2, 1)
+    return {"what": f"{arch} training, {image_size} px, batch 16, {steps} timed steps per run, {os.cpu_count()} cores",
+            "alone_img_s": alone, "two_default_img_s": two_default, "two_one_thread_img_s": two_single,
+            "ratio_two_default": two_default / alone, "ratio_two_one_thread": two_single / alone}
+
+
 def study_ledger(root: Path) -> list[dict]:
     """Per study and arm, from the finished run records under ``root`` (no compute): seconds per
     run (the study's wall time per arm and seed where it keeps one, feature extraction included;
@@ -103,10 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", default="10,30", help="comma-separated epoch counts of the cached-features bench")
     ap.add_argument("--n-images", type=int, default=1350)
     ap.add_argument("--out", default="outputs/bench/bench.json")
+    ap.add_argument("--concurrency-worker", nargs=5, metavar=("ARCH", "SIZE", "STEPS", "BARRIER", "N"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.concurrency_worker:
+        arch, size, steps, barrier, n = args.concurrency_worker
+        _concurrency_worker(arch, int(size), int(steps), barrier, int(n))
+        return 0
     epoch_list = [int(e) for e in str(args.epochs).split(",") if e.strip()]
     cached = [bench_cached(args.arch, args.image_size, e, args.n_images) for e in epoch_list]
     pipe = bench_pipeline(args.image_size, max(epoch_list[0] // 2, 3), args.n_images)
+    conc = bench_concurrency()
     from lib import records
 
     rows = []
@@ -120,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
     rows.append(("pipeline throughput / in-memory fit", f"{pipe['fraction']:.2f}", ">= 0.9", pipe["fraction"] >= 0.9,
                  f"{pipe['pipeline_img_s']:.0f} vs {pipe['in_memory_img_s']:.0f} img/s; {pipe['what']}"))
+    rows.append(("two runs at once, 1 thread each / one alone", f"{conc['ratio_two_one_thread']:.2f}x", "> 1",
+                 conc["ratio_two_one_thread"] > 1,
+                 f"together {conc['two_one_thread_img_s']:.0f} vs {conc['alone_img_s']:.0f} img/s "
+                 f"(two at once, default threads: {conc['ratio_two_default']:.2f}x); {conc['what']}"))
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'measured':>14}  {'target':>14}  met   details")
     for name, value, target, met, what in rows:
@@ -131,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in ledger:
             print(f"  {row['run']:<26} {row['arm']:<30} {row['seconds']:>9.1f} s  {row['speedup']:>7.1f}x"
                   + (f"  {row['images_per_s']:>7.0f} img/s" if row.get("images_per_s") else ""))
-    result = {"cached_features": cached, "pipeline": pipe, "studies": ledger, "hardware": records.hardware(),
+    result = {"cached_features": cached, "pipeline": pipe, "concurrency": conc, "studies": ledger, "hardware": records.hardware(),
               "versions": records.package_versions(), "when": records.now_iso()}
     records.write_json_atomic(Path(args.out), result)
     print(f"wrote {args.out}")

@@ -1,5 +1,7 @@
 """``make bench`` machinery on a tiny case: both paths run, and the ceiling is the forward-pass count ratio."""
 
+import os
+
 from lib import bench
 
 
@@ -23,3 +25,11 @@ def test_study_ledger_reads_records_and_ranks_arms(tmp_path):
     rows = {r["arm"]: r for r in bench.study_ledger(tmp_path)}
     assert rows["a"]["seconds"] == 30.0 and rows["b"]["seconds"] == 10.0  # wall time preferred to epoch time
     assert rows["a"]["speedup"] == 1.0 and rows["b"]["speedup"] == 3.0
+
+
+def test_concurrency_bench_runs_separate_processes_and_sums_them():
+    out = bench.bench_concurrency("simple_cnn", 16, steps=3)
+    assert out["alone_img_s"] > 0 and out["two_default_img_s"] > 0 and out["two_one_thread_img_s"] > 0
+    assert abs(out["ratio_two_one_thread"] - out["two_one_thread_img_s"] / out["alone_img_s"]) < 1e-9
+    # two runs of the same work cannot go more than twice as fast as one on this machine's cores
+    assert out["ratio_two_one_thread"] < 2 * max(1, (os.cpu_count() or 1))
