@@ -16,8 +16,9 @@ OUTPUTS ?= outputs
 # them off by default; op determinism still holds (tests/test_train.py).
 export TF_ENABLE_ONEDNN_OPTS ?= 1
 # THREADS=N: TensorFlow threads per run (intra- and inter-op; empty: TensorFlow's default, one per
-# core). With `make -j 2`, THREADS=1 gives two runs a core each; measured by `make bench`
-# (concurrency). Records keep the setting (hardware.threads): float sums may differ by thread count.
+# core). `make bench` (concurrency) measures two runs at once, THREADS=1 each, against one alone:
+# 0.99-1.00x on this project's 2-core machines, so it is off by default. Records keep the setting
+# (hardware.threads): float sums may differ by thread count.
 THREADS ?=
 ifneq ($(THREADS),)
 ifneq ($(shell echo '$(THREADS)' | grep -Ex '[1-9][0-9]*'),$(THREADS))
