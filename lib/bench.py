@@ -7,15 +7,15 @@
    ``epochs * (train + validation) / (train + validation + test)`` backbone forward passes
    (end to end pays them for train and validation every epoch; the cached path once for all
    three splits), so a ratio below 10x at few epochs can be told from a slow cached path.
-3. Every study's arms, read from the run records (no compute): training seconds per seed and the
-   speed-up against each study's slowest arm.
 2. Input pipeline: steady-state training throughput through the project's tf.data pipeline
    (``lib.train.make_dataset``) as a fraction of ``fit`` on in-memory tensors. Target: 0.9 or better.
-4. Concurrency (what ``make -j 2 THREADS=1`` buys): images per second of training of two runs at
+3. Concurrency (what ``make -j 2 THREADS=1`` buys): images per second of training of two runs at
    once with one TensorFlow thread each (all their images over the span from the first start to
    the last end), against one run alone with TensorFlow's default threads (and two at once with
    default threads). Each run is its own process, as under make; the timed steps start together
    (a barrier after warm-up). Target: above 1.
+4. Every study's arms, read from the run records (no compute): training seconds per seed and the
+   speed-up against each study's slowest arm.
 
 Usage: ``python -m lib.bench [--arch vgg16] [--image-size 32] [--epochs 10,30] [--out outputs/bench/bench.json]``
 (10 epochs: the small-data study's default; 30: its paper profile).
@@ -90,15 +90,12 @@ def bench_pipeline(image_size: int, epochs: int, n_images: int, seed: int = 0) -
 def _concurrency_worker(arch: str, image_size: int, steps: int, barrier: str, n: int) -> None:
     """One process of :func:`bench_concurrency`: warm up, wait for the others, time ``steps`` batches
     of 16; prints the images and the wall-clock start and end as JSON on the last line."""
-    import keras
     import numpy as np
 
-    from lib import backbones, train
+    from lib import train, transfer
 
     train.set_seed(0)
-    full, _ = backbones.build_backbone(arch, image_size, "none")
-    x = keras.layers.GlobalAveragePooling2D()(full.output) if len(full.output.shape) == 4 else full.output
-    model = keras.Model(full.input, keras.layers.Dense(10, activation="softmax")(x))
+    model, _ = transfer.build_image_classifier(arch, image_size, 10, policy="scratch")
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
     xs = rng.uniform(0, 255, (16 * steps, image_size, image_size, 3)).astype("float32")
@@ -113,18 +110,19 @@ def _concurrency_worker(arch: str, image_size: int, steps: int, barrier: str, n:
 
 
 def bench_concurrency(arch: str = "efficientnetb0", image_size: int = 64, steps: int = 60) -> dict:
-    """Summed training throughput of ``n`` concurrent runs (separate processes) for three settings:
-    one alone (default threads), two at once (default threads), two at once (one thread each)."""
+    """Training throughput of concurrent runs (separate processes) in three settings: one alone
+    (default threads), two at once (default threads), two at once (one thread each)."""
     import subprocess
     import sys
     import tempfile
 
+    from lib.records import THREAD_ENV
+
     def together(n: int, threads: int | None) -> float:
         """Images per second of ``n`` runs together: all their images over the span from the
         first start to the last end (a run that finishes early does not count its lone speed)."""
-        env = {k: v for k, v in os.environ.items() if k not in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
-        if threads:
-            env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads))
+        env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV}
+        env.update({k: str(threads) for k in THREAD_ENV if threads})
         with tempfile.TemporaryDirectory() as barrier:
             cmd = [sys.executable, "-m", "lib.bench", "--concurrency-worker", arch, str(image_size), str(steps), barrier, str(n)]
             procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

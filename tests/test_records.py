@@ -26,15 +26,15 @@ def test_make_refuses_a_bad_thread_count_and_exports_a_good_one():
 
     from lib.params import REPO_ROOT
 
-    def make(*args):
-        return subprocess.run(["make", "--no-print-directory", *args], cwd=REPO_ROOT, capture_output=True, text=True)
+    def make(*args, **kwargs):
+        return subprocess.run(["make", "--no-print-directory", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                              **kwargs)
 
     bad = make("-n", "unit", "THREADS=two")
     assert bad.returncode != 0 and "THREADS must be a positive whole number" in bad.stderr
     # a throwaway target appended to the Makefile prints what a run would inherit
-    res = subprocess.run(["make", "--no-print-directory", "-s", "-f", "Makefile", "-f", "/dev/stdin", "show", "THREADS=1"],
-                         cwd=REPO_ROOT, input="show:\n\t@echo $$TF_NUM_INTRAOP_THREADS,$$TF_NUM_INTEROP_THREADS\n",
-                         capture_output=True, text=True)
+    res = make("-s", "-f", "Makefile", "-f", "/dev/stdin", "show", "THREADS=1",
+               input="show:\n\t@echo $$TF_NUM_INTRAOP_THREADS,$$TF_NUM_INTEROP_THREADS\n")
     assert res.stdout.strip() == "1,1", res.stderr
 
 
