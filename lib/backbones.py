@@ -146,7 +146,7 @@ def source_weights_path(arch: str, image_size: int, root: Path | None = None, ta
 
 def source_weights_quality(arch: str, image_size: int, task: str = "shapes") -> dict | None:
     """What this project's source weights for ``arch`` at ``image_size`` learned, from the newest
-    finished ``source_pretrain`` record that wrote them: ``{"source_test_acc", "chance",
+    finished ``source_pretrain`` record that wrote them: ``{"source_test_acc", "chance", "n_test",
     "verdict", "record"}``; ``None`` when no record names the file (weights made elsewhere)."""
     from lib.records import load_records
 
@@ -157,7 +157,8 @@ def source_weights_quality(arch: str, image_size: int, task: str = "shapes") -> 
         written = m.get("weights_files", {}).get(get(arch).name)
         if written and Path(written).resolve() == path:
             return {"source_test_acc": m["source_test_acc"][get(arch).name], "chance": m.get("chance"),
-                    "verdict": m.get("verdicts", {}).get(get(arch).name), "record": rec["_path"]}
+                    "n_test": m.get("n_test"), "verdict": m.get("verdicts", {}).get(get(arch).name),
+                    "record": rec["_path"]}
     return None
 
 

@@ -145,6 +145,7 @@ def new_record(notebook: str, experiment: str, params: dict[str, Any], output: s
         "metrics": {},
         "history": {},
         "notes": {},
+        "claims": [],
     }
 
 
@@ -171,6 +172,21 @@ class Record:
         if seed not in self.data["seeds"]:
             self.data["seeds"].append(seed)
         self.save()
+
+    def add_claim(self, claim: Any) -> None:
+        """One judged claim of the claims contract (:class:`lib.claims.Claim` or its dict); a claim
+        with the same id replaces the earlier one. The summary reads these and nothing else."""
+        data = claim.as_dict() if hasattr(claim, "as_dict") else dict(claim)
+        for key in ("id", "source", "hypothesis", "verdict", "kind"):
+            if key not in data:
+                raise ValueError(f"a claim needs {key!r}; received {sorted(data)}")
+        claims = [c for c in self.data.setdefault("claims", []) if c["id"] != data["id"]]
+        self.data["claims"] = [*claims, data]
+        self.save()
+
+    def add_claims(self, claims: Any) -> None:
+        for c in claims:
+            self.add_claim(c)
 
     def set_metrics(self, metrics: dict[str, Any]) -> None:
         self.data["metrics"].update(metrics)

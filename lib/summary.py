@@ -1,8 +1,9 @@
 """The summary report: every run record under an outputs root, turned into one table of the seed
 documents' claims against our measurements, a list of runs that do not count, and a cost ledger.
 
-It reads run records (``<root>/<notebook>/<experiment>.<hash>.json``) and nothing else. A run
-counts only when its newest record is finished (``status: ok``, ``complete``) and its executed
+It reads run records (``<root>/<notebook>/<experiment>.<hash>.json``) and, of them, only the
+claims contract (:mod:`lib.claims`: each record's ``claims``) and the cost fields. A run
+counts when a record is finished (``status: ok``, ``complete``) and its executed
 notebook holds at least the figures its notebook promises (a report whose figures vanished, for
 example under a non-inline matplotlib backend, counts as failed). :data:`EXPECTED` says which
 verdicts each experiment provides, so a missing or failed run leaves those verdicts *open*
@@ -15,9 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lib.results import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
-
-OPEN = "open (no finished run)"
+from lib.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, OPEN, REPRODUCED, VOCABULARY  # noqa: F401
 
 # experiment -> the verdicts it provides (what the summary expects, and says is open without it)
 EXPECTED: dict[str, list[str]] = {
@@ -101,54 +100,6 @@ def run_status(rec: dict, min_figures: int = 1) -> tuple[bool, str]:
     return True, "ok"
 
 
-def _claims_of(key: str, rec: dict) -> list[dict]:
-    """The verdicts of one finished run, as rows ``claim, seed_reported, verdict, evidence``."""
-    m = rec.get("metrics") or {}
-    nb = key.split("/")[0]
-    rows = []
-    if nb == "small_data":
-        for c in m.get("claims", []):
-            rows.append({"claim": f"seed 002: {c['arm']} {c['claim']}", "seed_reported": c.get("blog reported", ""),
-                         "verdict": c["verdict"], "evidence": c["evidence"]})
-    elif nb == "signs":
-        for c in m.get("claims", []):
-            rows.append({"claim": f"seed 001: {c['question']}", "seed_reported": c.get("seed reported", ""),
-                         "verdict": c["verdict"], "evidence": c["evidence"]})
-    elif nb == "plates":
-        seed_found = {"H1": (True, "held"), "H2": (False, "failed"), "H3": (False, "failed"), "H4": (False, "failed")}
-        for h in m.get("hypotheses", []):
-            held, said = seed_found.get(h["hypothesis"], (None, "?"))
-            ours = h["verdict"]
-            if ours not in ("supported", "refuted"):
-                verdict = INCONCLUSIVE
-            else:
-                verdict = REPRODUCED if (ours == "supported") == held else NOT_REPRODUCED
-            rows.append({"claim": f"seed 000: {h['hypothesis']} {h.get('claim', '')}", "seed_reported": said,
-                         "verdict": verdict, "evidence": f"{ours}: {h['evidence']}"})
-        for c in m.get("claims", []):  # the candidate explanations (answer's fix, preprocessing, noise strength)
-            rows.append({"claim": f"seed 000 ({c['seed reported']}): {c['question']}", "seed_reported": c["seed reported"],
-                         "verdict": c["verdict"], "evidence": c["evidence"]})
-    elif nb in ("cut_search", "transferability"):
-        for c in m.get("claims", []):
-            rows.append({"claim": f"{'seed 002' if nb == 'cut_search' else 'literature'}: {c['question']}", "seed_reported": c.get("seed reported", ""),
-                         "verdict": c["verdict"], "evidence": c["evidence"]})
-    elif nb == "d1_d2":
-        v = (m.get("verdicts") or {}).get("frozen_vs_control", {}).get("test_accuracy")
-        verdict = {"helped": REPRODUCED, "hurt": NOT_REPRODUCED}.get(v, INCONCLUSIVE)
-        rows.append({"claim": f"seed 003 ({key.split('/')[1]}): frozen D1 layers help on D2 against a re-initialised control",
-                     "seed_reported": "frozen transfer 0.876 on D2; the author credited the new layers",
-                     "verdict": verdict, "evidence": f"frozen {m.get('frozen_test_acc', float('nan')):.3f} against "
-                                                     f"control {m.get('control_test_acc', float('nan')):.3f}: {v}"})
-    elif nb == "source_pretrain":
-        for arch, v in (m.get("verdicts") or {}).items():
-            acc = (m.get("source_test_acc") or {}).get(arch)
-            rows.append({"claim": f"prerequisite: {arch} source weights ({key.split('/')[1]}) learned their task",
-                         "seed_reported": "", "verdict": v,
-                         "evidence": f"source test {acc:.3f} against chance {m.get('chance', float('nan')):.3f}"
-                         if isinstance(acc, float) else str(acc)})
-    return rows
-
-
 def _cost_of(key: str, rec: dict) -> list[dict]:
     """Per-arm cost rows from the record's histories (epochs, training seconds per seed: the epochs'
     own time, without computing cached features) and its metrics (test accuracy; wall seconds per
@@ -177,34 +128,150 @@ def _cost_of(key: str, rec: dict) -> list[dict]:
     return rows
 
 
+def _premise_text(c: dict) -> str:
+    return "; ".join(f"{p['name']}: {'held' if p['held'] else 'FAILED'}" for p in c.get("premises") or [])
+
+
+def _claim_rows(key: str, rec: dict) -> list[dict]:
+    """The contract claims of one counted run (:mod:`lib.claims`), as the summary's rows; the run's
+    controls gate its claims (a failed control makes them not testable)."""
+    from lib.claims import Claim, gate_by_controls
+
+    rows = []
+    raw = [c for c in rec.get("claims") or [] if isinstance(c, dict) and "id" in c]
+    known = set(Claim.__dataclass_fields__)
+    gated = gate_by_controls([Claim(**{k: v for k, v in c.items() if k in known}) for c in raw])
+    for c in gated:
+        c = c.as_dict()
+        prereq = sorted({p["record"] for p in c.get("premises") or [] if p.get("record")})
+        rows.append({"run": key, "id": c["id"], "kind": c.get("kind", "claim"), "source": c["source"],
+                     "claim": f"{c['source']}: {c['hypothesis']}", "seed_reported": c.get("seed_reported", ""),
+                     "verdict": c["verdict"], "interval_verdict": c.get("interval_verdict"),
+                     "expected": c.get("expected"), "evidence": c.get("evidence", ""), "reason": c.get("reason", ""),
+                     "premises": _premise_text(c), "prerequisites": prereq, "interval": c.get("interval"),
+                     "rule": c.get("rule"), "margin": c.get("margin"), "report": rec.get("output")})
+    return rows
+
+
+def _failed_report(rec: dict) -> str | None:
+    report = rec.get("output")
+    if not report:
+        return None
+    failed = Path(report).with_name(Path(report).stem + ".failed.ipynb")
+    return str(failed) if failed.exists() else None
+
+
 def summarise(root: str | Path, min_figures: dict[str, int] | None = None) -> dict[str, Any]:
     # min_figures: notebook -> figures required when a record does not say what it promised
     """Everything the summary report shows: ``runs`` (one row per expected or found experiment,
-    with whether it counts), ``claims`` (counted runs' verdicts plus open ones for the rest) and
-    ``cost`` (per arm)."""
+    with whether it counts), ``claims`` (counted runs' contract claims, with the Holm-adjusted
+    verdict beside each, plus open ones for the rest), ``controls`` (per study: passed of run)
+    and ``cost`` (per arm).
+
+    The run that counts is the newest one that finished and published its report: a failed or
+    interrupted rerun after it leaves it counting (the published report is still the one on disk,
+    and ``make`` considers it up to date) and is listed beside it in ``failed_after``."""
+    from lib.claims import adjusted_verdicts
+
     found = find_records(root)
     min_figures = min_figures or {}
     runs, claims, cost = [], [], []
     for key in sorted(set(EXPECTED) | set(found)):
         recs = found.get(key, [])
         if not recs:
-            runs.append({"run": key, "counts": False, "why": "missing: no record", "wall_s": None, "report": None})
+            runs.append({"run": key, "counts": False, "why": "missing: no record", "wall_s": None, "report": None,
+                         "failed_after": 0})
         else:
-            rec = recs[0]
-            ok, why = run_status(rec, min_figures.get(key.split("/")[0], 1))
-            report = rec.get("output")
-            if not ok and report:  # a run that does not count has no finished report: its failed one, if any
-                failed = Path(report).with_name(Path(report).stem + ".failed.ipynb")
-                report = str(failed) if failed.exists() else None
-            runs.append({"run": key, "counts": ok, "why": why, "wall_s": rec.get("wall_s"),
-                         "report": report, "ended": rec.get("ended")})
-            if ok:
-                got = _claims_of(key, rec)
-                claims += [{**c, "run": key, "report": rec.get("output")} for c in got]
+            status = [(rec, *run_status(rec, min_figures.get(key.split("/")[0], 1))) for rec in recs]
+            good = next((i for i, (_, ok, _) in enumerate(status) if ok), None)
+            if good is None:
+                rec, _, why = status[0]
+                runs.append({"run": key, "counts": False, "why": why, "wall_s": rec.get("wall_s"),
+                             "report": _failed_report(rec), "ended": rec.get("ended"), "failed_after": 0})
+            else:
+                rec = status[good][0]
+                later = [w for _, _, w in status[:good]]
+                why = "ok" if not later else (f"ok; {len(later)} later attempt(s) did not finish ({later[0]}), "
+                                              "the published report stands")
+                runs.append({"run": key, "counts": True, "why": why, "wall_s": rec.get("wall_s"),
+                             "report": rec.get("output"), "ended": rec.get("ended"), "failed_after": len(later),
+                             "failed_report": _failed_report(status[0][0]) if later else None})
+                got = _claim_rows(key, rec)
+                claims += got
                 cost += _cost_of(key, rec)
                 if got:
                     continue
-        if not runs[-1]["counts"]:
-            claims += [{"claim": c, "seed_reported": "", "verdict": OPEN, "evidence": runs[-1]["why"], "run": key,
-                        "report": None} for c in EXPECTED.get(key, [])]
-    return {"runs": runs, "claims": claims, "cost": cost}
+                if EXPECTED.get(key):
+                    runs[-1]["why"] += "; its record holds no claims (written before the claims contract: rerun it)"
+        claims += [{"run": key, "id": f"{key}:{i}", "kind": "claim", "source": c.split(":")[0],
+                    "claim": c, "seed_reported": "", "verdict": OPEN, "interval_verdict": None, "expected": None,
+                    "evidence": runs[-1]["why"], "reason": runs[-1]["why"], "premises": "", "prerequisites": [],
+                    "interval": None, "rule": None, "margin": None, "report": None}
+                   for i, c in enumerate(EXPECTED.get(key, []))]
+    adjusted = adjusted_verdicts(claims)
+    for c, a in zip(claims, adjusted):
+        c["holm_verdict"] = a
+    return {"runs": runs, "claims": claims, "cost": cost, "controls": controls_table(claims)}
+
+
+def controls_table(claims: list[dict]) -> list[dict]:
+    """Per study (notebook): how many of its controls gave their known answer."""
+    out: dict[str, dict] = {}
+    for c in claims:
+        if c["kind"] != "control":
+            continue
+        row = out.setdefault(c["run"].split("/")[0], {"study": c["run"].split("/")[0], "passed": 0, "run": 0, "failed": []})
+        row["run"] += 1
+        if c["verdict"] == c["expected"]:
+            row["passed"] += 1
+        else:
+            row["failed"].append(f"{c['run']}: {c['claim']} ({c['verdict']}, must be {c['expected']})")
+    return list(out.values())
+
+
+def verdict_counts(claims: list[dict]) -> dict[str, int]:
+    """Claims (not controls, not prerequisites) per verdict, every verdict of the vocabulary listed."""
+    from lib.claims import VERDICTS
+
+    n = {v: 0 for v in VERDICTS}
+    for c in claims:
+        if c["kind"] == "claim":
+            n[c["verdict"]] = n.get(c["verdict"], 0) + 1
+    return n
+
+
+NUMERIC_COST = ("test_acc", "epochs", "train_s", "seeds", "wall_s", "images_per_s", "trainable_params")
+
+
+def cost_frame(cost: list[dict]):
+    """The cost ledger as a DataFrame whose numeric columns are floats (a study that keeps no images
+    per second leaves NaN, not None, so rounding works on any subset of runs)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(cost, columns=["run", "arm", *NUMERIC_COST])
+    for col in NUMERIC_COST:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    return frame
+
+
+def headline(s: dict[str, Any]) -> str:
+    """The summary's first line: controls passed, then claims per verdict (not testable apart)."""
+    ctl = s["controls"]
+    passed, run = sum(c["passed"] for c in ctl), sum(c["run"] for c in ctl)
+    n = verdict_counts(s["claims"])
+    counts = ", ".join(f"**{n[v]}** {v}" for v in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE))
+    return (f"**Controls passed {passed}/{run}**" + (" (no run with controls counts)" if not run else "")
+            + f". Claims: {counts}; **{n[NOT_TESTABLE]}** not testable here; **{n[OPEN]}** open. "
+            f"Runs counted: {sum(r['counts'] for r in s['runs'])} of {len(s['runs'])}.")
+
+
+def link(path: Any, root: str | Path, suffix: str = "") -> str:
+    """A Markdown link from the summary report (``<root>/summary/``) to another report or record
+    under the same root (a record links to its report: ``suffix=".ipynb"``)."""
+    if not isinstance(path, str) or not path:
+        return ""
+    p, root = Path(path).resolve(), Path(root).resolve()
+    if suffix:
+        p = p.with_name(p.name.split(".")[0] + suffix)
+    rel = p.relative_to(root) if p.is_relative_to(root) else p
+    return f"[{rel.with_suffix('')}](../{rel.as_posix()})"

@@ -4,33 +4,41 @@ import json
 
 import pytest
 
-from lib import report, summary
+from lib import claims, report, summary
 
 
-def _record(root, key, status="ok", metrics=None, figures=3, promised=2, started=1.0):
+def _record(root, key, status="ok", metrics=None, figures=3, promised=2, started=1.0, claims=None):
     nb, exp = key.split("/")
     path = root / nb / f"{exp}.{int(started * 1000):010d}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     rec = {"notebook": nb, "experiment": exp, "status": status, "complete": status == "ok", "started_unix": started,
            "wall_s": 60.0, "output": str(root / nb / f"{exp}.ipynb"), "figures": figures, "figures_promised": promised,
-           "metrics": metrics or {}, "history": {"arm": {"0": {"loss": [1, 0.5], "epoch_time_s": [2.0, 2.0]}}}}
+           "metrics": metrics or {}, "claims": claims or [], "history": {"arm": {"0": {"loss": [1, 0.5], "epoch_time_s": [2.0, 2.0]}}}}
     path.write_text(json.dumps(rec))
     return path
 
 
-SMALL = {"claims": [{"arm": "vgg16:scratch", "claim": "stuck", "verdict": "reproduced", "evidence": "0.5 vs 0.5",
-                     "blog reported": "plateau"}], "arms": {"vgg16:scratch": {"test_acc": 0.5}},
+def _claim(id, verdict=None, kind="claim", expected=None, a=(0.9, 0.91, 0.92), b=(0.5, 0.52, 0.51), premises=(),
+           n_test=500):
+    c = claims.judge(id, "seed 002", f"hypothesis {id}", rule="greater", a=list(a), b=list(b), n_test=n_test,
+                     kind=kind, expected=expected, premises=list(premises)).as_dict()
+    if verdict:
+        c["verdict"] = verdict
+    return c
+
+
+SMALL = {"arms": {"vgg16:scratch": {"test_acc": 0.5}},
          "cost": {"vgg16:scratch": {"wall_s": 10, "images_per_s": 20, "trainable_params": 100}}}
 
 
 def test_a_finished_run_gives_its_verdicts_and_a_missing_one_leaves_them_open(tmp_path):
-    _record(tmp_path, "small_data/vgg16_plateau", metrics=SMALL)
+    _record(tmp_path, "small_data/vgg16_plateau", metrics=SMALL, claims=[_claim("vgg.stuck")])
     s = summary.summarise(tmp_path)
     runs = {r["run"]: r for r in s["runs"]}
     assert runs["small_data/vgg16_plateau"]["counts"] and not runs["plates/h1_h4"]["counts"]
     assert set(runs) >= set(summary.EXPECTED)
-    got = {c["claim"]: c["verdict"] for c in s["claims"]}
-    assert got["seed 002: vgg16:scratch stuck"] == "reproduced"
+    got = {c["id"]: c["verdict"] for c in s["claims"]}
+    assert got["vgg.stuck"] == "reproduced"
     open_ = [c for c in s["claims"] if c["verdict"] == summary.OPEN]
     assert {c["run"] for c in open_} == set(summary.EXPECTED) - {"small_data/vgg16_plateau"}
     assert len(open_) == sum(len(v) for k, v in summary.EXPECTED.items() if k != "small_data/vgg16_plateau")
@@ -38,8 +46,16 @@ def test_a_finished_run_gives_its_verdicts_and_a_missing_one_leaves_them_open(tm
     assert cost["arm"] == "arm" and cost["train_s"] == 4.0 and cost["epochs"] == 2
 
 
+def test_a_record_without_contract_claims_leaves_its_verdicts_open(tmp_path):
+    _record(tmp_path, "small_data/vgg16_plateau", metrics=SMALL)  # an old record: per-notebook metrics only
+    s = summary.summarise(tmp_path)
+    mine = [c for c in s["claims"] if c["run"] == "small_data/vgg16_plateau"]
+    assert mine and all(c["verdict"] == summary.OPEN for c in mine)
+    assert "claims contract" in mine[0]["evidence"]
+
+
 def test_deleting_a_record_reopens_its_verdicts(tmp_path):
-    path = _record(tmp_path, "small_data/vgg16_plateau", metrics=SMALL)
+    path = _record(tmp_path, "small_data/vgg16_plateau", metrics=SMALL, claims=[_claim("vgg.stuck")])
     assert "small_data/vgg16_plateau" not in {c["run"] for c in summary.summarise(tmp_path)["claims"]
                                               if c["verdict"] == summary.OPEN}
     path.unlink()
@@ -51,7 +67,7 @@ def test_deleting_a_record_reopens_its_verdicts(tmp_path):
 @pytest.mark.parametrize("status, figures, why", [("failed", 3, "status 'failed'"), ("running", 3, "status 'running'"),
                                                   ("ok", 1, "1 figures; the notebook promises at least 2")])
 def test_failed_partial_or_figureless_runs_do_not_count(tmp_path, status, figures, why):
-    _record(tmp_path, "small_data/vgg16_plateau", status=status, figures=figures, metrics=SMALL)
+    _record(tmp_path, "small_data/vgg16_plateau", status=status, figures=figures, metrics=SMALL, claims=[_claim("v")])
     s = summary.summarise(tmp_path)
     (run,) = [r for r in s["runs"] if r["run"] == "small_data/vgg16_plateau"]
     assert not run["counts"] and why in run["why"]
@@ -59,22 +75,70 @@ def test_failed_partial_or_figureless_runs_do_not_count(tmp_path, status, figure
     assert all(c["verdict"] == summary.OPEN for c in s["claims"] if c["run"] == "small_data/vgg16_plateau")
 
 
-def test_the_newest_record_decides(tmp_path):
-    _record(tmp_path, "small_data/vgg16_plateau", metrics=SMALL, started=1.0)
-    _record(tmp_path, "small_data/vgg16_plateau", status="failed", metrics=SMALL, started=2.0)
-    (run,) = [r for r in summary.summarise(tmp_path)["runs"] if r["run"] == "small_data/vgg16_plateau"]
-    assert not run["counts"]
+def test_a_failed_rerun_leaves_the_published_report_counting(tmp_path):
+    _record(tmp_path, "d1_d2/digits", claims=[_claim("d.frozen")], started=1.0)
+    _record(tmp_path, "d1_d2/digits", status="interrupted", claims=[], started=2.0)
+    (run,) = [r for r in summary.summarise(tmp_path)["runs"] if r["run"] == "d1_d2/digits"]
+    assert run["counts"] and run["failed_after"] == 1 and "published report stands" in run["why"]
+    got = [c for c in summary.summarise(tmp_path)["claims"] if c["run"] == "d1_d2/digits"]
+    assert [c["verdict"] for c in got] == ["reproduced"]
+    # a newer run that publishes replaces it
+    _record(tmp_path, "d1_d2/digits", claims=[_claim("d.frozen", a=(0.5, 0.52, 0.51), b=(0.9, 0.91, 0.92))], started=3.0)
+    got = [c for c in summary.summarise(tmp_path)["claims"] if c["run"] == "d1_d2/digits"]
+    assert [c["verdict"] for c in got] == ["not reproduced"]
 
 
-def test_plate_hypotheses_are_judged_against_what_the_seed_found(tmp_path):
-    hyp = [{"hypothesis": "H1", "claim": "reads", "verdict": "supported", "evidence": "x"},
-           {"hypothesis": "H2", "claim": "transfer helps", "verdict": "supported", "evidence": "y"},
-           {"hypothesis": "H3", "claim": "noise helps", "verdict": "refuted", "evidence": "z"},
-           {"hypothesis": "H4", "claim": "both best", "verdict": "inconclusive", "evidence": "w"}]
-    _record(tmp_path, "plates/h1_h4", metrics={"hypotheses": hyp})
-    got = [c["verdict"] for c in summary.summarise(tmp_path)["claims"] if c["run"] == "plates/h1_h4"]
-    # the seed: H1 held, H2-H4 failed
-    assert got == ["reproduced", "not reproduced", "reproduced", "inconclusive"]
+def test_every_study_failed(tmp_path):
+    for key in summary.EXPECTED:
+        _record(tmp_path, key, status="failed", claims=[_claim("x")])
+    s = summary.summarise(tmp_path)
+    assert not any(r["counts"] for r in s["runs"])
+    assert {c["verdict"] for c in s["claims"]} == {summary.OPEN}
+    assert summary.cost_frame(s["cost"]).empty and s["controls"] == []
+
+
+def test_one_study_only_with_missing_cost_fields(tmp_path):
+    rec = _record(tmp_path, "d1_d2/digits", claims=[_claim("d.frozen")])
+    data = json.loads(rec.read_text())
+    data["metrics"] = {"cost": {"arm": {"wall_s": None, "images_per_s": None}}}
+    rec.write_text(json.dumps(data))
+    s = summary.summarise(tmp_path)
+    frame = summary.cost_frame(s["cost"])
+    assert frame.images_per_s.round(0).isna().all()  # rounding works: floats, not None
+    counts = summary.verdict_counts(s["claims"])
+    assert counts["reproduced"] == 1 and counts[summary.NOT_TESTABLE] == 0
+    assert counts[summary.OPEN] == sum(len(v) for k, v in summary.EXPECTED.items() if k != "d1_d2/digits")
+
+
+def test_controls_are_counted_and_a_failed_one_gates_its_run(tmp_path):
+    good = _claim("pos", kind="control", expected="reproduced")
+    bad = _claim("neg", kind="control", expected="not reproduced")  # the interval says reproduced: fails
+    _record(tmp_path, "d1_d2/synthetic", claims=[good, _claim("c1")])
+    _record(tmp_path, "d1_d2/digits", claims=[good, bad, _claim("c2")])
+    s = summary.summarise(tmp_path)
+    (ctl,) = s["controls"]
+    assert ctl["study"] == "d1_d2" and ctl["run"] == 3 and ctl["passed"] == 2 and len(ctl["failed"]) == 1
+    got = {c["id"]: c for c in s["claims"]}
+    assert got["c1"]["verdict"] == "reproduced"
+    assert got["c2"]["verdict"] == summary.NOT_TESTABLE and "controls passed" in got["c2"]["reason"]
+    assert summary.verdict_counts(s["claims"])[summary.NOT_TESTABLE] == 1
+
+
+def test_premise_failures_and_prerequisite_links_reach_the_summary(tmp_path):
+    weak = claims.source_learned({"source_test_acc": 0.10, "chance": 0.05, "n_test": 800, "record": "src.json"})
+    _record(tmp_path, "small_data/resnet50", claims=[_claim("r", premises=[weak])])
+    (c,) = [c for c in summary.summarise(tmp_path)["claims"] if c["run"] == "small_data/resnet50"]
+    assert c["verdict"] == summary.NOT_TESTABLE and c["interval_verdict"] == "reproduced"
+    assert c["prerequisites"] == ["src.json"] and "FAILED" in c["premises"]
+
+
+def test_holm_verdict_sits_beside_the_unadjusted_one(tmp_path):
+    weak = dict(a=(0.60, 0.62, 0.61), b=(0.57, 0.585, 0.57), n_test=2000)  # p = 0.027 each
+    cl = [_claim(f"w{i}", **weak) for i in range(3)] + [_claim("strong")]
+    _record(tmp_path, "small_data/resnet50", claims=cl)
+    got = {c["id"]: c for c in summary.summarise(tmp_path)["claims"]}
+    assert got["strong"]["verdict"] == got["strong"]["holm_verdict"] == "reproduced"
+    assert [(got[f"w{i}"]["verdict"], got[f"w{i}"]["holm_verdict"]) for i in range(3)] == [("reproduced", "inconclusive")] * 3
 
 
 def test_html_links_between_reports_point_at_html(tmp_path):
