@@ -162,6 +162,24 @@ def source_weights_quality(arch: str, image_size: int, task: str = "shapes") -> 
     return None
 
 
+def source_premise(arch: str, image_size: int, weights: str):
+    """The premise a transfer arm of ``arch`` rests on: its weights learned something worth
+    transferring (:func:`lib.claims.source_learned` on this project's source record for
+    ``weights: source[:task]``); ``None`` for ``weights: none``. Published ImageNet weights hold it
+    by construction; a user's weights file is recorded as not checked (held)."""
+    from lib import claims
+
+    if weights in ("none", ""):
+        return None
+    if weights.startswith("source"):
+        task = source_task_of(weights)
+        return claims.source_learned(source_weights_quality(arch, image_size, task),
+                                     name=f"{get(arch).name} source weights ({task}, {image_size} px) learned their task")
+    if weights == "imagenet":
+        return claims.Premise("published ImageNet weights", True, detail=f"{get(arch).name} ImageNet weights")
+    return claims.Premise("weights file", True, detail=f"{weights}: a user's file, not checked here")
+
+
 class WeightsUnavailable(RuntimeError):
     """Requested weights cannot be had here (offline ImageNet, a missing file)."""
 

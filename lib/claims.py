@@ -141,7 +141,7 @@ class Claim:
 
 def _smoothed(p: float, n: int) -> float:
     """Accuracy with one success and one failure added (Agresti-Caffo): never exactly 0 or 1."""
-    return (p * n + 1) / (n + 2)
+    return (min(max(p, 0.0), 1.0) * n + 1) / (n + 2)
 
 
 def test_sampling_var(p_a: float, p_b: float | None, n_test: int | None) -> float:
@@ -158,11 +158,12 @@ def test_sampling_var(p_a: float, p_b: float | None, n_test: int | None) -> floa
 
 
 def paired_interval(a: Sequence[float], b: Sequence[float] | float, n_test: int | None = None,
-                    confidence: float = 0.95, accuracies: bool = True) -> Interval:
+                    confidence: float = 0.95, accuracies: bool = True, offset: float = 0.0) -> Interval:
     """``mean(a - b)`` over seeds, paired by seed (``a[i]`` and ``b[i]`` share seed ``i``), with a t
     interval whose variance is the seeds' (``var(a - b) / k``) plus the test set's sampling error
     (:func:`test_sampling_var`, when ``n_test`` is given and the values are accuracies). ``b`` may
-    be a fixed number (a threshold such as chance). With one seed and no ``n_test`` the interval is
+    be a fixed number (a threshold such as chance). ``offset``: the interval is of ``a - b - offset``
+    (a claimed gap such as "train above validation by more than 0.15"). With one seed and no ``n_test`` the interval is
     unbounded; with no spread over seeds the test-set term keeps it from collapsing to a point."""
     a = np.asarray(a, dtype=float)
     fixed = np.ndim(b) == 0
@@ -176,7 +177,7 @@ def paired_interval(a: Sequence[float], b: Sequence[float] | float, n_test: int 
     var_seeds = (d.var(ddof=1) / k) if k > 1 else 0.0
     var_test = test_sampling_var(float(a.mean()), None if fixed else float(b_arr.mean()), n_test) if accuracies else 0.0
     var = var_seeds + var_test
-    diff = float(d.mean())
+    diff = float(d.mean()) - offset
     method = "paired t over seeds" + (" + test-set sampling" if var_test else "")
     if var <= 0 or (k < 2 and not var_test):
         return Interval(diff, -math.inf, math.inf, confidence, 1.0, k, n_test, method + " (no spread: unbounded)")
@@ -196,7 +197,7 @@ def mean_interval(values: Sequence[float], n_test: int | None = None, confidence
 # --------------------------------------------------------------------------- rules
 
 def rule_verdict(rule: str, a: Sequence[float], b: Sequence[float] | float, n_test: int | None = None,
-                 margin: float | None = None) -> tuple[str, Interval]:
+                 margin: float | None = None, offset: float = 0.0) -> tuple[str, Interval]:
     """The verdict one of :data:`RULES` gives on ``a`` against ``b`` (before premises), and the
     interval it read (95% for ``greater`` / ``less`` / ``above``, 90% for the equivalence rules)."""
     if rule not in RULES:
@@ -204,14 +205,14 @@ def rule_verdict(rule: str, a: Sequence[float], b: Sequence[float] | float, n_te
     if rule in ("no_better", "equivalent"):
         if margin is None or margin <= 0:
             raise ValueError(f"rule {rule!r} needs a positive margin, stated in the parameters")
-        iv = paired_interval(a, b, n_test, confidence=0.90)
+        iv = paired_interval(a, b, n_test, confidence=0.90, offset=offset)
         if rule == "no_better":
             v = REPRODUCED if iv.high < margin else NOT_REPRODUCED if iv.low > margin else INCONCLUSIVE
         else:
             v = (REPRODUCED if -margin < iv.low and iv.high < margin else
                  NOT_REPRODUCED if iv.low > margin or iv.high < -margin else INCONCLUSIVE)
         return v, iv
-    iv = paired_interval(a, b, n_test, confidence=0.95)
+    iv = paired_interval(a, b, n_test, confidence=0.95, offset=offset)
     lo, hi = (iv.low, iv.high) if rule in ("greater", "above") else (-iv.high, -iv.low)
     v = REPRODUCED if lo > 0 else NOT_REPRODUCED if hi < 0 else INCONCLUSIVE
     return v, iv
@@ -237,13 +238,14 @@ def source_learned(quality: dict | None, name: str = "source weights learned the
                             f"i.e. accuracy >= {chance + MIN_SOURCE_SKILL * (1 - chance):.3f}")
 
 
-def above_chance(arm: str, values: Sequence[float], chance: float, n_test: int | None = None) -> Premise:
+def above_chance(arm: str, values: Sequence[float], chance: float, n_test: int | None = None,
+                 margin: float = ABOVE_CHANCE_MARGIN) -> Premise:
     """``arm`` learned the target: the lower end of its mean accuracy's 95% interval clears chance
-    by :data:`ABOVE_CHANCE_MARGIN`."""
+    by ``margin`` (:data:`ABOVE_CHANCE_MARGIN` unless a study states its own)."""
     iv = mean_interval(values, n_test)
-    ok = bool(np.isfinite(iv.low)) and iv.low > chance + ABOVE_CHANCE_MARGIN
-    return Premise(f"{arm} above chance", ok, value=iv.diff, threshold=chance + ABOVE_CHANCE_MARGIN,
-                   detail=f"{iv.diff:.3f}, 95% lower end {iv.low:.3f}, chance {chance:.3f}")
+    ok = bool(np.isfinite(iv.low)) and iv.low > chance + margin
+    return Premise(f"{arm} above chance", ok, value=iv.diff, threshold=chance + margin,
+                   detail=f"{iv.diff:.3f}, 95% lower end {iv.low:.3f}, needs > chance {chance:.3f} + {margin:g}")
 
 
 def enough_seeds(n: int, minimum: int = MIN_SEEDS) -> Premise:
@@ -274,7 +276,7 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
           b: Sequence[float] | float | None = None, n_test: int | None = None, margin: float | None = None,
           measure: str = "test accuracy", split: str = "test", comparator: str = "", direction: str = "",
           premises: Sequence[Premise] = (), kind: str = "claim", expected: str | None = None,
-          seed_reported: str = "", verdict: str | None = None, evidence: str = "") -> Claim:
+          seed_reported: str = "", verdict: str | None = None, evidence: str = "", offset: float = 0.0) -> Claim:
     """Judge one claim. With ``a`` and ``b`` the verdict comes from ``rule`` (:func:`rule_verdict`);
     a study whose measure is not a difference (a rank correlation, a search's choice) passes its
     own ``verdict`` and ``evidence``. Then the premises gate it: any failed premise gives
@@ -285,7 +287,7 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
         raise ValueError(f"a control needs the verdict it must give ({' or '.join(DECISIVE)}); received {expected!r}")
     iv = None
     if a is not None:
-        own, iv = rule_verdict(rule, a, b if b is not None else 0.0, n_test, margin)
+        own, iv = rule_verdict(rule, a, b if b is not None else 0.0, n_test, margin, offset)
         evidence = evidence or f"{measure}, {comparator or 'B'} as B: A - B {iv.text()}"
     elif verdict in VERDICTS:
         own = verdict

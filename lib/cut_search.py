@@ -121,8 +121,7 @@ def fit_cut(features: BlockFeatures, parts, learning_rate: float, *, head_learni
         more = train.fit(suffix, features[parts["frozen_until"]], epochs=epochs, learning_rate=learning_rate, **common)
     else:
         more = train.fit(parts["head"], features[cut], epochs=epochs, learning_rate=learning_rate, **common)
-    more["val_epoch"] = [e + head_epochs for e in more["val_epoch"]]
-    return {k: hist[k] + more[k] for k in hist}
+    return train.join_phases(hist, more)
 
 
 def train_cut(features: BlockFeatures, cut: str, unfreeze: int, learning_rate: float, *, seed: int, **fit_kw):

@@ -161,6 +161,34 @@ def csv_tasks(d1_csv: str | Path, d2_csv: str | Path, label_column: str = "label
             split_task(f"D2 ({Path(d2_csv).name})", x2, y2, c2, seed=seed))
 
 
+def positive_control_task(d1: Task, n_train: int, seed: int = 0) -> Task:
+    """The positive control's D2: drawn from D1's own distribution with D1's own labels, so transfer
+    must help. It is D1's test split (never trained on by the source): ``n_train`` samples to train
+    on (at most half of it), half as many for validation, and every other sample for test, so the
+    few-sample regime where transfer pays is measured on a large test set."""
+    x, y = d1.x_test, d1.y_test
+    n_train = max(min(n_train, len(y) // 2), d1.n_classes)
+    n_val = max(n_train // 2, d1.n_classes)
+    idx = np.arange(len(y))
+    tr, rest = train_test_split(idx, train_size=n_train, stratify=y, random_state=seed)
+    va, te = train_test_split(rest, train_size=n_val, stratify=y[rest], random_state=seed + 1)
+    return Task(f"{d1.name}, held-out part (positive control)", x[tr], y[tr], x[va], y[va], x[te], y[te],
+                list(d1.class_names))
+
+
+def shuffled_labels_task(task: Task, seed: int = 0) -> Task:
+    """The negative control: ``task`` with its train and validation labels permuted (test labels
+    kept), so nothing learnable carries over to the test split and no arm may beat chance."""
+    rng = np.random.default_rng(seed)
+    return Task(f"{task.name}, shuffled labels (negative control)", task.x_train, rng.permutation(task.y_train),
+                task.x_val, rng.permutation(task.y_val), task.x_test, task.y_test, list(task.class_names))
+
+
+def majority_rate(y: np.ndarray) -> float:
+    """Accuracy of always answering the most frequent class: chance for a skewed label set."""
+    return float(np.bincount(np.asarray(y)).max() / len(y))
+
+
 DATA_SOURCES = ("synthetic", "digits", "csv")
 
 

@@ -335,7 +335,7 @@ def run_plate_arm(arm: str, task, image_size: int, *, weights: str, epochs: int,
         hist = train.fit(fit_model, task, epochs=head_epochs, learning_rate=learning_rate, **common)
         parts["base"].trainable = True
         more = train.fit(fit_model, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **common)
-        hist = {k: hist[k] + more[k] for k in hist}
+        hist = train.join_phases(hist, more)
     else:
         lr = finetune_learning_rate if policy == "finetune" else learning_rate
         hist = train.fit(fit_model, task, epochs=epochs, learning_rate=lr, **common)
@@ -367,53 +367,68 @@ def near_chance(accuracies, chance: float | None = None) -> bool:
     return max(float(np.mean(a)) for a in accuracies) <= chance + READS_MARGIN
 
 
-def judge_hypotheses(acc: dict[str, list[float]], chance: float = 1 / len(ALPHABET)) -> list[dict]:
-    """The seed's H1-H4 from per-seed test character accuracies of the 2x2 arms ``scratch``,
-    ``scratch+noise``, ``pretrained``, ``pretrained+noise`` (seeds in the same order):
+SEED_STEPS = 6250  # the seed's optimizer steps: 10 epochs x 10,000 plates / batch 16
+SOURCE = "seed 000"
 
-    - H1, EfficientNet works for plates: the best arm's accuracy above chance by more than 0.10;
-    - H2, transfer improves accuracy: pretrained against scratch, averaged over noise;
-    - H3, noise augmentation improves accuracy: with noise against without, averaged over
-      pretraining;
-    - H4, both together are best: pretrained+noise against the best of the other three.
-    Each with a Welch 95% interval of the difference; supported when it lies above 0, refuted
-    when below, inconclusive otherwise. When no arm reads plates (H1 refuted: the best arm within
-    0.10 of chance), H2-H4 are inconclusive whatever the intervals say: the seed's claims are
-    about a model that reads plates, and differences between arms that all sit near chance (too
-    few steps or plates) do not test them."""
-    from lib.results import claim_verdict, welch_interval
 
-    need = FACTORIAL
-    missing = [a for a in need if a not in acc]
+def judge_hypotheses(acc: dict[str, list[float]], val_acc: dict[str, list[float]], *, n_test: int, margin: float,
+                     premises: list, arm_premises: dict[str, list] | None = None,
+                     chance: float = 1 / len(ALPHABET)) -> list:
+    """The seed's H1-H4, as the seed found them, from per-seed test character accuracies (``acc``)
+    of the 2x2 arms ``scratch``, ``scratch+noise``, ``pretrained``, ``pretrained+noise`` (seeds in
+    the same order); comparators are chosen on validation (``val_acc``), never on test:
+
+    - H1 held: EfficientNetB0 reads plates: the arm best on validation, its test accuracy above
+      chance by more than :data:`READS_MARGIN`;
+    - H2 failed: transfer did not improve accuracy: pretrained no better than scratch (mean over noise);
+    - H3 failed: noise did not improve accuracy: with noise no better than without (mean over pretraining);
+    - H4 failed: pretrained+noise was not the best: no better than the best other arm on validation.
+
+    ``n_test``: test characters (plates x 7); ``premises``: those of every claim (enough seeds,
+    the training budget against the seed's); ``arm_premises``: per arm (source weights learned).
+    H2-H4 also need the compared arms to read plates (above chance by :data:`READS_MARGIN`)."""
+    from lib import claims as C
+
+    missing = [a for a in FACTORIAL if a not in acc]
+    hyps = {"H1": "H1 held: EfficientNetB0 reads plates (the arm best on validation, test characters above chance "
+                  f"+ {READS_MARGIN:g})",
+            "H2": "H2 failed: transfer did not improve accuracy (pretrained no better than scratch, mean over noise)",
+            "H3": "H3 failed: noise augmentation did not improve accuracy (noise no better than none, mean over pretraining)",
+            "H4": "H4 failed: pretrained+noise was not the best arm (no better than the best other arm on validation)"}
     if missing:
-        return [{"hypothesis": h, "verdict": OPEN, "difference": None, "ci95": None,
-                 "evidence": f"arms not run: {missing}"} for h in ("H1", "H2", "H3", "H4")]
-    a = {k: np.asarray(acc[k], dtype=float) for k in need}
+        gone = C.Premise("every arm of the 2x2 trained", False, detail=f"not run: {missing}")
+        return [C.judge(f"plates.{h}", SOURCE, text, rule="", verdict=C.INCONCLUSIVE, premises=[*premises, gone],
+                        evidence="arms not run") for h, text in hyps.items()]
+    a = {k: np.asarray(acc[k], dtype=float) for k in FACTORIAL}
+    v = {k: float(np.mean(val_acc[k])) for k in FACTORIAL}
+    ap = arm_premises or {}
 
-    def judge(h, what, x, y):
-        iv = welch_interval(x, y)
-        v = claim_verdict(iv, (SUPPORTED, REFUTED, OPEN))
-        return {"hypothesis": h, "claim": what, "verdict": v, "difference": iv.diff, "ci95": (iv.low, iv.high),
-                "evidence": f"{iv.diff:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}]"}
+    def reads(*arms):
+        return [C.above_chance(x, acc[x], chance, n_test, margin=READS_MARGIN) for x in arms]
 
-    best = max(need, key=lambda k: a[k].mean())
-    h1 = {"hypothesis": "H1", "claim": "EfficientNetB0 reads plates (best arm above chance by > 0.10)",
-          "verdict": REFUTED if near_chance([a[best]], chance) else SUPPORTED, "difference": a[best].mean() - chance,
-          "ci95": None, "evidence": f"best arm {best}: {a[best].mean():.3f} against chance {chance:.3f}"}
-    others = [k for k in need if k != "pretrained+noise"]
-    rival = max(others, key=lambda k: a[k].mean())
-    rest = [judge("H2", "transfer improves accuracy (pretrained - scratch, mean over noise)",
-                  (a["pretrained"] + a["pretrained+noise"]) / 2, (a["scratch"] + a["scratch+noise"]) / 2),
-            judge("H3", "noise augmentation improves accuracy (noise - none, mean over pretraining)",
-                  (a["scratch+noise"] + a["pretrained+noise"]) / 2, (a["scratch"] + a["pretrained"]) / 2),
-            judge("H4", f"pretrained+noise is best (against the best other arm, {rival})",
-                  a["pretrained+noise"], a[rival])]
-    if h1["verdict"] == REFUTED:
-        for r in rest:
-            r["interval_verdict"], r["verdict"] = r["verdict"], OPEN
-            r["evidence"] += (f" (the interval alone: {r['interval_verdict']}); no arm reads plates at this scale "
-                              f"(best {a[best].mean():.3f}, chance {chance:.3f}), so this difference does not test the seed's claim")
-    return [h1, *rest]
+    def of(*arms):
+        return [*premises, *[p for x in arms for p in ap.get(x, [])], *reads(*arms)]
+
+    best = max(FACTORIAL, key=v.get)
+    rival = max([k for k in FACTORIAL if k != "pretrained+noise"], key=v.get)
+    pre, scr = (a["pretrained"] + a["pretrained+noise"]) / 2, (a["scratch"] + a["scratch+noise"]) / 2
+    noisy, clean = (a["scratch+noise"] + a["pretrained+noise"]) / 2, (a["scratch"] + a["pretrained"]) / 2
+    said = {"H1": "held", "H2": "failed (frozen ImageNet model over-fitted, stagnated)", "H3": "failed (noise too strong)",
+            "H4": "failed (from scratch without noise was best)"}
+    return [
+        C.judge("plates.H1", SOURCE, hyps["H1"], rule="above", a=a[best], b=chance + READS_MARGIN, n_test=n_test,
+                comparator=f"chance {chance:.3f} + {READS_MARGIN:g}; arm {best} (best on validation)",
+                premises=[*premises, *ap.get(best, [])], measure="test character accuracy", seed_reported=said["H1"]),
+        C.judge("plates.H2", SOURCE, hyps["H2"], rule="no_better", a=pre, b=scr, n_test=n_test, margin=margin,
+                comparator="scratch arms", premises=of(*FACTORIAL), measure="test character accuracy",
+                seed_reported=said["H2"]),
+        C.judge("plates.H3", SOURCE, hyps["H3"], rule="no_better", a=noisy, b=clean, n_test=n_test, margin=margin,
+                comparator="arms without noise", premises=of(*FACTORIAL), measure="test character accuracy",
+                seed_reported=said["H3"]),
+        C.judge("plates.H4", SOURCE, hyps["H4"], rule="no_better", a=a["pretrained+noise"], b=a[rival], n_test=n_test,
+                margin=margin, comparator=f"{rival} (best other arm on validation)",
+                premises=of("pretrained+noise", rival), measure="test character accuracy", seed_reported=said["H4"]),
+    ]
 
 
 def plate_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
@@ -432,12 +447,13 @@ def plate_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
             "plate_acc": float(right.all(axis=1).mean()), "confused_pairs": pairs}
 
 
-def judge_explanations(acc: dict[str, list[float]], noise_std: float) -> list[dict]:
+def judge_explanations(acc: dict[str, list[float]], noise_std: float, *, n_test: int, premises: list,
+                       arm_premises: dict[str, list] | None = None, planned=None) -> list:
     """The candidate explanations of the seed's failure that the arms in ``acc`` (per-seed test
-    character accuracies, seeds in the same order) can test, each as a claim with a Welch 95%
-    interval: ``question``, ``seed reported`` (who proposed it), ``verdict`` (reproduced when the
-    measurement agrees with the explanation, not reproduced when it contradicts it, inconclusive
-    otherwise), ``evidence``. Claims whose arms did not run are left out.
+    character accuracies, seeds in the same order) can test, each as a contract claim "A beats B"
+    (paired 95% interval). ``planned``: the arms the study set out to run (default: those in
+    ``acc``); a claim whose arm was planned but not trained (a premise known to fail before
+    training) is not testable here; claims on arms not planned are left out.
 
     - the accepted answer: a trainable base (``finetune``, ``two_stage``) beats the frozen one;
     - preprocessing: feeding pixels /255 to a model that expects 0-255 hurts the frozen model;
@@ -445,35 +461,36 @@ def judge_explanations(acc: dict[str, list[float]], noise_std: float) -> list[di
       (a sweep), the weakest beats the study's ``noise_std`` (against no noise when the study's
       is the weakest).
 
-    As in :func:`judge_hypotheses`, a claim whose two arms both sit within 0.10 of chance is
-    inconclusive whatever its interval says."""
-    from lib.results import INCONCLUSIVE, claim_verdict, welch_interval
+    Premises: ``premises`` (enough seeds, the budget), the arms' own, and the arm claimed better
+    reads plates (above chance by :data:`READS_MARGIN`)."""
+    from lib import claims as C
 
     chance = 1 / len(ALPHABET)
+    ap = arm_premises or {}
 
-    def claim(question, who, better, worse):
-        iv = welch_interval(acc[better], acc[worse])
-        verdict = claim_verdict(iv)
-        evidence = f"{better} - {worse}: {iv.diff:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}] test character accuracy"
-        top = max(float(np.mean(acc[better])), float(np.mean(acc[worse])))
-        if near_chance([top], chance):  # as in judge_hypotheses: near-chance arms do not test a claim about reading plates
-            evidence += (f" (the interval alone: {verdict}); neither arm reads plates at this scale (best {top:.3f}, "
-                         f"chance {chance:.3f})")
-            verdict = INCONCLUSIVE
-        return {"question": question, "seed reported": who, "verdict": verdict, "arm": better, "against": worse,
-                "difference": iv.diff, "ci95": (iv.low, iv.high), "evidence": evidence}
+    def claim(cid, question, who, better, worse):
+        prem = [*premises, *ap.get(better, []), *ap.get(worse, [])]
+        untrained = [x for x in (better, worse) if x not in acc]
+        if untrained:
+            return C.judge(f"plates.{cid}", SOURCE, question, rule="greater", verdict=C.INCONCLUSIVE, comparator=worse,
+                           premises=[*prem, C.Premise("every arm trained", False, detail=f"not trained: {untrained}")],
+                           evidence="not trained", seed_reported=who)
+        prem.append(C.above_chance(better, acc[better], chance, n_test, margin=READS_MARGIN))
+        return C.judge(f"plates.{cid}", SOURCE, question, rule="greater", a=acc[better], b=acc[worse], n_test=n_test,
+                       comparator=worse, premises=prem, measure="test character accuracy", seed_reported=who)
 
+    planned = list(acc) if planned is None else list(planned)
     out = []
-    if "pretrained" in acc:
+    if "pretrained" in planned:
         for arm, what in (("finetune", "a trainable base beats the frozen one"),
                           ("two_stage", "the two-stage recipe (head, then every layer) beats the frozen base")):
-            if arm in acc:
-                out.append(claim(what, "the accepted answer", arm, "pretrained"))
-        if "pretrained_div255" in acc:
-            out.append(claim("pixels /255 fed to a model that expects 0-255 hurt the frozen model",
+            if arm in planned:
+                out.append(claim(f"answer.{arm}", what, "the accepted answer", arm, "pretrained"))
+        if "pretrained_div255" in planned:
+            out.append(claim("pitfall.div255", "pixels /255 fed to a model that expects 0-255 hurt the frozen model",
                              "RESEARCH.md pitfall (EfficientNet preprocesses inside)", "pretrained", "pretrained_div255"))
     by_base: dict[str, dict[float, str]] = {}  # arm name -> noise std (0 = none) -> arm
-    for arm in acc:
+    for arm in planned:
         spec = parse_plate_arm(arm)
         std = noise_std if spec["noise"] is None else spec["noise"]
         by_base.setdefault(spec["name"], {})[std] = arm
@@ -484,6 +501,6 @@ def judge_explanations(acc: dict[str, list[float]], noise_std: float) -> list[di
             continue
         rival = strengths[noisy[0]] if noisy[0] != noise_std else strengths.get(0.0)
         if rival:
-            out.append(claim(f"the noise was too strong: weaker noise beats std {noise_std:g} ({base})",
+            out.append(claim(f"noise_too_strong.{base}", f"the noise was too strong: weaker noise beats std {noise_std:g} ({base})",
                              "the seed's own explanation", rival, study))
     return out

@@ -17,15 +17,18 @@ METRIC_LABELS = {
 }
 
 
+NOT_METRICS = ("val_epoch", "epoch_time_s", "steps_per_epoch", "best_epoch", "stopped_early", "phase_epochs")
+
+
 def history_frame(history: dict[str, dict[str, dict[str, list[float]]]]) -> pd.DataFrame:
     """Long table (arm, seed, epoch, metric, value) from a record's ``history`` mapping. Validation
     metrics sit at the epochs ``val_epoch`` names when the history has it (validation every k
-    epochs); ``val_epoch`` and ``epoch_time_s`` are not metrics."""
+    epochs); :data:`NOT_METRICS` (``val_epoch``, ``epoch_time_s``, ...) are not metrics."""
     rows = []
     for arm, by_seed in history.items():
         for seed, metrics in by_seed.items():
             for metric, values in metrics.items():
-                if metric in ("val_epoch", "epoch_time_s"):
+                if metric in NOT_METRICS:
                     continue
                 epochs = metrics.get("val_epoch") if metric.startswith("val_") else None
                 epochs = epochs or range(1, len(values) + 1)
@@ -144,3 +147,29 @@ def markdown_table(frame: pd.DataFrame) -> str:
     rule = "|" + "---|" * len(frame.columns)
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body])
+
+
+def claims_table(claims) -> pd.DataFrame:
+    """The claims a report judged (:class:`lib.claims.Claim` or their dicts), one row each: kind,
+    who said it, the hypothesis, the verdict, the rule or failed premise, the evidence, premises."""
+    rows = []
+    for c in claims:
+        c = c.as_dict() if hasattr(c, "as_dict") else c
+        rows.append({"kind": c["kind"], "source": c["source"], "hypothesis": c["hypothesis"],
+                     "verdict": c["verdict"] + (f" (must be {c['expected']})" if c["kind"] == "control" else ""),
+                     "the interval alone": c.get("interval_verdict"), "why": c["reason"], "evidence": c["evidence"],
+                     "premises": "; ".join(f"{p['name']}: {'held' if p['held'] else 'FAILED'} ({p['detail']})"
+                                           for p in c.get("premises") or [])})
+    return pd.DataFrame(rows)
+
+
+def claims_markdown(claims) -> str:
+    """One line per judged claim for a report's conclusions."""
+    lines = []
+    for c in claims:
+        c = c.as_dict() if hasattr(c, "as_dict") else c
+        tag = "control" if c["kind"] == "control" else c["source"]
+        ok = "" if c["kind"] != "control" else (" — passed" if c["verdict"] == c["expected"] else " — **FAILED**")
+        lines.append(f"- *{tag}*: {c['hypothesis']}: **{c['verdict']}**{ok} ({c['evidence']}"
+                     + (f"; {c['reason']}" if c["verdict"] == "not testable here" else "") + ").")
+    return "\n".join(lines)

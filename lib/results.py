@@ -145,57 +145,71 @@ def stuck_at_chance(val_acc: float, majority: float, val_loss: float | None = No
     return val_loss is not None and abs(val_loss - chance_loss) < STUCK_LOSS_FRACTION * chance_loss
 
 
-REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+from lib import claims as C  # noqa: E402
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_TESTABLE = C.REPRODUCED, C.NOT_REPRODUCED, C.INCONCLUSIVE, C.NOT_TESTABLE
+LEARNS_MARGIN = 0.10
+OVERFIT_GAP = 0.15
 CLAIMS = {
-    "learns": "every seed's validation accuracy clearly above the majority rate (by more than 0.10); "
-              "inconclusive when some seeds learn and others stay at chance",
-    "stuck": "every seed stuck at chance (see stuck_at_chance: validation accuracy within 0.05 of the majority "
-             "rate); inconclusive when only some seeds are",
-    "overfits": "train accuracy above validation accuracy by more than 0.15",
-    "beats OTHER": "test accuracy above OTHER's (95% CI of the difference above 0)",
-    "no_better_than OTHER": "test accuracy not clearly above OTHER's (CI of the difference reaching 0 or below)",
+    "learns": f"validation accuracy above the majority rate + {LEARNS_MARGIN} (95% interval over seeds and "
+              "validation examples wholly above it)",
+    "stuck": f"validation accuracy no better than the majority rate + {STUCK_MARGIN} (one-sided 90% interval)",
+    "overfits": f"train accuracy above validation accuracy by more than {OVERFIT_GAP} (95% interval of the gap "
+                f"minus {OVERFIT_GAP}, paired by seed, wholly above 0)",
+    "beats OTHER": "test accuracy above OTHER's (paired 95% interval of the difference above 0)",
+    "no_better_than OTHER": "test accuracy not above OTHER's by more than the margin (one-sided 90% interval "
+                            "of the difference below +margin)",
 }
 
 
-def claim_verdict(interval: Interval, labels: tuple[str, str, str] = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)) -> str:
-    """The verdict on a claim that the first group of an interval beats the second: ``labels[0]``
-    (reproduced) when the whole interval lies above zero, ``labels[1]`` (not reproduced) when it
-    lies below, ``labels[2]`` (inconclusive) when it holds zero. The one place this mapping lives:
-    every study judges its "X beats Y" claims through it (other labels, e.g. supported / refuted /
-    inconclusive, keep the same rule)."""
-    return dict(zip((HELPED, HURT, UNCLEAR), labels))[verdict(interval)]
-
-
-def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[float]]], majority: float) -> dict:
-    """Judge one seed-document claim about ``arm`` against this run.
+def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[float]]], majority: float, *,
+                n_val: int, n_test: int, margin: float = 0.02, premises: dict[str, list] | None = None,
+                source: str = "seed 002", seed_reported: str = "", skipped: dict[str, str] | None = None) -> C.Claim:
+    """Judge one seed-document claim about ``arm`` through the claims contract.
 
     ``per_arm`` maps arm -> {"train_acc": [...], "val_acc": [...], "test_acc": [...]} (one value
     per seed, seeds in the same order for every arm). ``claim`` is one of :data:`CLAIMS`.
-    Returns ``{"arm", "claim", "verdict", "evidence"}`` with verdict reproduced / not reproduced
-    / inconclusive.
+    ``premises`` maps an arm to its own premises (e.g. its source weights learned); the claim
+    takes those of every arm it names, plus enough seeds, plus "above chance" for the arm a
+    ``beats`` claim says is better. ``skipped`` maps an arm that was not trained to why (a premise
+    known to fail before training): its claims are not testable here.
     """
     kind, _, other = claim.partition(" ")
-    if arm not in per_arm or (other and other not in per_arm):
-        missing = arm if arm not in per_arm else other
-        return {"arm": arm, "claim": claim, "verdict": INCONCLUSIVE, "evidence": f"arm {missing!r} was not run"}
+    if kind not in {k.split(" ")[0] for k in CLAIMS}:
+        raise ValueError(f"unknown claim {claim!r}; known: {', '.join(CLAIMS)}")
+    names = [arm] + ([other] if other else [])
+    prem = [p for a in names for p in (premises or {}).get(a, [])]
+    cid = f"{source.replace(' ', '')}.{arm}.{kind}" + (f".{other}" if other else "")
+    hyp = f"{arm} {claim.replace('_', ' ')}"
+    common = dict(source=source, hypothesis=hyp, seed_reported=seed_reported, comparator=other)
+    missing = [a for a in names if a not in per_arm]
+    if missing:
+        why = "; ".join(f"{a}: {(skipped or {}).get(a, 'not run')}" for a in missing)
+        failed = [*prem, C.Premise("every arm trained", False, detail=why)]
+        return C.judge(cid, rule=kind, verdict=INCONCLUSIVE, evidence=f"not trained ({why})", premises=failed, **common)
     a = {k: np.asarray(v, dtype=float) for k, v in per_arm[arm].items()}
-    if kind in ("learns", "stuck"):
-        # judged seed by seed: a mean over one seed that learned and two that did not is neither
-        hit = [v > majority + 0.10 if kind == "learns" else stuck_at_chance(v, majority) for v in a["val_acc"]]
-        verdict = REPRODUCED if all(hit) else NOT_REPRODUCED if not any(hit) else INCONCLUSIVE
-        evidence = (f"validation {', '.join(f'{v:.3f}' for v in a['val_acc'])} (seeds) against majority rate "
-                    f"{majority:.3f}: {sum(hit)} of {len(hit)} seeds {'learned' if kind == 'learns' else 'stuck'}")
-        return {"arm": arm, "claim": claim, "verdict": verdict, "evidence": evidence}
+    prem = [C.enough_seeds(len(a["val_acc"])), *prem]
+    if kind == "learns":
+        return C.judge(cid, rule="above", a=a["val_acc"], b=majority + LEARNS_MARGIN, n_test=n_val, premises=prem,
+                       measure="validation accuracy", split="validation",
+                       **{**common, "comparator": f"majority rate {majority:.3f} + {LEARNS_MARGIN}"})
+    if kind == "stuck":
+        return C.judge(cid, rule="no_better", a=a["val_acc"], b=majority, margin=STUCK_MARGIN, n_test=n_val,
+                       premises=prem, measure="validation accuracy", split="validation",
+                       **{**common, "comparator": f"majority rate {majority:.3f}"})
     if kind == "overfits":
-        gap = a["train_acc"].mean() - a["val_acc"].mean()
-        return {"arm": arm, "claim": claim, "verdict": REPRODUCED if gap > 0.15 else NOT_REPRODUCED,
-                "evidence": f"train {a['train_acc'].mean():.3f} - validation {a['val_acc'].mean():.3f} = {gap:+.3f}"}
-    if kind in ("beats", "no_better_than"):
-        iv = welch_interval(a["test_acc"], per_arm[other]["test_acc"])
-        evidence = f"test accuracy difference {iv.diff:+.3f}, 95% CI [{iv.low:+.3f}, {iv.high:+.3f}]"
-        if kind == "beats":
-            verdict = claim_verdict(iv)
-        else:
-            verdict = NOT_REPRODUCED if iv.low > 0 else REPRODUCED if iv.high < 0.02 else INCONCLUSIVE
-        return {"arm": arm, "claim": claim, "verdict": verdict, "evidence": evidence}
-    raise ValueError(f"unknown claim {claim!r}; known: {', '.join(CLAIMS)}")
+        return C.judge(cid, rule="greater", a=a["train_acc"], b=a["val_acc"], offset=OVERFIT_GAP, n_test=n_val,
+                       premises=prem, measure=f"train minus validation accuracy, minus {OVERFIT_GAP}",
+                       split="train and validation", **{**common, "comparator": f"its validation accuracy + {OVERFIT_GAP}"})
+    b = per_arm[other]["test_acc"]
+    if kind == "beats":
+        return C.judge(cid, rule="greater", a=a["test_acc"], b=b, n_test=n_test,
+                       premises=[*prem, C.above_chance(arm, a["test_acc"], majority, n_test)], **common)
+    return C.judge(cid, rule="no_better", a=a["test_acc"], b=b, n_test=n_test, margin=margin, premises=prem, **common)
+
+
+def claim_verdict(interval, labels: tuple[str, str, str] = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)) -> str:
+    """The verdict on "the first group beats the second" from an interval of their difference
+    (:class:`Interval` or :class:`lib.claims.Interval`): ``labels[0]`` when the whole interval lies
+    above zero, ``labels[1]`` below, ``labels[2]`` when it holds zero."""
+    return labels[0] if interval.low > 0 else labels[1] if interval.high < 0 else labels[2]

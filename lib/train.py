@@ -86,25 +86,60 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
 
 
 def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
-        learning_rate: float = 1e-3, seed: int = 0, validation_freq: int = 1) -> dict[str, list[float]]:
+        learning_rate: float = 1e-3, seed: int = 0, validation_freq: int = 1,
+        patience: int = 0) -> dict[str, list[float]]:
     """Compile (always: a ``trainable`` change only takes effect on compile) with Adam and sparse
     categorical cross-entropy, train on ``task``'s train split, validate on its validation split.
 
+    ``patience`` > 0: early stopping on validation accuracy (Keras' ``EarlyStopping``) after that
+    many epochs without improvement, and the best epoch's weights restored; ``epochs`` is then the
+    cap. The history says so: ``best_epoch`` (1-based) and ``stopped_early`` (1 or 0).
+
     Returns the per-epoch history: ``loss``, ``accuracy`` (train), ``val_loss``, ``val_accuracy``
-    (validation, every ``validation_freq`` epochs: ``val_epoch`` lists which, counting from 1) and
-    ``epoch_time_s``. The test split is not touched.
+    (validation, every ``validation_freq`` epochs: ``val_epoch`` lists which, counting from 1),
+    ``epoch_time_s`` and ``steps_per_epoch`` (optimizer steps). The test split is not touched.
     """
     set_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     timer = EpochTimer(f"{model.name} ")
+    callbacks: list = [timer]
+    if patience:
+        if validation_freq != 1:
+            raise ValueError("early stopping (patience > 0) needs validation every epoch (validation_freq=1)")
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience,
+                                                       restore_best_weights=True, start_from_epoch=0))
     hist = model.fit(make_dataset(task.x_train, task.y_train, batch_size, shuffle=True, seed=seed),
                      validation_data=make_dataset(task.x_val, task.y_val, 1024),
-                     epochs=epochs, shuffle=False, verbose=0, callbacks=[timer],  # the dataset shuffles
+                     epochs=epochs, shuffle=False, verbose=0, callbacks=callbacks,  # the dataset shuffles
                      validation_freq=validation_freq)
     out = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    ran = len(out["loss"])
     out["epoch_time_s"] = timer.times
-    out["val_epoch"] = [e for e in range(1, epochs + 1) if e % validation_freq == 0]
+    out["val_epoch"] = [e for e in range(1, ran + 1) if e % validation_freq == 0]
+    out["steps_per_epoch"] = [float(-(-len(task.y_train) // batch_size))]
+    if patience:
+        out["best_epoch"] = [float(int(np.argmax(out["val_accuracy"])) + 1)]
+        out["stopped_early"] = [float(ran < epochs)]
+    return out
+
+
+PER_RUN = ("steps_per_epoch", "best_epoch", "stopped_early")
+
+
+def join_phases(first: dict[str, list[float]], second: dict[str, list[float]]) -> dict[str, list[float]]:
+    """One history of two training phases run one after the other (a head first, then more
+    layers): per-epoch lists joined, the second phase's ``val_epoch`` shifted by the first's epochs
+    so the validation curve runs on instead of folding back, per-run entries (``steps_per_epoch``
+    ...) listed per phase. The one place phases are joined: every study uses it."""
+    ran = len(first.get("loss", []))
+    out = {}
+    for k in first.keys() | second.keys():
+        a, b = list(first.get(k, [])), list(second.get(k, []))
+        if k == "val_epoch":
+            b = [e + ran for e in b]
+        out[k] = a + b
+    out["phase_epochs"] = [float(ran), float(len(second.get("loss", [])))]
     return out
 
 

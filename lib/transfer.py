@@ -57,9 +57,17 @@ D1_D2_ARMS = {
 }
 
 
+CONTROL_ARMS = ("frozen", "control")
+
+
 def run_d1_d2(d1, d2, *, seeds, hidden=(128, 64, 32), new_hidden=(64, 32), epochs=20, batch_size=128,
-              learning_rate=1e-3, finetune_learning_rate=5e-4, record=None, log=print):
+              learning_rate=1e-3, finetune_learning_rate=5e-4, patience=0, controls=None, record=None, log=print):
     """Every arm of the D1 -> D2 study for every seed; same training function throughout.
+
+    ``patience`` > 0 trains every arm to convergence (early stopping on validation accuracy, best
+    weights restored, ``epochs`` the cap). ``controls`` maps a name to a target task (the positive
+    and negative controls, :func:`lib.data.positive_control_task`, :func:`lib.data.shuffled_labels_task`):
+    the :data:`CONTROL_ARMS` run on each, as arms ``<name>/<arm>``, from the same source network.
 
     Returns ``(rows, params)``: one row per arm and seed with its final train / validation /
     test accuracy (and zero-shot scores of the source on D2), and per-arm parameter counts.
@@ -68,7 +76,7 @@ def run_d1_d2(d1, d2, *, seeds, hidden=(128, 64, 32), new_hidden=(64, 32), epoch
     from lib import models, train
 
     rows, param_counts = [], {}
-    common = dict(epochs=epochs, batch_size=batch_size)
+    common = dict(epochs=epochs, batch_size=batch_size, patience=patience)
     for seed in seeds:
         train.set_seed(seed)
         src = models.build_mlp(d1.n_features, d1.n_classes, hidden, normalizer_data=d1.x_train, name="source")
@@ -76,31 +84,43 @@ def run_d1_d2(d1, d2, *, seeds, hidden=(128, 64, 32), new_hidden=(64, 32), epoch
         _keep(rows, record, "source", seed, src, d1, hist)
         zs = train.zero_shot(src, d2)
         rows[-1].update(zero_shot_identity=zs["identity"], zero_shot_best_mapping=zs["best_mapping"])
-        train.set_seed(seed)
-        arms = {
-            "frozen": (transfer_model(src, d2.n_classes, new_hidden, freeze=True, name="frozen"), learning_rate),
-            "finetune": (transfer_model(src, d2.n_classes, new_hidden, freeze=False, name="finetune"),
-                         finetune_learning_rate),
-            "control": (models.build_mlp(d2.n_features, d2.n_classes, hidden, normalizer_data=d2.x_train,
-                                         name="control"), learning_rate),
-            "control_deep": (reinitialised_transfer_architecture(hidden, d2.n_features, d2.n_classes, new_hidden,
-                                                                 normalizer_data=d2.x_train), learning_rate),
-        }
         param_counts["source"] = models.parameter_counts(src)
-        for arm, (model, lr) in arms.items():
-            hist = train.fit(model, d2, learning_rate=lr, seed=seed, **common)
-            _keep(rows, record, arm, seed, model, d2, hist)
-            param_counts[arm] = models.parameter_counts(model)
+        targets = [("", d2, tuple(D1_D2_ARMS)[1:]), *((f"{k}/", t, CONTROL_ARMS) for k, t in (controls or {}).items())]
+        for prefix, task, names in targets:
+            train.set_seed(seed)
+            for arm in names:
+                model, lr = _d1_d2_arm(arm, src, task, hidden, new_hidden, learning_rate, finetune_learning_rate)
+                hist = train.fit(model, task, learning_rate=lr, seed=seed, **common)
+                _keep(rows, record, prefix + arm, seed, model, task, hist)
+                param_counts[prefix + arm] = models.parameter_counts(model)
         log(f"seed {seed}: " + ", ".join(f"{r['arm']} test {r['test_acc']:.3f}" for r in rows if r["seed"] == seed))
     return rows, param_counts
+
+
+def _d1_d2_arm(arm, src, task, hidden, new_hidden, learning_rate, finetune_learning_rate):
+    """A fresh model for one D1 -> D2 arm on ``task`` and its learning rate."""
+    from lib import models
+
+    if arm == "frozen":
+        return transfer_model(src, task.n_classes, new_hidden, freeze=True, name="frozen"), learning_rate
+    if arm == "finetune":
+        return transfer_model(src, task.n_classes, new_hidden, freeze=False, name="finetune"), finetune_learning_rate
+    if arm == "control":
+        return models.build_mlp(task.n_features, task.n_classes, hidden, normalizer_data=task.x_train,
+                                name="control"), learning_rate
+    if arm == "control_deep":
+        return reinitialised_transfer_architecture(hidden, task.n_features, task.n_classes, new_hidden,
+                                                   normalizer_data=task.x_train), learning_rate
+    raise ValueError(f"unknown D1 -> D2 arm {arm!r}; known: {', '.join(D1_D2_ARMS)}")
 
 
 def _keep(rows, record, arm, seed, model, task, hist):
     from lib import train
 
+    best = int(np.argmax(hist["val_accuracy"])) if "best_epoch" in hist else -1  # early stopping restored it
     rows.append({
-        "arm": arm, "seed": seed, "dataset": task.name,
-        "train_acc": hist["accuracy"][-1], "val_acc": hist["val_accuracy"][-1],
+        "arm": arm, "seed": seed, "dataset": task.name, "epochs_run": len(hist["loss"]),
+        "train_acc": hist["accuracy"][best], "val_acc": hist["val_accuracy"][best],
         "test_acc": train.accuracy(model, task.x_test, task.y_test),
         "epoch_time_s": float(sum(hist["epoch_time_s"]) / len(hist["epoch_time_s"])),
     })
@@ -363,8 +383,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
         unfreeze_all(parts)
         counts = models.parameter_counts(model)
         more = train.fit(model, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **common)
-        more["val_epoch"] = [e + head_epochs for e in more["val_epoch"]]
-        hist = {k: hist[k] + more[k] for k in hist}
+        hist = train.join_phases(hist, more)
     elif parts["frozen"] and cache_features:
         hist = fit_cached(parts, task, epochs=epochs, learning_rate=learning_rate, **common)
     elif parts["frozen_until"] and cache_features:

@@ -102,46 +102,75 @@ def test_parse_plate_arm():
         plates.parse_plate_arm("scratch+blur")
 
 
+def _hyp(acc, val=None, premises=None, **kw):
+    from lib import claims as C
+
+    got = plates.judge_hypotheses(acc, val or acc, n_test=600 * 7, margin=0.02,
+                                  premises=premises if premises is not None else [C.enough_seeds(3)], **kw)
+    return {c.id.split(".")[1]: c for c in got}
+
+
 def test_judge_hypotheses():
     acc = {"scratch": [0.80, 0.82, 0.81], "scratch+noise": [0.70, 0.71, 0.69],
            "pretrained": [0.50, 0.52, 0.51], "pretrained+noise": [0.40, 0.42, 0.41]}
-    v = {r["hypothesis"]: r["verdict"] for r in plates.judge_hypotheses(acc)}
-    assert v == {"H1": "supported", "H2": "refuted", "H3": "refuted", "H4": "refuted"}  # the seed's outcome
+    # the seed's outcome: H1 held, H2-H4 failed: every claim as the seed found it is reproduced
+    assert {h: c.verdict for h, c in _hyp(acc).items()} == {h: "reproduced" for h in ("H1", "H2", "H3", "H4")}
     acc["pretrained+noise"] = [0.90, 0.91, 0.92]
     acc["pretrained"] = [0.85, 0.86, 0.84]
-    v = {r["hypothesis"]: r["verdict"] for r in plates.judge_hypotheses(acc)}
-    assert v["H4"] == "supported" and v["H2"] == "supported"
+    v = {h: c.verdict for h, c in _hyp(acc).items()}
+    assert v["H4"] == "not reproduced" and v["H2"] == "not reproduced"
     acc["scratch+noise"] = [0.60, 0.95, 0.70]
-    assert {r["hypothesis"]: r["verdict"] for r in plates.judge_hypotheses(acc)}["H3"] == "inconclusive"
-    assert all(r["verdict"] == "inconclusive" for r in plates.judge_hypotheses({"scratch": [0.5]}))
-    # nothing reads plates: H1 refuted, and a clear difference between near-chance arms judges nothing
+    assert _hyp(acc)["H3"].verdict == "inconclusive"
+    assert all(c.verdict == "not testable here" for c in _hyp({"scratch": [0.5]}).values())
+
+
+def test_h4_rival_is_chosen_on_validation_not_test():
+    acc = {"scratch": [0.80, 0.82, 0.81], "scratch+noise": [0.70, 0.71, 0.69],
+           "pretrained": [0.50, 0.52, 0.51], "pretrained+noise": [0.60, 0.61, 0.62]}
+    val = {**acc, "scratch": [0.5] * 3, "pretrained": [0.9] * 3}  # on validation, pretrained is the rival
+    got = _hyp(acc, val)["H4"]
+    assert "pretrained (best other arm on validation)" == got.comparator and got.verdict == "not reproduced"
+    assert "scratch (best" in _hyp(acc)["H4"].comparator
+
+
+def test_nothing_reads_plates_or_too_small_a_budget_is_not_testable():
+    from lib import claims as C
+
     near = {"scratch": [0.030, 0.031, 0.030], "scratch+noise": [0.029, 0.030, 0.030],
             "pretrained": [0.041, 0.042, 0.040], "pretrained+noise": [0.040, 0.041, 0.041]}
-    got = {r["hypothesis"]: r for r in plates.judge_hypotheses(near)}
-    assert got["H1"]["verdict"] == "refuted"
-    assert [got[h]["verdict"] for h in ("H2", "H3", "H4")] == ["inconclusive"] * 3
-    assert got["H2"]["interval_verdict"] == "supported" and "no arm reads plates" in got["H2"]["evidence"]
+    got = _hyp(near)
+    assert got["H1"].verdict == "not reproduced"  # H1 is about chance itself: with the budget, it is judged
+    assert [got[h].verdict for h in ("H2", "H3", "H4")] == ["not testable here"] * 3
+    assert "above chance: FAILED" in got["H2"].reason
+    # the seed's 6,250 steps against 600 here: nothing is testable, H1 included, never "not reproduced"
+    small = _hyp(near, premises=[C.enough_seeds(3), C.budget(600, plates.SEED_STEPS)])
+    assert {c.verdict for c in small.values()} == {"not testable here"}
+    assert "training budget: FAILED" in small["H1"].reason
+
+
+def _expl(acc, noise_std=40):
+    from lib import claims as C
+
+    return plates.judge_explanations(acc, noise_std, n_test=600 * 7, premises=[C.enough_seeds(3)])
 
 
 def test_judge_explanations_reads_fixes_preprocessing_and_noise_strength():
     acc = {"pretrained": [0.50, 0.52, 0.51], "finetune": [0.70, 0.72, 0.71], "two_stage": [0.40, 0.42, 0.41],
            "pretrained_div255": [0.49, 0.53, 0.50], "pretrained+noise": [0.30, 0.31, 0.32],
            "pretrained+noise:10": [0.45, 0.44, 0.46], "pretrained+noise:100": [0.10, 0.12, 0.11]}
-    got = {c["arm"] + " vs " + c["against"]: c["verdict"] for c in plates.judge_explanations(acc, noise_std=40)}
-    assert got == {"finetune vs pretrained": "reproduced", "two_stage vs pretrained": "not reproduced",
-                   "pretrained vs pretrained_div255": "inconclusive",
-                   "pretrained+noise:10 vs pretrained+noise": "reproduced"}
+    got = {c.id: c.verdict for c in _expl(acc)}
+    assert got == {"plates.answer.finetune": "reproduced", "plates.answer.two_stage": "not reproduced",
+                   "plates.pitfall.div255": "inconclusive", "plates.noise_too_strong.pretrained": "reproduced"}
     # the study's strength is the weakest: compare it with no noise; a lone noise arm judges nothing
-    got = plates.judge_explanations({"pretrained": [0.5, 0.5, 0.6], "pretrained+noise": [0.2, 0.2, 0.3],
-                                     "pretrained+noise:100": [0.1, 0.1, 0.1]}, noise_std=40)
-    assert [(c["arm"], c["against"], c["verdict"]) for c in got] == [("pretrained", "pretrained+noise", "reproduced")]
-    assert plates.judge_explanations({"pretrained": [0.5], "pretrained+noise": [0.4]}, noise_std=40) == []  # no sweep
-    got = plates.judge_explanations({"finetune": [0.6, 0.6, 0.7], "finetune+noise": [0.6, 0.7, 0.6],
-                                     "finetune+noise:10": [0.6, 0.7, 0.7]}, noise_std=40)
-    assert [(c["arm"], c["against"], c["verdict"]) for c in got] == [("finetune+noise:10", "finetune+noise", "inconclusive")]
-    assert plates.judge_explanations({"finetune": [0.5, 0.6]}, noise_std=40) == []  # no frozen reference
-    near = plates.judge_explanations({"pretrained": [0.040, 0.041, 0.042], "finetune": [0.048, 0.049, 0.050]}, 40)
-    assert near[0]["verdict"] == "inconclusive" and "neither arm reads plates" in near[0]["evidence"]
+    got = _expl({"pretrained": [0.5, 0.5, 0.6], "pretrained+noise": [0.2, 0.2, 0.3], "pretrained+noise:100": [0.1, 0.1, 0.1]})
+    assert [(c.hypothesis.split("(")[-1], c.comparator, c.verdict) for c in got] == [
+        ("pretrained)", "pretrained+noise", "reproduced")]
+    assert _expl({"pretrained": [0.5], "pretrained+noise": [0.4]}) == []  # no sweep
+    got = _expl({"finetune": [0.6, 0.6, 0.7], "finetune+noise": [0.6, 0.7, 0.6], "finetune+noise:10": [0.6, 0.7, 0.7]})
+    assert [(c.comparator, c.verdict) for c in got] == [("finetune+noise", "inconclusive")]
+    assert _expl({"finetune": [0.5, 0.6]}) == []  # no frozen reference
+    near = _expl({"pretrained": [0.040, 0.041, 0.042], "finetune": [0.048, 0.049, 0.050]})
+    assert near[0].verdict == "not testable here" and "finetune above chance: FAILED" in near[0].reason
 
 
 def test_run_plate_arm_cached_and_noisy_tiny():

@@ -63,20 +63,27 @@ def test_compare_arms_pairs_seeds_in_order():
 
 def test_judge_claims_on_known_numbers():
     per_arm = {
-        "stuck": {"train_acc": [0.5, 0.52], "val_acc": [0.45, 0.43], "test_acc": [0.5, 0.5]},  # below chance: stuck
-        "over": {"train_acc": [0.97, 0.98], "val_acc": [0.55, 0.5], "test_acc": [0.52, 0.5]},
-        "good": {"train_acc": [0.95, 0.96], "val_acc": [0.9, 0.91], "test_acc": [0.90, 0.91]},
+        "stuck": {"train_acc": [0.5, 0.52, 0.51], "val_acc": [0.45, 0.43, 0.46], "test_acc": [0.5, 0.5, 0.49]},
+        "over": {"train_acc": [0.97, 0.98, 0.99], "val_acc": [0.55, 0.5, 0.52], "test_acc": [0.52, 0.5, 0.51]},
+        "good": {"train_acc": [0.95, 0.96, 0.95], "val_acc": [0.9, 0.91, 0.9], "test_acc": [0.90, 0.91, 0.9]},
     }
-    j = lambda claim, arm: R.judge_claim(claim, arm, per_arm, majority=0.5)["verdict"]
+    j = lambda claim, arm, **kw: R.judge_claim(claim, arm, per_arm, majority=0.5, n_val=300, n_test=300, **kw).verdict
     assert j("stuck", "stuck") == R.REPRODUCED and j("stuck", "good") == R.NOT_REPRODUCED
     assert j("learns", "good") == R.REPRODUCED and j("learns", "stuck") == R.NOT_REPRODUCED
-    # one seed learned, one stayed at chance: the mean (0.655) would say "learns"; seed by seed it is open
-    per_arm["mixed"] = {"train_acc": [0.9, 0.5], "val_acc": [0.81, 0.50], "test_acc": [0.8, 0.5]}
+    # one seed learned, two stayed at chance: neither "learns" nor "stuck" can be decided
+    per_arm["mixed"] = {"train_acc": [0.9, 0.5, 0.5], "val_acc": [0.81, 0.50, 0.50], "test_acc": [0.8, 0.5, 0.5]}
     assert j("learns", "mixed") == R.INCONCLUSIVE and j("stuck", "mixed") == R.INCONCLUSIVE
     assert j("overfits", "over") == R.REPRODUCED and j("overfits", "good") == R.NOT_REPRODUCED
-    assert j("beats over", "good") == R.REPRODUCED and j("beats good", "over") == R.NOT_REPRODUCED
+    assert j("beats over", "good") == R.REPRODUCED and j("beats good", "over") == R.NOT_TESTABLE  # "over" at chance
     assert j("no_better_than good", "over") == R.REPRODUCED and j("no_better_than over", "good") == R.NOT_REPRODUCED
-    assert j("beats missing", "good") == R.INCONCLUSIVE
+    # an arm that was not trained, and a failed premise of a named arm: not testable, never "not reproduced"
+    assert j("beats missing", "good", skipped={"missing": "source weights did not learn"}) == R.NOT_TESTABLE
+    weak = R.C.Premise("source weights learned their task", False, detail="0.10 against chance 0.05")
+    c = R.judge_claim("beats over", "good", per_arm, 0.5, n_val=300, n_test=300, premises={"over": [weak]})
+    assert c.verdict == R.NOT_TESTABLE and c.interval_verdict == R.REPRODUCED and "0.10" in c.reason
+    # two seeds are too few
+    two = {k: {m: v[:2] for m, v in d.items()} for k, d in per_arm.items()}
+    assert R.judge_claim("learns", "good", two, 0.5, n_val=300, n_test=300).verdict == R.NOT_TESTABLE
     with pytest.raises(ValueError, match="unknown claim"):
         j("improves", "good")
 

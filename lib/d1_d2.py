@@ -1,0 +1,86 @@
+"""Seed 003's claims, and the study's controls, judged through the claims contract.
+
+The seed's author inferred that "most of the learning ... was only because of the additional
+layers, not the layers that were transferred from the model trained on D1": the transferred layers
+did not help. The accepted answer gave two measurable ways they could have helped, both against a
+re-initialised control: (a) training is faster, (b) the end accuracy is better. Speed is counted in
+optimizer steps to a target validation accuracy (every D2 arm sees the same data, so steps and
+epochs agree up to a constant, but steps are what compare across data sizes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lib import claims as C
+
+SOURCE = "seed 003"
+
+
+def steps_to_target(history: dict, target: float) -> tuple[float, bool]:
+    """Optimizer steps until validation accuracy first reached ``target`` and whether it never did
+    (then the run's steps + one epoch: a lower bound, censored)."""
+    spe = (history.get("steps_per_epoch") or [1.0])[0]
+    for epoch, v in zip(history["val_epoch"], history["val_accuracy"]):
+        if v >= target:
+            return epoch * spe, False
+    return (len(history["loss"]) + 1) * spe, True
+
+
+def arm_steps(history: dict, arm: str, target: float) -> tuple[list[float], int]:
+    """Steps to ``target`` for each seed of ``arm`` (seed order) and how many were censored."""
+    by_seed = history[arm]
+    out = [steps_to_target(by_seed[s], target) for s in sorted(by_seed, key=int)]
+    return [s for s, _ in out], sum(c for _, c in out)
+
+
+def claims(rows, history: dict, *, n_test: int, chance: float, d1_n_test: int, d1_chance: float, target: float,
+           margin: float, control_n_test: dict[str, int] | None = None,
+           control_chance: dict[str, float] | None = None) -> list[C.Claim]:
+    """The study's controls and seed 003's claims. ``rows``: the run's per-arm, per-seed rows
+    (a DataFrame with ``arm``, ``seed``, ``test_acc``); ``history``: the record's histories."""
+    acc = {a: g.sort_values("seed").test_acc.tolist() for a, g in rows.groupby("arm")}
+    n_seeds = len(acc["frozen"])
+    out = []
+    control_n_test, control_chance = control_n_test or {}, control_chance or {}
+    if "positive/frozen" in acc:
+        out.append(C.judge(
+            "d1_d2.control.positive", "control",
+            "when D2 is drawn like D1 (its held-out part, same labels), the frozen D1 layers + new layers beat the "
+            "re-initialised control: transfer must help", rule="greater", a=acc["positive/frozen"],
+            b=acc["positive/control"], n_test=control_n_test.get("positive"), comparator="positive/control",
+            kind="control", expected=C.REPRODUCED))
+    if "negative/frozen" in acc:
+        for arm in ("frozen", "control"):
+            out.append(C.judge(
+                f"d1_d2.control.negative.{arm}", "control",
+                f"with D2's training labels shuffled, the {arm} arm does not beat chance (by more than {0.05:g})",
+                rule="no_better", a=acc[f"negative/{arm}"], b=control_chance.get("negative", chance), margin=0.05,
+                n_test=control_n_test.get("negative", n_test), comparator="the majority rate", kind="control",
+                expected=C.REPRODUCED))
+    src = acc["source"]
+    base = [C.enough_seeds(n_seeds),
+            C.source_learned({"source_test_acc": float(np.mean(src)), "chance": d1_chance, "n_test": d1_n_test},
+                             name="the source network learned D1"),
+            C.above_chance("frozen", acc["frozen"], chance, n_test), C.above_chance("control", acc["control"], chance, n_test)]
+    out.append(C.judge(
+        "d1_d2.author.no_help", SOURCE,
+        "the transferred D1 layers did not help: frozen D1 layers + new layers end no better than a re-initialised "
+        f"control on D2 (the author's inference; margin {margin:g})", rule="no_better", a=acc["frozen"],
+        b=acc["control"], n_test=n_test, margin=margin, comparator="control", premises=base,
+        seed_reported="the author: the new layers did all the work (frozen transfer 0.876 on D2, no control run)"))
+    steps_f, cens_f = arm_steps(history, "frozen", target)
+    steps_c, cens_c = arm_steps(history, "control", target)
+    reached = C.Premise("the control reaches the target", cens_c == 0, value=n_seeds - cens_c, threshold=n_seeds,
+                        detail=f"{n_seeds - cens_c} of {n_seeds} control runs reached validation {target:.3f}")
+    out.append(C.judge(
+        "d1_d2.answer.faster", SOURCE,
+        "the transferred D1 layers speed up training: frozen D1 layers + new layers reach the target validation "
+        "accuracy in fewer optimizer steps than the re-initialised control (the accepted answer's first measure)",
+        rule="less", a=steps_f, b=steps_c, measure="optimizer steps to the target validation accuracy",
+        split="validation", comparator="control", premises=[*base, reached],
+        evidence=f"steps to validation {target:.3f}: frozen {np.mean(steps_f):.0f} (censored {cens_f}), control "
+                 f"{np.mean(steps_c):.0f} (censored {cens_c}); frozen - control "
+                 + C.paired_interval(steps_f, steps_c, accuracies=False).text(0),
+        seed_reported="not measured by the author; the answer's measure (a)"))
+    return out
