@@ -83,6 +83,31 @@ class Backbone:
         m = re.match(self.block_pattern, layer_name)
         return m.group(1) if m else None
 
+    def layer_blocks(self, base: keras.Model) -> dict[str, str]:
+        """Every layer with weights or computation mapped to the block it belongs to, for training a
+        block alone (surgical fine-tuning). Named layers go to their block; a layer between two
+        blocks that the pattern does not name goes to the next block (InceptionV3's branches end in
+        the ``mixedK`` concatenation that names the block); layers after the last block (the simple
+        CNN's ``flatten`` and ``fc1``) go to the last one; layers before the first (input,
+        preprocessing) to none."""
+        out: dict[str, str] = {}
+        pending: list[str] = []
+        last = None
+        for layer in base.layers:
+            b = self.block_of(layer.name)
+            if b is None:
+                if last is not None or layer.weights:
+                    pending.append(layer.name)
+                continue
+            for name in pending:
+                out[name] = b
+            pending, last = [], b
+            out[layer.name] = b
+        for name in pending:
+            if last is not None:
+                out[name] = last
+        return out
+
 
 REGISTRY: dict[str, Backbone] = {
     "simple_cnn": Backbone("simple_cnn", _simple_cnn, "unit", 8, r"^(block\d+)_", None),
@@ -256,14 +281,50 @@ def build_base(arch: str, image_size: int, weights: str = "none") -> keras.Model
     return base
 
 
-def build_backbone(arch: str, image_size: int, weights: str = "none") -> tuple[keras.Model, keras.Model]:
+def bn_mode(policy: str, weights: str) -> str:
+    """How a base's BatchNormalization (and dropout, stochastic depth) layers run while an arm
+    trains: ``inference`` for a base started from learned weights, whatever is unfrozen (the Keras
+    fine-tuning guide calls the base with ``training=False``, so fine-tuning does not overwrite the
+    learned statistics from small batches of a new domain, and a frozen base's dropout is off
+    whether its features are cached or not); ``train`` for a base trained from random weights,
+    whose statistics must be learned."""
+    return "train" if policy == "scratch" or weights in ("none", "") else "inference"
+
+
+class InferenceMode(keras.layers.Layer):
+    """Calls ``inner`` with ``training=False`` whatever mode the outer model runs in. Passing
+    ``training=False`` when building a functional model is not enough in Keras 3: ``fit`` calls the
+    graph with ``training=True`` and that overrides every recorded call's own ``training``; a layer
+    whose ``call`` takes no ``training`` argument is not overridden, and its explicit ``False``
+    reaches every layer inside ``inner``. Its weights stay ``inner``'s (trainable as they are set)."""
+
+    def __init__(self, inner: keras.Model, **kwargs):
+        super().__init__(name=kwargs.pop("name", f"{inner.name}_inference"), **kwargs)
+        self.inner = inner
+
+    def call(self, x):
+        return self.inner(x, training=False)
+
+    def compute_output_shape(self, input_shape):
+        return self.inner.compute_output_shape(input_shape)
+
+
+def in_mode(inner: keras.Model, training: bool | None):
+    """``inner`` as it should be called: wrapped in :class:`InferenceMode` for ``training=False``."""
+    return InferenceMode(inner) if training is False else inner
+
+
+def build_backbone(arch: str, image_size: int, weights: str = "none",
+                   training: bool | None = None) -> tuple[keras.Model, keras.Model]:
     """``(model, base)``: ``model`` maps raw 0-255 pixels to the base's feature map, with the
-    architecture's preprocessing inside; ``base`` is the nested keras model (freeze it by block)."""
+    architecture's preprocessing inside; ``base`` is the nested keras model (freeze it by block).
+    ``training=False`` calls the base in inference mode always (see :func:`bn_mode`); ``None``
+    leaves it to Keras (training mode in ``fit``, except frozen BatchNormalization layers)."""
     base = build_base(arch, image_size, weights)
     inputs = keras.Input((image_size, image_size, 3), name="pixels")
     pre = _preprocess_layer(get(arch).preprocess)
     x = pre(inputs) if pre is not None else inputs
-    return keras.Model(inputs, base(x), name=f"{base.name}_backbone"), base
+    return keras.Model(inputs, in_mode(base, training)(x), name=f"{base.name}_backbone"), base
 
 
 def layer_names(base: keras.Model) -> list[str]:

@@ -218,3 +218,9 @@ def trials_table(log: list[dict], oracle=None, blocks: list[str] | None = None):
     frame = pd.DataFrame(rows)
     order = ["val_acc", "best_val_acc"] if "best_val_acc" in frame else ["val_acc"]
     return frame.sort_values(order, ascending=False).reset_index(drop=True)
+
+
+def config_name(cfg) -> str:
+    """``(cut, unfrozen blocks, learning rate)`` as one label: ``mixed5 + 1 unfrozen @ 1e-04``."""
+    cut, k, lr = cfg
+    return f"{cut} + {k} unfrozen @ {lr:.0e}"

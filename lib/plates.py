@@ -244,7 +244,9 @@ def build_plate_model(image_size: int, *, weights: str = "none", policy: str = "
 
     if policy not in ("frozen", "finetune", "scratch"):
         raise ValueError(f"policy must be frozen, finetune or scratch; received {policy!r}")
-    full, base = backbones.build_backbone(arch, image_size, "none" if policy == "scratch" else weights)
+    mode = backbones.bn_mode(policy, weights)
+    full, base = backbones.build_backbone(arch, image_size, "none" if policy == "scratch" else weights,
+                                          training=False if mode == "inference" else None)
     base.trainable = policy != "frozen"
     inputs = keras.Input(full.output_shape[1:], name="features")
     x = keras.layers.GlobalAveragePooling2D(name="gap")(inputs)
@@ -259,7 +261,7 @@ def build_plate_model(image_size: int, *, weights: str = "none", policy: str = "
     out = keras.layers.Reshape((n_chars, n_symbols), name="plate")(keras.layers.Concatenate(name="chars")(branches))
     head = keras.Model(inputs, out, name="plate_head")
     model = keras.Model(full.input, head(full.output), name=f"plate_{arch}_{policy}")
-    return model, {"backbone": full, "base": base, "head": head, "frozen": policy == "frozen"}
+    return model, {"backbone": full, "base": base, "head": head, "frozen": policy == "frozen", "bn_mode": mode}
 
 
 # The seed's 2x2 (pretrained or scratch, with or without noise), the accepted answer's fixes and

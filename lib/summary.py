@@ -20,12 +20,14 @@ from lib.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, OPEN, REPRODU
 
 # experiment -> the verdicts it provides (what the summary expects, and says is open without it)
 EXPECTED: dict[str, list[str]] = {
-    "d1_d2/synthetic": ["seed 003: D1 layers transfer to D2 (frozen transfer beats the re-initialised control)"],
-    "d1_d2/digits": ["seed 003 on digits: frozen transfer beats the re-initialised control"],
-    "source_pretrain/default": ["source weights (shapes) learned their task"],
-    "source_pretrain/glyphs": ["source weights (glyphs) learned their task"],
-    "source_pretrain/simple_cnn": ["source weights (shapes, simple CNN) learned their task"],
-    "source_pretrain/inception": ["source weights (shapes, InceptionV3 at 75 px) learned their task"],
+    "d1_d2/synthetic": ["seed 003: the transferred D1 layers did not help (frozen + new layers no better than the control)",
+                        "seed 003: the transferred D1 layers speed up training (steps to target, the answer's measure)"],
+    "d1_d2/digits": ["seed 003 on digits: the transferred D1 layers did not help",
+                     "seed 003 on digits: the transferred D1 layers speed up training"],
+    "source_pretrain/default": ["prerequisite: source weights (shapes) learned their task"],
+    "source_pretrain/glyphs": ["prerequisite: source weights (glyphs) learned their task"],
+    "source_pretrain/simple_cnn": ["prerequisite: source weights (shapes, simple CNN) learned their task"],
+    "source_pretrain/inception": ["prerequisite: source weights (shapes, InceptionV3 at 75 px) learned their task"],
     "small_data/simple_cnn": ["seed 002: the simple CNN learns the small target"],
     "small_data/vgg16_plateau": ["seed 002: VGG16 plateaus whatever is frozen"],
     "small_data/resnet50": ["seed 002: ResNet50 frozen over-fits; fine-tuned beats frozen"],
@@ -33,16 +35,17 @@ EXPECTED: dict[str, list[str]] = {
                                  "seed 002: InceptionV3 all trained is no better than the cut",
                                  "seed 002: unfreezing mixed4..mixed5 beats the plain cut"],
     "cut_search/default": ["seed 002: a search over InceptionV3's cut blocks lands on the blog's mixed5"],
-    "transferability/default": ["Yosinski: copied-then-fine-tuned layers beat training from scratch",
-                                "Yosinski: frozen transfer drops with depth",
-                                "LogME ranks the cuts as fine-tuning does"],
-    "plates/h1_h4": ["seed 000: H1 EfficientNetB0 reads plates", "seed 000: H2 transfer fails to help",
-                     "seed 000: H3 noise fails to help", "seed 000: H4 pretrained+noise is not best"],
+    "transferability/default": ["literature: copied-then-fine-tuned layers beat training from scratch",
+                                "literature: frozen transfer drops with depth",
+                                "literature: LogME ranks the cuts as fine-tuning does"],
+    "plates/h1_h4": ["seed 000: H1 held: EfficientNetB0 reads plates", "seed 000: H2 failed: transfer did not help",
+                     "seed 000: H3 failed: noise did not help", "seed 000: H4 failed: pretrained+noise was not best"],
     "plates/fixes": ["seed 000 answer: a trainable base beats the frozen one",
                      "seed 000 answer: the two-stage recipe beats the frozen base",
                      "pitfall: pixels /255 hurt a model that expects 0-255"],
     "plates/noise_sweep": ["seed 000: the noise was too strong (weaker noise beats it)"],
     "signs/country_shift": ["seed 001: from scratch beats transfer with few examples",
+                            "seed 001: from scratch converges fastest",
                             "seed 001: freezing gives no speed-up",
                             "seed 001: pre-trained initialisation does not help the first country"],
 }
@@ -275,3 +278,18 @@ def link(path: Any, root: str | Path, suffix: str = "") -> str:
         p = p.with_name(p.name.split(".")[0] + suffix)
     rel = p.relative_to(root) if p.is_relative_to(root) else p
     return f"[{rel.with_suffix('')}](../{rel.as_posix()})"
+
+
+def counts_by_study(s: dict[str, Any]) -> list[dict]:
+    """Per study (notebook): its controls (passed of run), then its claims per verdict."""
+    from lib.claims import VERDICTS
+
+    ctl = {c["study"]: f"{c['passed']}/{c['run']}" for c in s["controls"]}
+    out: dict[str, dict] = {}
+    for c in s["claims"]:
+        if c["kind"] != "claim":
+            continue
+        study = c["run"].split("/")[0]
+        row = out.setdefault(study, {"study": study, "controls passed": ctl.get(study, "none"), **{v: 0 for v in VERDICTS}})
+        row[c["verdict"]] += 1
+    return sorted(out.values(), key=lambda r: r["study"])

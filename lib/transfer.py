@@ -61,11 +61,15 @@ CONTROL_ARMS = ("frozen", "control")
 
 
 def run_d1_d2(d1, d2, *, seeds, hidden=(128, 64, 32), new_hidden=(64, 32), epochs=20, batch_size=128,
-              learning_rate=1e-3, finetune_learning_rate=5e-4, patience=0, controls=None, record=None, log=print):
+              learning_rate=1e-3, finetune_learning_rate=5e-4, patience=0, controls=None, record=None, log=print,
+              max_steps=0, patience_steps=0):
     """Every arm of the D1 -> D2 study for every seed; same training function throughout.
 
     ``patience`` > 0 trains every arm to convergence (early stopping on validation accuracy, best
-    weights restored, ``epochs`` the cap). ``controls`` maps a name to a target task (the positive
+    weights restored, ``epochs`` the cap). ``max_steps`` / ``patience_steps`` > 0 state the cap and
+    the patience in optimizer steps instead, converted to epochs per task (a 300-sample task has
+    3 steps per epoch at batch 128, the 8,000-sample D2 40: patience in epochs would stop the small
+    one after a tenth of the steps). ``controls`` maps a name to a target task (the positive
     and negative controls, :func:`lib.data.positive_control_task`, :func:`lib.data.shuffled_labels_task`):
     the :data:`CONTROL_ARMS` run on each, as arms ``<name>/<arm>``, from the same source network.
 
@@ -76,11 +80,15 @@ def run_d1_d2(d1, d2, *, seeds, hidden=(128, 64, 32), new_hidden=(64, 32), epoch
     from lib import models, train
 
     rows, param_counts = [], {}
-    common = dict(epochs=epochs, batch_size=batch_size, patience=patience)
+    def budget(task):
+        spe = -(-len(task.y_train) // batch_size)
+        return dict(epochs=-(-max_steps // spe) if max_steps else epochs, batch_size=batch_size,
+                    patience=-(-patience_steps // spe) if patience_steps else patience)
+
     for seed in seeds:
         train.set_seed(seed)
         src = models.build_mlp(d1.n_features, d1.n_classes, hidden, normalizer_data=d1.x_train, name="source")
-        hist = train.fit(src, d1, learning_rate=learning_rate, seed=seed, **common)
+        hist = train.fit(src, d1, learning_rate=learning_rate, seed=seed, **budget(d1))
         _keep(rows, record, "source", seed, src, d1, hist)
         zs = train.zero_shot(src, d2)
         rows[-1].update(zero_shot_identity=zs["identity"], zero_shot_best_mapping=zs["best_mapping"])
@@ -90,7 +98,7 @@ def run_d1_d2(d1, d2, *, seeds, hidden=(128, 64, 32), new_hidden=(64, 32), epoch
             train.set_seed(seed)
             for arm in names:
                 model, lr = _d1_d2_arm(arm, src, task, hidden, new_hidden, learning_rate, finetune_learning_rate)
-                hist = train.fit(model, task, learning_rate=lr, seed=seed, **common)
+                hist = train.fit(model, task, learning_rate=lr, seed=seed, **budget(task))
                 _keep(rows, record, prefix + arm, seed, model, task, hist)
                 param_counts[prefix + arm] = models.parameter_counts(model)
         log(f"seed {seed}: " + ", ".join(f"{r['arm']} test {r['test_acc']:.3f}" for r in rows if r["seed"] == seed))
@@ -164,14 +172,17 @@ def build_head(feature_shape, n_classes: int, dropout: float = 0.3, name: str = 
     return keras.Model(inputs, outputs, name=name)
 
 
-def on_pixels(backbone, inner, name: str):
+def on_pixels(backbone, inner, name: str, training: bool | None = None):
     """``inner`` (a model on the base's input) behind ``backbone``'s preprocessing layer, as a model
-    on raw 0-255 pixels: what a cut base, a frozen prefix or a multi-block probe needs."""
+    on raw 0-255 pixels: what a cut base, a frozen prefix or a multi-block probe needs.
+    ``training``: as in :func:`lib.backbones.build_backbone`."""
     import keras
 
     pixels = backbone.input
     pre = [layer for layer in backbone.layers if layer.name == "preprocess"]
-    return keras.Model(pixels, inner(pre[0](pixels) if pre else pixels), name=name)
+    from lib.backbones import in_mode
+
+    return keras.Model(pixels, in_mode(inner, training)(pre[0](pixels) if pre else pixels), name=name)
 
 
 def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy: str = "frozen",
@@ -192,13 +203,15 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
         close = difflib.get_close_matches(policy, list(POLICIES), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown policy {policy!r}{hint} (known: {', '.join(POLICIES)})")
-    full, base = backbones.build_backbone(arch, image_size, "none" if policy == "scratch" else weights)
+    mode = backbones.bn_mode(policy, weights)
+    training = False if mode == "inference" else None
+    full, base = backbones.build_backbone(arch, image_size, "none" if policy == "scratch" else weights, training=training)
     if policy in ("cut", "cut_unfreeze"):
         if not cut_at:
             raise ValueError(f"policy {policy!r} needs cut_at (a layer name of {base.name})")
         cut = backbones.resolve_layer(base, cut_at)
         base = keras.Model(base.input, base.get_layer(cut).output, name=f"{base.name}_cut_{cut}")
-        full = on_pixels(full, base, f"{base.name}_backbone")
+        full = on_pixels(full, base, f"{base.name}_backbone", training=training)
     names = [layer.name for layer in base.layers]
     if policy in ("frozen", "cut", "two_stage"):
         set_trainable(base, None)
@@ -218,11 +231,13 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
             close = difflib.get_close_matches(block, blocks, n=2)
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             raise ValueError(f"policy 'surgical' needs one block of {arch}; received {block!r}{hint} (blocks: {blocks})")
-        bb = backbones.get(arch)
+        owner = backbones.get(arch).layer_blocks(base)
         set_trainable(base, None)
         base.trainable = True
         for layer in base.layers:
-            layer.trainable = bb.block_of(layer.name) == block
+            layer.trainable = owner.get(layer.name) == block
+        if not any(layer.weights for layer in base.layers if layer.trainable):
+            raise ValueError(f"surgical block {block!r} of {arch} has no layer with weights to train")
     elif policy == "cut_unfreeze":
         if not unfreeze_from:
             raise ValueError("policy 'cut_unfreeze' needs unfreeze_from (layers after it, up to the cut, train)")
@@ -232,7 +247,7 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
     model = keras.Model(full.input, head(full.output), name=f"{arch}_{policy}")
     frozen = len(base.trainable_weights) == 0
     split = backbones.resolve_layer(base, unfreeze_from) if policy == "cut_unfreeze" else None
-    return model, {"model": model, "backbone": full, "base": base, "head": head, "frozen": frozen,
+    return model, {"model": model, "backbone": full, "base": base, "head": head, "frozen": frozen, "bn_mode": mode,
                    "frozen_until": split, "cut_at": cut if policy in ("cut", "cut_unfreeze") else None}
 
 
@@ -256,7 +271,10 @@ def split_frozen_prefix(parts) -> tuple:
         raise ValueError(f"layers after {name!r} are not all trainable: the prefix is not the whole frozen part")
     prefix = on_pixels(parts["backbone"], keras.Model(base.input, t, name=f"{base.name}_to_{name}"), f"prefix_{name}")
     inputs = keras.Input(t.shape[1:], name=f"{name}_features")
-    suffix = keras.Model(inputs, parts["head"](tail(inputs)), name=f"suffix_{name}")
+    from lib.backbones import in_mode
+
+    training = False if parts.get("bn_mode") == "inference" else None
+    suffix = keras.Model(inputs, parts["head"](in_mode(tail, training)(inputs)), name=f"suffix_{name}")
     return prefix, suffix
 
 
@@ -398,7 +416,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
            "test_acc": train.accuracy(model, task.x_test, task.y_test), "final_val_loss": hist["val_loss"][-1],
            "wall_s": wall, "images_per_s": epochs * len(task.y_train) / wall,
            "cached_features": bool((parts["frozen"] or parts["frozen_until"]) and cache_features
-                                   and kw["policy"] != "two_stage"),
+                                   and kw["policy"] != "two_stage"), "bn_mode": parts["bn_mode"],
            **{f"{k}_params": v for k, v in counts.items()}}
     return row, hist, parts
 

@@ -172,3 +172,13 @@ def test_a_failed_runs_reason_is_one_line():
     assert summary._short_error(error) == "KeyboardInterrupt in In [6]"
     assert summary._short_error("the notebook finished without marking its record complete") == \
         "the notebook finished without marking its record complete"
+
+
+def test_counts_by_study_keep_not_testable_apart(tmp_path):
+    weak = claims.source_learned({"source_test_acc": 0.10, "chance": 0.05, "n_test": 800})
+    _record(tmp_path, "small_data/resnet50", claims=[_claim("r", premises=[weak]), _claim("s")])
+    _record(tmp_path, "d1_d2/digits", claims=[_claim("pos", kind="control", expected="reproduced"), _claim("d")])
+    rows = {r["study"]: r for r in summary.counts_by_study(summary.summarise(tmp_path))}
+    assert rows["small_data"]["not testable here"] == 1 and rows["small_data"]["reproduced"] == 1
+    assert rows["small_data"]["controls passed"] == "none" and rows["d1_d2"]["controls passed"] == "1/1"
+    assert rows["plates"]["open"] == 3 + 4 + 1  # fixes, h1_h4, noise_sweep: no record

@@ -132,3 +132,31 @@ def test_arm_learning_rate():
     for bad in ("vgg16:scratch@", "vgg16:scratch@fast", "vgg16:scratch@-1e-3", "vgg16:scratch@0"):
         with pytest.raises(ValueError, match="learning rate after '@'"):
             transfer.parse_arm(bad)
+
+
+def test_surgical_trains_weights_in_every_block_of_every_architecture():
+    from lib import transfer
+
+    _, parts = transfer.build_image_classifier("inceptionv3", 75, 2, policy="surgical", block="mixed5")
+    trained = {l.name for l in parts["base"].layers if l.trainable and l.weights}
+    assert trained and all(n.startswith(("conv2d", "batch_normalization")) for n in trained)  # mixed5's branches
+    _, parts = transfer.build_image_classifier("simple_cnn", 32, 2, policy="surgical", block="block3")
+    assert {"block3_conv1", "block3_conv2", "fc1"} <= {l.name for l in parts["base"].layers if l.trainable and l.weights}
+    _, parts = transfer.build_image_classifier("simple_cnn", 32, 2, policy="surgical", block="block1")
+    assert "fc1" not in {l.name for l in parts["base"].layers if l.trainable and l.weights}
+
+
+def test_a_pretrained_base_runs_in_inference_mode_while_it_trains():
+    import numpy as np
+
+    from lib import backbones
+
+    assert backbones.bn_mode("finetune", "source") == "inference" and backbones.bn_mode("frozen", "imagenet") == "inference"
+    assert backbones.bn_mode("scratch", "source") == "train" and backbones.bn_mode("finetune", "none") == "train"
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    fixed, base = backbones.build_backbone("efficientnetb0", 32, "none", training=False)
+    base.trainable = True
+    # BatchNormalization and stochastic depth off even when called in training mode, as fit does
+    np.testing.assert_allclose(fixed(x, training=True), fixed(x, training=False), rtol=1e-5, atol=1e-5)
+    free, base = backbones.build_backbone("efficientnetb0", 32, "none")
+    assert not np.allclose(free(x, training=True), free(x, training=False), atol=1e-5)
