@@ -89,7 +89,9 @@ $(OUTPUTS)/%.ipynb: params/%.yaml $$(call nb_of,$$*) $(LIB) | $(STAMP)
 # inception.yaml, which cut_search uses too); plates `source:glyphs` (glyphs.yaml); signs compare a `source`-initialised
 # country-A model with one from scratch (the simple CNN's source weights come from
 # params/source_pretrain/simple_cnn.yaml, which transferability uses too).
-$(filter $(OUTPUTS)/small_data/% $(OUTPUTS)/signs/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/default.ipynb
+# (small_data/simple_cnn trains from scratch only, and the sign study's default is the simple CNN:
+# neither waits for the VGG16 / ResNet50 pre-training.)
+$(filter-out $(OUTPUTS)/small_data/simple_cnn.ipynb $(OUTPUTS)/small_data/inception_cut.ipynb,$(filter $(OUTPUTS)/small_data/%,$(REPORTS))): $(OUTPUTS)/source_pretrain/default.ipynb
 $(filter $(OUTPUTS)/smoke/small_data/% $(OUTPUTS)/smoke/signs/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/default.ipynb
 $(filter $(OUTPUTS)/signs/% $(OUTPUTS)/transferability/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/simple_cnn.ipynb
 $(filter $(OUTPUTS)/smoke/signs/% $(OUTPUTS)/smoke/transferability/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/simple_cnn.ipynb

@@ -421,6 +421,21 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     return row, hist, parts
 
 
+def choose_learning_rate(spec: str, grid, task, image_size: int, *, seed: int, **run_kw) -> tuple[float | None, dict]:
+    """The learning rate of ``grid`` at which arm ``spec`` reaches its best **validation** accuracy
+    (one run per rate, with ``seed``; the test split is not looked at), and every rate's score.
+    An arm that names its own rate (``@LR``) keeps it: ``(None, {})``. Every arm of a study uses
+    the same grid, scratch and transfer alike (He et al. 2019: a from-scratch baseline needs its
+    own tuning before "transfer beats scratch" means anything)."""
+    if not grid or arm_learning_rate(spec) is not None:
+        return None, {}
+    scores = {}
+    for lr in grid:
+        row, _, _ = run_image_arm(f"{spec}@{lr:g}", task, image_size, seed=seed, **run_kw)
+        scores[float(lr)] = float(row["best_val_acc"])
+    return max(scores, key=scores.get), scores
+
+
 def pretrain_source(arch: str, task, image_size: int, *, epochs: int, batch_size: int, learning_rate: float,
                     seed: int, out_path):
     """Train ``arch`` from random weights on the source task and save its base's weights to
