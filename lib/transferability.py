@@ -21,7 +21,17 @@ def logme(features: np.ndarray, labels: np.ndarray, max_iter: int = 100, tol: fl
     For each class, the evidence of ``y_c = F w + noise`` with prior ``w ~ N(0, 1/alpha)`` and
     noise precision ``beta`` is maximised over ``alpha`` and ``beta`` by the fixed-point updates
     of the paper (through one SVD of ``F``); the score is the mean over classes of the maximal
-    log evidence divided by ``n``."""
+    log evidence divided by ``n``.
+
+    Wide features (``d > n``, three of the simple CNN's four cuts): the sums run over all ``d``
+    eigenvalues of ``F^T F``, zeros included, which is the exact evidence (Bishop 3.86: ``|A|``
+    has ``d - k`` factors ``alpha``). The evidence depends on ``F`` only through ``F F^T``, so this
+    equals LogME of the features reduced first to their ``k = rank`` principal directions
+    (``U_k S_k``), where the reference implementation (You et al., ``_fit_fixed_point``, whose
+    sums run over the ``k`` non-zero singular values with ``D`` in front of ``log alpha``) gives the
+    same number; on the raw wide features that implementation adds ``(d - k) / 2 log alpha`` per
+    class, which grows with ``d`` without any gain in what the features tell about the labels.
+    Tested in ``tests/test_transferability.py``."""
     f = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
     y = np.asarray(labels)
     n, d = f.shape
