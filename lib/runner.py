@@ -45,10 +45,13 @@ def count_figures(nb_path: Path) -> int:
 
 # TensorFlow's C++ start-up lines that no log-level setting silences (TF >= 2.20 logs them through
 # absl before its log level is read; the oneDNN notice appears whenever TF_ENABLE_ONEDNN_OPTS is set):
+# the `tensorflow` package (CPU and GPU in one wheel) adds its CUDA notice on a machine without a GPU;
 # they reach the cells' stderr on every run and say nothing about the study. Exactly these are dropped.
 STARTUP_NOISE = re.compile(
     r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR\n"
-    r"|^I\d{4} [\d:.]+ +\d+ port\.cc:\d+\] oneDNN custom operations are on\..*\n?", re.M)
+    r"|^I\d{4} [\d:.]+ +\d+ port\.cc:\d+\] oneDNN custom operations are on\..*\n?"
+    r"|^I\d{4} [\d:.]+ +\d+ cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine, GPU will not be used\.\n?",
+    re.M)
 
 
 def strip_startup_noise(nb_path: Path) -> int:

@@ -86,7 +86,9 @@ def test_tensorflow_startup_lines_are_dropped_and_nothing_else(tmp_path):
     nb = nbformat.v4.new_notebook()
     noise = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
              "I0000 00:00:1795867717.597889    7490 port.cc:153] oneDNN custom operations are on. "
-             "You may see slightly different numerical results. To turn them off, set `TF_ENABLE_ONEDNN_OPTS=0`.\n")
+             "You may see slightly different numerical results. To turn them off, set `TF_ENABLE_ONEDNN_OPTS=0`.\n"
+             "I0000 00:00:1795971106.374715   23569 cudart_stub.cc:31] Could not find cuda drivers on your machine, "
+             "GPU will not be used.\n")
     nb.cells = [nbformat.v4.new_code_cell(
         "import sys\n"
         f"sys.stderr.write({noise!r}); sys.stderr.flush()\n"
@@ -101,8 +103,8 @@ def test_tensorflow_startup_lines_are_dropped_and_nothing_else(tmp_path):
 
     pm.execute_notebook(str(path), str(executed), kernel_name="python3", progress_bar=False)
     assert "absl::InitializeLog" in executed.read_text()
-    assert runner.strip_startup_noise(executed) == 4
+    assert runner.strip_startup_noise(executed) == 6
     text = "".join(o.get("text", "") for o in nbformat.read(executed, 4).cells[0].outputs)
-    assert "absl::InitializeLog" not in text and "oneDNN custom operations" not in text
+    assert "absl::InitializeLog" not in text and "oneDNN custom operations" not in text and "cuda drivers" not in text
     assert "a real warning" in text and "is not the notice" in text
     assert runner.strip_startup_noise(executed) == 0
