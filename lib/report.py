@@ -17,7 +17,8 @@ METRIC_LABELS = {
 }
 
 
-NOT_METRICS = ("val_epoch", "epoch_time_s", "steps_per_epoch", "best_epoch", "stopped_early", "phase_epochs")
+NOT_METRICS = ("val_epoch", "epoch_time_s", "steps_per_epoch", "best_epoch", "stopped_early", "stopped_stuck",
+               "phase_epochs")
 
 
 def history_frame(history: dict[str, dict[str, dict[str, list[float]]]]) -> pd.DataFrame:

@@ -38,6 +38,28 @@ class EpochTimer(keras.callbacks.Callback):
                           f"({self.times[-1]:.0f} s)")
 
 
+class StopWhenStuck(keras.callbacks.Callback):
+    """Stop a run stuck at chance: after ``after`` epochs whose training loss all sat within
+    ``fraction`` of ``log(n_classes)`` (the loss of a uniform guess) and whose validation accuracy
+    never rose above ``majority + margin``. ``stuck_epoch`` says when it stopped (0: it did not)."""
+
+    def __init__(self, n_classes: int, majority: float, after: int, fraction: float = 0.02, margin: float = 0.05):
+        super().__init__()
+        self.chance_loss, self.majority, self.after = float(np.log(n_classes)), majority, after
+        self.fraction, self.margin = fraction, margin
+        self.flat = 0
+        self.stuck_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        flat = abs(logs.get("loss", np.inf) - self.chance_loss) < self.fraction * self.chance_loss
+        chance = logs.get("val_accuracy", 1.0) <= self.majority + self.margin
+        self.flat = self.flat + 1 if flat and chance else 0
+        if self.flat >= self.after:
+            self.stuck_epoch = epoch + 1
+            self.model.stop_training = True
+
+
 def terminal_line(line: str) -> None:
     """Write ``line`` to the terminal that started this process, never into a notebook's outputs.
     Inside a Jupyter kernel, file descriptor 2 is a pipe whose every byte ipykernel copies into
@@ -87,13 +109,16 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
 
 def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
         learning_rate: float = 1e-3, seed: int = 0, validation_freq: int = 1,
-        patience: int = 0) -> dict[str, list[float]]:
+        patience: int = 0, stop_stuck_after: int = 0) -> dict[str, list[float]]:
     """Compile (always: a ``trainable`` change only takes effect on compile) with Adam and sparse
     categorical cross-entropy, train on ``task``'s train split, validate on its validation split.
 
     ``patience`` > 0: early stopping on validation accuracy (Keras' ``EarlyStopping``) after that
     many epochs without improvement, and the best epoch's weights restored; ``epochs`` is then the
     cap. The history says so: ``best_epoch`` (1-based) and ``stopped_early`` (1 or 0).
+    ``stop_stuck_after`` > 0: stop a run whose training loss sat at ``log(classes)`` with validation
+    accuracy at the majority rate for that many epochs in a row (:class:`StopWhenStuck`); the
+    history's ``stopped_stuck`` holds the epoch it stopped at (0: it did not).
 
     Returns the per-epoch history: ``loss``, ``accuracy`` (train), ``val_loss``, ``val_accuracy``
     (validation, every ``validation_freq`` epochs: ``val_epoch`` lists which, counting from 1),
@@ -109,6 +134,14 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
             raise ValueError("early stopping (patience > 0) needs validation every epoch (validation_freq=1)")
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience,
                                                        restore_best_weights=True, start_from_epoch=0))
+    stuck = None
+    if stop_stuck_after:
+        if validation_freq != 1:
+            raise ValueError("stopping stuck runs needs validation every epoch (validation_freq=1)")
+        majority = float(np.bincount(np.asarray(task.y_val).ravel()).max() / np.asarray(task.y_val).size)
+        n_classes = task.n_classes if task.class_names else int(np.max(task.y_train)) + 1
+        stuck = StopWhenStuck(max(n_classes, 2), majority, stop_stuck_after)
+        callbacks.append(stuck)
     hist = model.fit(make_dataset(task.x_train, task.y_train, batch_size, shuffle=True, seed=seed),
                      validation_data=make_dataset(task.x_val, task.y_val, 1024),
                      epochs=epochs, shuffle=False, verbose=0, callbacks=callbacks,  # the dataset shuffles
@@ -118,13 +151,15 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
     out["epoch_time_s"] = timer.times
     out["val_epoch"] = [e for e in range(1, ran + 1) if e % validation_freq == 0]
     out["steps_per_epoch"] = [float(-(-len(task.y_train) // batch_size))]
+    if stuck is not None:
+        out["stopped_stuck"] = [float(stuck.stuck_epoch)]
     if patience:
         out["best_epoch"] = [float(int(np.argmax(out["val_accuracy"])) + 1)]
         out["stopped_early"] = [float(ran < epochs)]
     return out
 
 
-PER_RUN = ("steps_per_epoch", "best_epoch", "stopped_early")
+PER_RUN = ("steps_per_epoch", "best_epoch", "stopped_early", "stopped_stuck")
 
 
 def join_phases(first: dict[str, list[float]], second: dict[str, list[float]]) -> dict[str, list[float]]:

@@ -366,13 +366,15 @@ def parse_arm(spec: str) -> dict:
 
 def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int, batch_size: int,
                   learning_rate: float, finetune_learning_rate: float, head_epochs: int, seed: int,
-                  cache_features: bool = True, init_weights: str | None = None, validation_freq: int = 1):
+                  cache_features: bool = True, init_weights: str | None = None, validation_freq: int = 1,
+                  stop_stuck_after: int = 0):
     """Train one arm on ``task`` and return ``(row, history, parts)``.
 
     ``init_weights``: a whole classifier's ``.weights.h5`` (same architecture, size and classes,
     e.g. a model trained on another domain) to start from, head included, instead of ``weights``
     for the base and a new head. ``validation_freq``: validate every that many epochs (the
-    history's ``val_epoch`` lists which).
+    history's ``val_epoch`` lists which). ``stop_stuck_after``: end-to-end runs stop once stuck at
+    chance for that many epochs (:class:`lib.train.StopWhenStuck`; the row's ``stopped_stuck``).
 
     Fully frozen arms train the head on features computed once (``cache_features``), and
     ``cut_unfreeze`` its trained blocks and head on the frozen prefix's output (:func:`fit_split`); ``two_stage``
@@ -408,13 +410,14 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
         hist = fit_split(parts, task, epochs=epochs, learning_rate=finetune_learning_rate, **common)
     else:
         lr = finetune_learning_rate if kw["policy"] in ("finetune", "cut_unfreeze") else learning_rate
-        hist = train.fit(model, task, epochs=epochs, learning_rate=lr, **common)
+        hist = train.fit(model, task, epochs=epochs, learning_rate=lr, stop_stuck_after=stop_stuck_after, **common)
     wall = time.perf_counter() - t0
     row = {"arm": spec, "seed": seed, "train_acc": hist["accuracy"][-1], "val_acc": hist["val_accuracy"][-1],
            "best_val_acc": max(hist["val_accuracy"]),
            "best_epoch": int(hist["val_epoch"][int(np.argmax(hist["val_accuracy"]))]),
            "test_acc": train.accuracy(model, task.x_test, task.y_test), "final_val_loss": hist["val_loss"][-1],
-           "wall_s": wall, "images_per_s": epochs * len(task.y_train) / wall,
+           "wall_s": wall, "images_per_s": len(hist["loss"]) * len(task.y_train) / wall,
+           "epochs_run": len(hist["loss"]), "stopped_stuck": int((hist.get("stopped_stuck") or [0])[0]),
            "cached_features": bool((parts["frozen"] or parts["frozen_until"]) and cache_features
                                    and kw["policy"] != "two_stage"), "bn_mode": parts["bn_mode"],
            **{f"{k}_params": v for k, v in counts.items()}}

@@ -88,7 +88,9 @@ def test_tensorflow_startup_lines_are_dropped_and_nothing_else(tmp_path):
              "I0000 00:00:1795867717.597889    7490 port.cc:153] oneDNN custom operations are on. "
              "You may see slightly different numerical results. To turn them off, set `TF_ENABLE_ONEDNN_OPTS=0`.\n"
              "I0000 00:00:1795971106.374715   23569 cudart_stub.cc:31] Could not find cuda drivers on your machine, "
-             "GPU will not be used.\n")
+             "GPU will not be used.\n"
+             "E0000 00:00:1795971327.797639   21199 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: "
+             "Failed call to cuInit: UNKNOWN ERROR (303)\n")
     nb.cells = [nbformat.v4.new_code_cell(
         "import sys\n"
         f"sys.stderr.write({noise!r}); sys.stderr.flush()\n"
@@ -103,7 +105,7 @@ def test_tensorflow_startup_lines_are_dropped_and_nothing_else(tmp_path):
 
     pm.execute_notebook(str(path), str(executed), kernel_name="python3", progress_bar=False)
     assert "absl::InitializeLog" in executed.read_text()
-    assert runner.strip_startup_noise(executed) == 6
+    assert runner.strip_startup_noise(executed) == 8
     text = "".join(o.get("text", "") for o in nbformat.read(executed, 4).cells[0].outputs)
     assert "absl::InitializeLog" not in text and "oneDNN custom operations" not in text and "cuda drivers" not in text
     assert "a real warning" in text and "is not the notice" in text

@@ -87,3 +87,23 @@ def test_progress_inside_a_kernel_goes_to_the_terminal_not_the_cell_output(monke
     os.close(write)
     assert os.read(read, 1000) == b"epoch 1/1: done\n" and fake.written == []
     os.close(read)
+
+
+def test_a_run_stuck_at_chance_stops_and_says_so():
+    import numpy as np
+
+    from lib import models, train
+    from lib.data import Task
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 4)).astype("float32")
+    y = rng.integers(0, 2, 2000)  # labels unrelated to x: nothing to learn, the loss settles at log 2
+    task = Task("noise", x[:1200], y[:1200], x[1200:1600], y[1200:1600], x[1600:], y[1600:], ["a", "b"])
+    model = models.build_mlp(4, 2, [4], name="m")
+    hist = train.fit(model, task, epochs=40, batch_size=64, learning_rate=1e-2, stop_stuck_after=3)
+    assert 3 <= hist["stopped_stuck"][0] < 40 and len(hist["loss"]) == hist["stopped_stuck"][0]
+    z = (x[:, 0] > 0).astype(int)
+    learnable = Task("signal", x[:120], z[:120], x[120:160], z[120:160], x[160:200], z[160:200], ["a", "b"])
+    hist = train.fit(models.build_mlp(4, 2, [8], name="m2"), learnable, epochs=15, batch_size=16, learning_rate=1e-2,
+                     stop_stuck_after=3)
+    assert hist["stopped_stuck"] == [0.0] and len(hist["loss"]) == 15
