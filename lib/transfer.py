@@ -144,8 +144,9 @@ POLICIES = {
     "frozen": "base frozen (feature extraction), new head trained",
     "finetune": "every layer trained from the given weights",
     "freeze_first": "the first `freeze_blocks` blocks frozen, the rest and the head trained",
-    "cut": "base cut at layer `cut_at`, frozen, new head on the cut",
-    "cut_unfreeze": "base cut at `cut_at`, layers after `unfreeze_from` up to the cut trained",
+    "cut": "base cut at layer `cut_at`, frozen, new head on the cut (head_epochs at the head rate, then the fine-tune rate)",
+    "cut_unfreeze": "base cut at `cut_at`: the head alone first, as `cut`, then layers after `unfreeze_from` up to the cut "
+                    "trained with it at the fine-tune rate",
     "two_stage": "head trained on the frozen base, then all layers at a lower learning rate",
     "surgical": "only block `block` of the base (and the head) trained, the rest frozen (Lee et al. 2023)",
 }
@@ -379,8 +380,10 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     Fully frozen arms train the head on features computed once (``cache_features``), and
     ``cut_unfreeze`` its trained blocks and head on the frozen prefix's output (:func:`fit_split`); ``two_stage``
     trains the head for ``head_epochs`` on the frozen base, then everything at
-    ``finetune_learning_rate`` for the remaining epochs; ``finetune`` and ``cut_unfreeze`` train
-    at ``finetune_learning_rate`` from the start; the rest at ``learning_rate``. An arm's own
+    ``finetune_learning_rate`` for the remaining epochs; ``cut`` and ``cut_unfreeze`` share one
+    schedule (the head alone at ``learning_rate`` for ``head_epochs``, then ``finetune_learning_rate``:
+    the cut's head only, or the unfrozen blocks with it), so unfreezing is all that differs;
+    ``finetune`` trains at ``finetune_learning_rate`` from the start; the rest at ``learning_rate``. An arm's own
     ``@LR`` replaces both learning rates."""
     import time
 
@@ -403,6 +406,18 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
         unfreeze_all(parts)
         counts = models.parameter_counts(model)
         more = train.fit(model, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **common)
+        hist = train.join_phases(hist, more)
+    elif kw["policy"] in ("cut", "cut_unfreeze") and cache_features and 0 < head_epochs < epochs:
+        # the blog's two cut arms share one schedule: the new head alone on the frozen cut at
+        # learning_rate, then finetune_learning_rate, where the plain cut keeps training its head
+        # and cut_unfreeze trains its unfrozen blocks too: unfreezing is the only difference
+        head_task = cached_features(parts, task)
+        hist = train.fit(parts["head"], head_task, epochs=head_epochs, learning_rate=learning_rate, **common)
+        if kw["policy"] == "cut":
+            more = train.fit(parts["head"], head_task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate,
+                             **common)
+        else:
+            more = fit_split(parts, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **common)
         hist = train.join_phases(hist, more)
     elif parts["frozen"] and cache_features:
         hist = fit_cached(parts, task, epochs=epochs, learning_rate=learning_rate, **common)

@@ -160,3 +160,25 @@ def test_a_pretrained_base_runs_in_inference_mode_while_it_trains():
     np.testing.assert_allclose(fixed(x, training=True), fixed(x, training=False), rtol=1e-5, atol=1e-5)
     free, base = backbones.build_backbone("efficientnetb0", 32, "none")
     assert not np.allclose(free(x, training=True), free(x, training=False), atol=1e-5)
+
+
+def test_the_two_cut_arms_share_their_schedule_and_differ_only_in_unfreezing(tmp_path):
+    """cut and cut_unfreeze: the same head-only first phase (identical losses), then the fine-tune
+    rate for both; only cut_unfreeze's unfrozen block moves in the second phase."""
+    from lib import backbones
+
+    task = _pixel_task(1)
+    src = backbones.build_base("simple_cnn", 32, "none")
+    path = tmp_path / "src.weights.h5"
+    src.save_weights(path)
+    common = dict(weights=str(path), epochs=4, head_epochs=2, batch_size=8, learning_rate=1e-3,
+                  finetune_learning_rate=1e-4, seed=0)
+    _, h_cut, _ = transfer.run_image_arm("simple_cnn:cut:block3_pool", task, 32, **common)
+    _, h_unf, parts = transfer.run_image_arm("simple_cnn:cut_unfreeze:block3_pool:block2_pool", task, 32, **common)
+    np.testing.assert_allclose(h_cut["loss"][:2], h_unf["loss"][:2], rtol=1e-5)
+    assert h_cut["phase_epochs"] == h_unf["phase_epochs"] == [2.0, 2.0]
+    assert not np.allclose(h_cut["loss"][2:], h_unf["loss"][2:])
+    moved = parts["base"].get_layer("block3_conv1").get_weights()[0]
+    assert not np.allclose(moved, src.get_layer("block3_conv1").get_weights()[0])
+    np.testing.assert_array_equal(parts["base"].get_layer("block2_conv1").get_weights()[0],
+                                  src.get_layer("block2_conv1").get_weights()[0])
