@@ -305,6 +305,22 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
                  evidence=evidence)
 
 
+# A negative control's arm, trained on shuffled labels, must not "learn": beat chance by this much
+# (the margin by which the seed-002 rules say an arm learns). Wide enough for a few hundred test
+# examples to decide it; an arm that does beat chance by this on shuffled labels has a leak.
+NEGATIVE_CONTROL_MARGIN = 0.10
+
+
+def negative_control(id: str, who: str, values: Sequence[float], chance: float, n_test: int | None) -> Claim:
+    """The negative control every study runs: ``who`` trained on shuffled training labels does not
+    beat ``chance`` by more than :data:`NEGATIVE_CONTROL_MARGIN` on the untouched test split (one-
+    sided 90% interval below the margin). Expected: reproduced."""
+    return judge(id, "control", f"with shuffled training labels, {who} does not beat chance (by more than "
+                                f"{NEGATIVE_CONTROL_MARGIN:g})", rule="no_better", a=values, b=chance,
+                 margin=NEGATIVE_CONTROL_MARGIN, n_test=n_test, comparator=f"chance {chance:.3f}", kind="control",
+                 expected=REPRODUCED)
+
+
 def gate_by_controls(claims: Sequence[Claim]) -> list[Claim]:
     """A failed control makes every claim of the same run (not the controls) not testable."""
     controls = [c for c in claims if c.kind == "control"]

@@ -104,3 +104,11 @@ def test_holm_adjustment():
     # three weak verdicts beside a strong one: Holm compares the weak p-values with 0.05/3
     assert C.adjusted_verdicts([weak, weak, weak, strong]) == [C.INCONCLUSIVE] * 3 + [C.REPRODUCED]
     assert C.adjusted_verdicts([weak]) == [C.REPRODUCED]
+
+
+def test_the_negative_control_is_decidable_on_a_small_test_set():
+    # three seeds at chance on 270 test images (the faces' test split): passes
+    assert C.negative_control("n", "the simple CNN", [0.5, 0.5, 0.5], 0.5, 270).passed
+    # an arm that learned something from shuffled labels (a leak) fails it
+    leak = C.negative_control("n", "the simple CNN", [0.70, 0.72, 0.69], 0.5, 270)
+    assert leak.verdict == C.NOT_REPRODUCED and not leak.passed
