@@ -163,10 +163,11 @@ def csv_tasks(d1_csv: str | Path, d2_csv: str | Path, label_column: str = "label
 
 def positive_control_task(d1: Task, n_train: int, seed: int = 0) -> Task:
     """The positive control's D2: drawn from D1's own distribution with D1's own labels, so transfer
-    must help. It is D1's test split (never trained on by the source): ``n_train`` samples to train
-    on (at most half of it), half as many for validation, and every other sample for test, so the
-    few-sample regime where transfer pays is measured on a large test set."""
-    x, y = d1.x_test, d1.y_test
+    must help. It is D1's validation and test splits (the source never trained on them; validation
+    only chose when it stopped): ``n_train`` samples to train on (at most half), half as many for
+    validation, and every other sample for test, so the few-sample regime where transfer pays is
+    measured on as large a test set as D1 allows."""
+    x, y = np.concatenate([d1.x_val, d1.x_test]), np.concatenate([d1.y_val, d1.y_test])
     n_train = max(min(n_train, len(y) // 2), d1.n_classes)
     n_val = max(n_train // 2, d1.n_classes)
     idx = np.arange(len(y))

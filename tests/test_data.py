@@ -72,3 +72,20 @@ def test_csv_errors_name_the_problem(tmp_path):
         D.read_csv_task(tmp_path / "missing.csv")
     with pytest.raises(ValueError, match="needs both d1_csv and d2_csv"):
         D.load_d1_d2("csv", d1_csv=str(good))
+
+
+def test_control_tasks_are_drawn_from_what_the_source_never_trained_on():
+    import numpy as np
+
+    from lib import data as D
+
+    d1, d2 = D.digits_tasks(seed=0)
+    pos = D.positive_control_task(d1, 60, seed=0)
+    assert len(pos.y_train) == 60 and len(pos.y_val) == 30
+    assert len(pos.y_test) == len(d1.y_val) + len(d1.y_test) - 90  # every other held-out sample is test
+    seen = {r.tobytes() for r in d1.x_train}
+    assert not any(r.tobytes() in seen for r in np.concatenate([pos.x_train, pos.x_val, pos.x_test]))
+    assert pos.class_names == d1.class_names
+    neg = D.shuffled_labels_task(d2, seed=0)
+    assert np.array_equal(neg.y_test, d2.y_test) and not np.array_equal(neg.y_train, d2.y_train)
+    assert sorted(neg.y_train) == sorted(d2.y_train)
