@@ -233,7 +233,13 @@ def load_overlays(paths: list[str | Path]) -> dict[str, Any]:
         path = Path(p)
         if not path.is_file():
             raise FileNotFoundError(f"parameter file not found: {path}")
-        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:  # name the file, line and column, not PyYAML's "<unicode string>"
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+            what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ParameterError(f"{where}: not valid YAML: {what}") from None
         if not isinstance(data, dict):
             raise ParameterError(f"{path}: a parameter file must be a mapping of name: value")
         merged.update(data)

@@ -102,3 +102,14 @@ def test_every_notebook_has_commented_annotated_parameters():
         for spec in P.read_parameters(nb).specs.values():
             assert spec.help, f"{nb.name}: parameter {spec.name} has no comment"
             assert "=" not in spec.help, f"{nb.name}: '=' in the comment of {spec.name} breaks papermill"
+
+
+def test_a_yaml_syntax_error_names_the_file_line_and_column(tmp_path):
+    from lib import params as P
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: 3\narms: [scratch, frozen\nseed: 1\n")
+    with pytest.raises(P.ParameterError) as err:
+        P.load_overlays([bad])
+    assert str(err.value).startswith(f"{bad}:3:") and "not valid YAML" in str(err.value)
+    assert "<unicode string>" not in str(err.value)
