@@ -62,13 +62,13 @@ $(STAMP): requirements.txt
 	touch $@
 
 all: | $(STAMP) ## run every study at the default scale into outputs/<notebook>/<experiment>.ipynb (+ .json record), then the summary
-	@$(MAKE) --no-print-directory -k studies; status=$$?; \
+	@status=0; $(MAKE) --no-print-directory -k studies || status=$$?; \
 	  $(MAKE) --no-print-directory $(OUTPUTS)/summary/default.ipynb && exit $$status
 
 studies: $(STUDIES) ## every study at the default scale, without the summary
 
 smoke: | $(STAMP) ## run every notebook with its smoke profile into outputs/smoke/, the summary last
-	@$(MAKE) --no-print-directory -k smoke-studies; status=$$?; \
+	@status=0; $(MAKE) --no-print-directory -k smoke-studies || status=$$?; \
 	  $(MAKE) --no-print-directory $(OUTPUTS)/smoke/summary/default.ipynb && exit $$status
 
 smoke-studies: $(SMOKE_STUDIES)
