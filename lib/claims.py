@@ -305,6 +305,21 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
                  evidence=evidence)
 
 
+def not_trained(arms: Iterable[str], premises: dict[str, Sequence[Premise]], common: Sequence[Premise] = (),
+                force: bool = False) -> dict[str, str]:
+    """The arms not to train, each with why: a premise known before training (one of ``common``, or
+    the arm's own in ``premises``) failed, so the arm's claims are not testable whatever it would
+    score. ``force`` (a study's ``run_untestable``) trains every arm anyway."""
+    if force:
+        return {}
+    out = {}
+    for arm in arms:
+        failed = [p for p in [*common, *premises.get(arm, [])] if p is not None and not p.held]
+        if failed:
+            out[arm] = "; ".join(p.text() for p in failed)
+    return out
+
+
 # A negative control's arm, trained on shuffled labels, must not "learn": beat chance by this much
 # (the margin by which the seed-002 rules say an arm learns). Wide enough for a few hundred test
 # examples to decide it; an arm that does beat chance by this on shuffled labels has a leak.

@@ -488,3 +488,104 @@ def evaluate_domains(model, tasks: dict) -> dict[str, float]:
     from lib import train
 
     return {f"test_acc_{k}": train.accuracy(model, t.x_test, t.y_test) for k, t in tasks.items()}
+
+
+# --------------------------------------------------------------------------- the study's runs
+
+def built_in_task(country: str, shift: float, n_train: int, name: str, *, image_size: int, n_classes: int,
+                  val_per_class: int, test_per_class: int, data_seed: int, reference: str):
+    """A task of the built-in generator: train / validation / test drawn with their own seeds
+    (``1000 * data_seed + split``), so every size and shift shares validation and test draws."""
+    from lib.data import Task
+
+    (xt, yt, names), (xv, yv, _), (xs, ys, _) = [
+        make_signs(n, image_size, country=country, shift=shift, n_classes=n_classes, seed=1000 * data_seed + k,
+                   reference=reference)
+        for k, n in enumerate((n_train, val_per_class, test_per_class))]
+    return Task(name, xt.astype("float32"), yt, xv.astype("float32"), yv, xs.astype("float32"), ys, names)
+
+
+def with_train(task, k: int, name: str | None = None):
+    """``task`` with only the first ``k`` training examples of each class (nested sizes)."""
+    from lib.data import Task
+
+    xt, yt = take_per_class(task.x_train, task.y_train, k)
+    return Task(name or f"{task.name}, {k}/class", xt, yt, task.x_val, task.y_val, task.x_test, task.y_test,
+                task.class_names)
+
+
+def convergence(hist: dict, n_train: int, target: float) -> tuple[int | None, int | None]:
+    """Epochs (and training images) until validation accuracy first reached ``target``."""
+    hit = [e for e, v in zip(hist["val_epoch"], hist["val_accuracy"]) if v >= target]
+    return (hit[0], hit[0] * n_train) if hit else (None, None)
+
+
+def epochs_text(values) -> str:
+    """Per-seed epochs to target as one cell: ``3, never, 5``."""
+    return ", ".join("never" if v is None or v != v else f"{v:.0f}" for v in values)
+
+
+@dataclass
+class SignRuns:
+    """The settings every run of the sign study shares, and its two kinds of run: a source model
+    on the source country (:meth:`source`), and a target arm on a target task (:meth:`target`),
+    which starts from the source model of its seed saved in ``source_files``."""
+
+    arch: str
+    image_size: int
+    source_task: object
+    target_accuracy: float
+    epochs: int
+    source_epochs: int
+    batch_size: int
+    learning_rate: float
+    train_learning_rate: float
+    head_epochs: int
+    source_files: dict = None  # seed -> the source model's .weights.h5
+
+    def fit_kwargs(self, seed: int) -> dict:
+        return dict(batch_size=self.batch_size, learning_rate=self.learning_rate,
+                    finetune_learning_rate=self.train_learning_rate, head_epochs=self.head_epochs, seed=seed)
+
+    def source(self, init: str, seed: int, out_file=None):
+        """A country-A model from ``init`` (scratch or pre-trained weights): ``(row, history, parts)``,
+        its weights saved to ``out_file`` when given (then the target arms of ``seed`` start from it)."""
+        from lib import transfer
+
+        spec = f"{self.arch}:{'scratch' if init == 'scratch' else 'finetune'}@{self.train_learning_rate:g}"
+        row, hist, parts = transfer.run_image_arm(spec, self.source_task, self.image_size,
+                                                  weights="none" if init == "scratch" else init,
+                                                  epochs=self.source_epochs, **self.fit_kwargs(seed))
+        if out_file is not None:
+            parts["model"].save_weights(out_file)
+            self.source_files = {**(self.source_files or {}), seed: out_file}
+        return row, hist, parts
+
+    def target(self, name: str, task, seed: int, size: int, shift: float):
+        """One target arm (:data:`SIGN_ARMS`) on ``task``: ``(row, history)``; the row holds both
+        countries' test accuracy, convergence and cost; ``zero_shot`` trains nothing (history None)."""
+        from lib import train, transfer
+
+        spec, from_source = arm_spec(name, self.arch, self.train_learning_rate)
+        base = {"arm": name, "size": size, "seed": seed, "shift": shift}
+        domains = {"A": self.source_task, "B": task}
+        if spec is None:  # zero-shot: the source model as it is
+            model, _ = transfer.build_image_classifier(self.arch, self.image_size, task.n_classes, policy="frozen")
+            model.load_weights(self.source_files[seed])
+            val = train.accuracy(model, task.x_val, task.y_val)
+            hit = 0 if val >= self.target_accuracy else None
+            return {**base, "val_acc": val, "best_val_acc": val, "epochs_to_target": hit, "images_to_target": hit,
+                    "wall_s": 0.0, "epochs": 0, "trainable_params": 0, **evaluate_domains(model, domains)}, None
+        n_epochs, vfreq = self.epochs, 1
+        if name == "compute_matched":
+            n_epochs = compute_matched_epochs(self.source_epochs, len(self.source_task.y_train), self.epochs,
+                                              len(task.y_train), self.batch_size)
+            vfreq = max(1, n_epochs // self.epochs)
+            n_epochs = -(-n_epochs // vfreq) * vfreq  # validate at the last epoch too
+        row, hist, parts = transfer.run_image_arm(spec, task, self.image_size, weights="none", epochs=n_epochs,
+                                                  init_weights=str(self.source_files[seed]) if from_source else None,
+                                                  validation_freq=vfreq, **self.fit_kwargs(seed))
+        ep, imgs = convergence(hist, len(task.y_train), self.target_accuracy)
+        return {**base, "val_acc": row["val_acc"], "best_val_acc": row["best_val_acc"], "epochs_to_target": ep,
+                "images_to_target": imgs, "wall_s": row["wall_s"], "epochs": n_epochs,
+                "trainable_params": row["trainable_params"], **evaluate_domains(parts["model"], domains)}, hist

@@ -112,3 +112,12 @@ def test_the_negative_control_is_decidable_on_a_small_test_set():
     # an arm that learned something from shuffled labels (a leak) fails it
     leak = C.negative_control("n", "the simple CNN", [0.70, 0.72, 0.69], 0.5, 270)
     assert leak.verdict == C.NOT_REPRODUCED and not leak.passed
+
+
+def test_arms_whose_known_premise_failed_are_not_trained_unless_forced():
+    weak = C.Premise("source weights learned their task", False, detail="0.10 against chance 0.05")
+    short = C.Premise("training budget", False, detail="600 of 6,250 steps")
+    got = C.not_trained(["scratch", "frozen"], {"frozen": [weak]})
+    assert list(got) == ["frozen"] and "0.10" in got["frozen"]
+    assert set(C.not_trained(["scratch", "frozen"], {}, [short])) == {"scratch", "frozen"}
+    assert C.not_trained(["scratch", "frozen"], {"frozen": [weak]}, [short], force=True) == {}
