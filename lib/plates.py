@@ -355,7 +355,6 @@ def run_plate_arm(arm: str, task, image_size: int, *, weights: str, epochs: int,
     return row, hist
 
 
-SUPPORTED, REFUTED, OPEN = "supported", "refuted", "inconclusive"
 FACTORIAL = ["scratch", "scratch+noise", "pretrained", "pretrained+noise"]  # the seed's 2x2
 
 

@@ -41,9 +41,15 @@ class EpochTimer(keras.callbacks.Callback):
 class StopWhenStuck(keras.callbacks.Callback):
     """Stop a run stuck at chance: after ``after`` epochs whose training loss all sat within
     ``fraction`` of ``log(n_classes)`` (the loss of a uniform guess) and whose validation accuracy
-    never rose above ``majority + margin``. ``stuck_epoch`` says when it stopped (0: it did not)."""
+    never rose above ``majority + margin`` (defaults: :data:`lib.results.STUCK_LOSS_FRACTION` and
+    :data:`lib.results.STUCK_MARGIN`, the pitfall check's own thresholds). ``stuck_epoch`` says when it stopped (0: it did not)."""
 
-    def __init__(self, n_classes: int, majority: float, after: int, fraction: float = 0.02, margin: float = 0.05):
+    def __init__(self, n_classes: int, majority: float, after: int, fraction: float | None = None,
+                 margin: float | None = None):
+        from lib.results import STUCK_LOSS_FRACTION, STUCK_MARGIN  # one definition of "stuck at chance"
+
+        fraction = STUCK_LOSS_FRACTION if fraction is None else fraction
+        margin = STUCK_MARGIN if margin is None else margin
         super().__init__()
         self.chance_loss, self.majority, self.after = float(np.log(n_classes)), majority, after
         self.fraction, self.margin = fraction, margin
