@@ -226,6 +226,28 @@ def validate(
     return merged
 
 
+# studies whose parameters need more than types and bounds (arm names, layer names, a folder's
+# annotations): notebook -> "module:function" taking the merged values and raising ValueError with
+# every problem. The module must not import TensorFlow: this runs before any kernel starts.
+STUDY_CHECKS = {"sign_detector": "lib.sign_detector:check"}
+
+
+def check_study(notebook: str, merged: dict[str, Any], source: str = "") -> None:
+    """Run the study's own checks (:data:`STUDY_CHECKS`) on merged parameters; a problem becomes a
+    :class:`ParameterError` naming the parameter files."""
+    target = STUDY_CHECKS.get(Path(notebook).stem)
+    if target is None:
+        return
+    import importlib
+
+    module, _, func = target.partition(":")
+    try:
+        getattr(importlib.import_module(module), func)(merged)
+    except (ValueError, FileNotFoundError) as exc:
+        where = f" in {source}" if source else ""
+        raise ParameterError(f"invalid parameters{where}: {exc}") from None
+
+
 def load_overlays(paths: list[str | Path]) -> dict[str, Any]:
     """Load YAML parameter files in order; later files override earlier ones key by key."""
     merged: dict[str, Any] = {}

@@ -109,6 +109,7 @@ def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
     overrides.update(extra or {})
     merged = P.validate(overrides, P.read_parameters(nb_path).specs,
                         source=", ".join(str(p) for p in param_files) or str(nb_path))
+    P.check_study(nb_path.stem, merged, source=", ".join(str(p) for p in param_files) or str(nb_path))
     experiment = output.name[: -len(".ipynb")]
     paths = paths_for(output, R.params_hash(merged))
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,11 @@ EXPECTED: dict[str, list[str]] = {
                             "seed 001: from scratch converges fastest",
                             "seed 001: freezing gives no speed-up",
                             "seed 001: pre-trained initialisation does not help the first country"],
+    "sign_detector/country_shift": ["seed 001 detector: model-zoo weights give the first detector no advantage",
+                                    "seed 001 detector: from scratch converges fastest (epochs to a loss level)",
+                                    "seed 001 detector: traffic-sign VGG16 weights are the worst start",
+                                    "seed 001 detector: fine-tuning gives no advantage on the new country",
+                                    "seed 001 detector: freezing gives no speed-up"],
 }
 
 
