@@ -86,19 +86,18 @@ $(OUTPUTS)/paper/%.ipynb: params/%.yaml $$(call nb_of,$$*) params/$$(dir $$*)pro
 $(OUTPUTS)/%.ipynb: params/%.yaml $$(call nb_of,$$*) $(LIB) | $(STAMP)
 	$(RUN) $(call nb_of,$*) $@ $<
 
-# Studies that transfer the project's own source weights pre-train first: small_data/resnet50 uses
-# `weights: source` (ResNet50 shapes, params/source_pretrain/default.yaml); InceptionV3's at 75 px come
-# from inception.yaml (inception_cut, cut_search); plates `source:glyphs` (glyphs.yaml); signs and
-# transferability the simple CNN's (simple_cnn.yaml). small_data/simple_cnn trains from scratch and
-# vgg16_plateau uses the published HED weights (`weights: hed`): neither waits for a pre-training.
-$(OUTPUTS)/small_data/resnet50.ipynb: $(OUTPUTS)/source_pretrain/default.ipynb
-$(OUTPUTS)/smoke/small_data/resnet50.ipynb: $(OUTPUTS)/smoke/source_pretrain/default.ipynb
-$(filter $(OUTPUTS)/signs/% $(OUTPUTS)/transferability/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/simple_cnn.ipynb
-$(filter $(OUTPUTS)/smoke/signs/% $(OUTPUTS)/smoke/transferability/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/simple_cnn.ipynb
-$(OUTPUTS)/small_data/inception_cut.ipynb $(filter $(OUTPUTS)/cut_search/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/inception.ipynb
-$(OUTPUTS)/smoke/small_data/inception_cut.ipynb $(filter $(OUTPUTS)/smoke/cut_search/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/inception.ipynb
-$(filter $(OUTPUTS)/plates/%,$(REPORTS)): $(OUTPUTS)/source_pretrain/glyphs.ipynb
-$(filter $(OUTPUTS)/smoke/plates/%,$(SMOKE)): $(OUTPUTS)/smoke/source_pretrain/glyphs.ipynb
+# Prerequisites follow the parameters: a report waits for exactly the source pre-training whose
+# weights its parameters name (lib/prereqs.py reads every params/<notebook>/<experiment>.yaml with
+# its profiles, validated, without TensorFlow, and writes the rules to $(PREREQS)). An experiment whose
+# parameters are invalid gets a rule that names every problem and fails before anything it would
+# need is built. `make help`, `venv`, `unit`, `lab`, `bench` and `clean` do not need the rules.
+PREREQS := $(OUTPUTS)/.prereqs.mk
+ifneq ($(filter-out help venv unit lab bench clean distclean,$(or $(MAKECMDGOALS),help)),)
+-include $(PREREQS)
+endif
+$(PREREQS): $(EXPERIMENTS) $(wildcard params/*/profiles/*.yaml) $(wildcard notebooks/*.ipynb) $(LIB) | $(STAMP)
+	@mkdir -p $(@D)
+	@$(PY) -m lib.prereqs $(OUTPUTS) > $@.tmp && mv $@.tmp $@
 $(OUTPUTS)/summary/default.ipynb: $(call records_under,$(OUTPUTS))
 $(OUTPUTS)/smoke/summary/default.ipynb: $(call records_under,$(OUTPUTS)/smoke)
 

@@ -132,7 +132,7 @@ def check(p: dict) -> None:
         except (ValueError, FileNotFoundError) as exc:
             problems.append(str(exc))
     if problems:
-        raise ValueError("sign_detector: " + "\n  - ".join(["", *problems]).lstrip("\n"))
+        raise ValueError("sign_detector:" + "".join(f"\n  - {p}" for p in problems))
 
 
 # --------------------------------------------------------------------------- a user's scenes
