@@ -61,8 +61,11 @@ $(STAMP): requirements.txt
 	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'tllab.pth').write_text('$(CURDIR)\n')"
 	touch $@
 
+# make all prints each report as it starts and ends: n of N, time spent, time left (lib/plan.py:
+# expected times from each experiment's last record, else the measured table)
 all: | $(STAMP) ## run every study at the default scale into outputs/<notebook>/<experiment>.ipynb (+ .json record), then the summary
-	@status=0; $(MAKE) --no-print-directory -k studies || status=$$?; \
+	@$(MAKE) --no-print-directory -n -k studies $(OUTPUTS)/summary/default.ipynb 2>/dev/null | $(PY) -m lib.plan $(OUTPUTS) >/dev/null
+	@status=0; export TLLAB_PLAN=$(OUTPUTS)/.plan.json; $(MAKE) --no-print-directory -k studies || status=$$?; \
 	  $(MAKE) --no-print-directory $(OUTPUTS)/summary/default.ipynb && exit $$status
 
 studies: $(STUDIES) ## every study at the default scale, without the summary

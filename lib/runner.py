@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lib import params as P
+from lib import plan
 from lib import records as R
 from lib.params import OUTPUTS_ENV
 
@@ -132,6 +133,7 @@ def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
     os.environ[R.RECORD_ENV] = str(paths["record_partial"].resolve())
     os.environ.pop("MPLBACKEND", None)  # a non-inline backend silently drops figures
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(P.REPO_ROOT), env_backup["PYTHONPATH"]]))
+    plan.started(output)
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     error: str | None = None
     status = "failed"
@@ -156,6 +158,7 @@ def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
     except Exception as exc:  # papermill's PapermillExecutionError and kernel failures
         error = f"{type(exc).__name__}: {exc}"
     finally:
+        plan.ended(output)
         signal.signal(signal.SIGTERM, old_term)
         for k, v in env_backup.items():
             if v is None:
