@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from lib.results import Comparison
 
 METRIC_LABELS = {
     "accuracy": "train accuracy", "val_accuracy": "validation accuracy",
@@ -78,39 +77,6 @@ def accuracy_table(rows: pd.DataFrame) -> pd.DataFrame:
     out.insert(0, "data set", rows.groupby("arm", sort=False)["dataset"].first())
     out.insert(1, "seeds", rows.groupby("arm", sort=False)["seed"].count())
     return out
-
-
-def comparison_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
-    """The two measures per transfer arm against its control, with 95% CIs and verdicts."""
-    rows = []
-    for c in comparisons:
-        ei, ti = c.epochs_interval, c.test_interval
-        rows.append({
-            "arm": c.arm, "vs": c.control,
-            "epochs to target (arm)": mean_sd(c.epochs_arm, 1) + (" (censored)" if c.censored else ""),
-            "epochs to target (control)": mean_sd(c.epochs_control, 1),
-            "speed-up (control / arm)": f"{c.speedup:.2f}x",
-            "epochs diff, 95% CI": f"{ei.diff:+.1f} [{ei.low:+.1f}, {ei.high:+.1f}]",
-            "speed verdict": c.epochs_verdict,
-            "test acc diff, 95% CI": f"{ti.diff:+.3f} [{ti.low:+.3f}, {ti.high:+.3f}]",
-            "test accuracy verdict": c.test_verdict,
-        })
-    return pd.DataFrame(rows)
-
-
-def describe(c: Comparison) -> str:
-    """One sentence per measure, quoting the numbers."""
-    ei, ti = c.epochs_interval, c.test_interval
-    speed = (f"**{c.arm}** needed {np.mean(c.epochs_arm):.1f} epochs on average to reach "
-             f"{c.target_val_accuracy:.3f} validation accuracy against {np.mean(c.epochs_control):.1f} for "
-             f"**{c.control}** (speed-up {c.speedup:.2f}x; difference {ei.diff:+.1f} epochs, 95% CI "
-             f"[{ei.low:+.1f}, {ei.high:+.1f}]); on speed, transfer **{c.epochs_verdict}**")
-    if c.censored:
-        speed += " (some seeds never reached the target; their count is a lower bound)"
-    end = (f"its final test accuracy was {np.mean(c.test_arm):.3f} against {np.mean(c.test_control):.3f} "
-           f"(difference {ti.diff:+.3f}, 95% CI [{ti.low:+.3f}, {ti.high:+.3f}]); on final accuracy, transfer "
-           f"**{c.test_verdict}**.")
-    return f"{speed}; {end}"
 
 
 def write_html_index(outputs: str = "outputs") -> str:

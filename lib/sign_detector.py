@@ -268,17 +268,23 @@ def claims(rows, history: dict, *, n_test_boxes: int, margin: float, loss_level:
                          detail=f"{frac:.0%} of the compared runs stopped early on validation mAP before the epoch cap "
                                 "(the seed trained for weeks: its claims are about converged detectors)")
 
+    def no_better(name, stage, arm, other, hypothesis, premises, reported):
+        """``stage/arm`` no better than ``stage/other`` on test mAP@0.5 of the stage's country."""
+        country = "A" if stage == "source" else "B"
+        return C.judge(f"sign_detector.seed.{name}", SOURCE, hypothesis, rule="no_better",
+                       a=vals(stage, arm, f"map50_{country}"), b=vals(stage, other, f"map50_{country}"),
+                       n_test=n_test_boxes, margin=margin,
+                       measure=f"test mAP@0.5 ({'source' if stage == 'source' else 'target'} country)",
+                       comparator=f"{stage}/{other}", premises=premises, seed_reported=reported)
+
     # the first (source-country) detector: model-zoo weights
     if has("source", "hed"):
         prem = [seeds, detects("scratch", vals("source", "scratch", "map50_A"), n_test_boxes, floor),
                 detects("hed", vals("source", "hed", "map50_A"), n_test_boxes, floor), conv("source", "scratch", "hed")]
-        out.append(C.judge(
-            "sign_detector.seed.model_zoo_no_gain", SOURCE,
-            f"pre-trained weights from a model zoo give the first detector no advantage (margin {margin:g}): "
-            "HED-initialised no better than from scratch on the source country",
-            rule="no_better", a=vals("source", "hed", "map50_A"), b=vals("source", "scratch", "map50_A"),
-            n_test=n_test_boxes, margin=margin, measure="test mAP@0.5 (source country)", comparator="source/scratch",
-            premises=prem, seed_reported="COCO-initialised SSD: loss never below 9; from scratch: 3 after 40 epochs"))
+        out.append(no_better("model_zoo_no_gain", "source", "hed", "scratch",
+                             f"pre-trained weights from a model zoo give the first detector no advantage (margin "
+                             f"{margin:g}): HED-initialised no better than from scratch on the source country", prem,
+                             "COCO-initialised SSD: loss never below 9; from scratch: 3 after 40 epochs"))
         fast_s = [loss_epochs(history["source/scratch"][str(s)], loss_level) for s in vals("source", "scratch", "seed")]
         fast_h = [loss_epochs(history["source/hed"][str(s)], loss_level) for s in vals("source", "hed", "seed")]
         reached = C.Premise(f"scratch reaches loss {loss_level:g}", not any(c for _, c in fast_s),
@@ -319,14 +325,12 @@ def claims(rows, history: dict, *, n_test_boxes: int, margin: float, loss_level:
     if has("target", "finetune") and has("target", "scratch"):
         prem = [seeds, detects("the source-country detector", vals("source", "scratch", "map50_A"), n_test_boxes,
                                SOURCE_MAP_FLOOR), conv("target", "finetune", "scratch")]
-        out.append(C.judge(
-            "sign_detector.seed.transfer_no_advantage", SOURCE,
-            f"transfer learning or fine-tuning gives the detector no advantage on the new country (margin {margin:g}): "
-            "the fine-tuned source detector no better than one trained from scratch on the few target scenes",
-            rule="no_better", a=vals("target", "finetune", "map50_B"), b=vals("target", "scratch", "map50_B"),
-            n_test=n_test_boxes, margin=margin, measure="test mAP@0.5 (target country)", comparator="target/scratch",
-            premises=[*prem, detects("target/finetune", vals("target", "finetune", "map50_B"), n_test_boxes, floor)],
-            seed_reported="'transfer learning or fine tuning on these detectors doesn't have any advantage at all'"))
+        out.append(no_better("transfer_no_advantage", "target", "finetune", "scratch",
+                             f"transfer learning or fine-tuning gives the detector no advantage on the new country "
+                             f"(margin {margin:g}): the fine-tuned source detector no better than one trained from "
+                             "scratch on the few target scenes",
+                             [*prem, detects("target/finetune", vals("target", "finetune", "map50_B"), n_test_boxes, floor)],
+                             "'transfer learning or fine tuning on these detectors doesn't have any advantage at all'"))
     if has("target", "frozen") and has("target", "finetune"):
         f, t = vals("target", "frozen", "img_per_s"), vals("target", "finetune", "img_per_s")
         out.append(C.judge(
