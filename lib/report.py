@@ -79,12 +79,51 @@ def accuracy_table(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+STUDY_SOURCES = {  # notebook -> the document its claims come from, for the reports' front page
+    "d1_d2": "seed 003: D1 -> D2", "small_data": "seed 002: transfer with a small data set",
+    "cut_search": "seed 002: transfer with a small data set", "plates": "seed 000: license plates",
+    "signs": "seed 001: traffic signs across a country shift", "sign_detector": "seed 001: traffic signs across a country shift",
+    "transferability": "the literature: how transferable are features", "source_pretrain": "prerequisites: the lab's own source weights",
+}
+RUN_KINDS = (("", "Default runs (make all)"), ("smoke/", "Smoke runs (make smoke, CI)"), ("paper/", "Paper scale (make paper)"))
+
+
+def _page_row(root, rel, page_href: str) -> str:
+    """One report's row on the front page: link, date, status, wall time, controls and verdicts."""
+    import html
+    from pathlib import Path
+
+    from lib import summary
+
+    parts = Path(rel).parts
+    prefix, key = (parts[0], "/".join(parts[1:])) if parts[0] in ("smoke", "paper") else ("", "/".join(parts))
+    recs = summary.find_records(Path(root) / prefix).get(key, [])
+    good = next((r for r in recs if r.get("status") == "ok"), None)
+    rec = good or (recs[0] if recs else {})
+    claims = [c for c in rec.get("claims") or [] if c.get("kind", "claim") == "claim"]
+    controls = [c for c in rec.get("claims") or [] if c.get("kind") == "control"]
+    counts = {}
+    for c in claims:
+        counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
+    cells = [f'<a href="{html.escape(page_href)}">{html.escape(key)}</a>',
+             html.escape((rec.get("ended") or "")[:16].replace("T", " ")),
+             html.escape(rec.get("status", "no record") + ("" if good is rec else " (latest attempt)")),
+             f"{rec['wall_s'] / 60:.1f} min" if rec.get("wall_s") else "",
+             f"{sum(c['verdict'] == c.get('expected') for c in controls)}/{len(controls)}" if controls else "",
+             html.escape(", ".join(f"{n} {v}" for v, n in sorted(counts.items())))]
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
 def write_html_index(outputs: str = "outputs") -> str:
-    """Write ``<outputs>/html/index.html`` linking every HTML report (the summary first when there
-    is one), after pointing relative links between reports at their HTML; return its path."""
+    """Write ``<outputs>/html/index.html``, the lab's front page: per kind of run (default, smoke,
+    paper) the summary's headline, then its reports grouped by the document whose claims they
+    judge, each with its date, status, wall time, controls and verdict counts (from its record);
+    links between reports are pointed at their HTML first. Returns the page's path."""
     import html
     import re
     from pathlib import Path
+
+    from lib import summary
 
     root = Path(outputs) / "html"
     root.mkdir(parents=True, exist_ok=True)
@@ -94,12 +133,34 @@ def write_html_index(outputs: str = "outputs") -> str:
         linked = re.sub(r'href="(\.\./[^"#]+?)\.ipynb"', r'href="\1.html"', text)
         if linked != text:
             page.write_text(linked, encoding="utf-8")
-    pages.sort(key=lambda p: (p.parent.name != "summary", str(p)))
-    items = "\n".join(f'<li><a href="{html.escape(str(p.relative_to(root)))}">'
-                      f"{html.escape(str(p.relative_to(root).with_suffix('')))}</a></li>" for p in pages)
+    head = "<tr><th>report</th><th>finished</th><th>status</th><th>wall time</th><th>controls passed</th><th>claims</th></tr>"
+    body = []
+    for prefix, title in RUN_KINDS:
+        mine = [p for p in pages if str(p.relative_to(root)).startswith(prefix) and
+                (prefix or not str(p.relative_to(root)).startswith(("smoke/", "paper/")))]
+        if not mine:
+            continue
+        body.append(f"<h2>{html.escape(title)}</h2>")
+        data_root = Path(outputs) / prefix.rstrip("/") if prefix else Path(outputs)
+        if (data_root / "summary").is_dir():
+            line = summary.headline(summary.summarise(data_root))
+            body.append("<p>" + re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(line)) + "</p>")
+        groups: dict[str, list] = {}
+        for p in sorted(mine, key=lambda p: (p.parent.name != "summary", str(p))):
+            groups.setdefault("the summary" if p.parent.name == "summary" else
+                              STUDY_SOURCES.get(p.parent.name, p.parent.name), []).append(p)
+        for group, members in groups.items():
+            rows = "".join(_page_row(outputs, p.relative_to(root).with_suffix(""), str(p.relative_to(root)))
+                           for p in members)
+            body.append(f"<h3>{html.escape(group)}</h3><table>{head}{rows}</table>")
     index = root / "index.html"
-    index.write_text("<!doctype html><meta charset='utf-8'><title>Transfer-learning lab reports</title>"
-                     f"<h1>Transfer-learning lab reports</h1><ul>\n{items}\n</ul>\n")
+    index.write_text("<!doctype html><meta charset='utf-8'><title>Transfer-learning lab</title>"
+                     "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}table{border-collapse:collapse;"
+                     "width:100%}td,th{border-bottom:1px solid #ddd;padding:.3em .6em;text-align:left}</style>"
+                     "<h1>Transfer-learning lab: did transfer learning help, and which way of doing it?</h1>"
+                     "<p>Every report below is an executed notebook; the summary gathers their claims into verdicts "
+                     "(reproduced, not reproduced, inconclusive, not testable here, open).</p>\n"
+                     + "\n".join(body) + "\n", encoding="utf-8")
     return str(index)
 
 

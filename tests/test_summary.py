@@ -182,3 +182,21 @@ def test_counts_by_study_keep_not_testable_apart(tmp_path):
     assert rows["small_data"]["not testable here"] == 1 and rows["small_data"]["reproduced"] == 1
     assert rows["small_data"]["controls passed"] == "none" and rows["d1_d2"]["controls passed"] == "1/1"
     assert rows["plates"]["open"] == 3 + 4 + 1  # fixes, h1_h4, noise_sweep: no record
+
+
+def test_front_page_groups_reports_by_document_and_kind_with_their_records(tmp_path):
+    ctl = _claim("ctl", kind="control", expected="reproduced")
+    _record(tmp_path, "small_data/vgg16_plateau", claims=[_claim("a"), _claim("b", verdict="not testable here"), ctl])
+    _record(tmp_path, "summary/default")
+    _record(tmp_path / "smoke", "d1_d2/synthetic", claims=[_claim("c")])
+    for rel in ("summary/default", "small_data/vgg16_plateau", "smoke/d1_d2/synthetic"):
+        (tmp_path / "html" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "html" / f"{rel}.html").write_text("<p>report</p>")
+    text = open(report.write_html_index(str(tmp_path))).read()
+    assert text.count("<a href=") == 3  # one link per report, nothing else linked
+    assert text.index("Default runs") < text.index("summary/default.html") < text.index("small_data/vgg16_plateau.html") \
+        < text.index("Smoke runs") < text.index("smoke/d1_d2/synthetic.html")
+    assert "seed 002: transfer with a small data set" in text and "seed 003: D1 -&gt; D2" in text
+    assert "<b>Controls passed 1/1</b>" in text  # the default root's summary headline
+    row = text[text.index("small_data/vgg16_plateau.html"):].split("</tr>")[0]
+    assert "1.0 min" in row and "1/1" in row and "1 not testable here, 1 reproduced" in row and ">ok<" in row
