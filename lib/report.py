@@ -12,7 +12,7 @@ import seaborn as sns
 
 METRIC_LABELS = {
     "accuracy": "train accuracy", "val_accuracy": "validation accuracy",
-    "loss": "train loss", "val_loss": "validation loss",
+    "loss": "train loss", "val_loss": "validation loss", "val_map50": "validation mAP@0.5",
 }
 
 
