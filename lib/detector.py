@@ -338,10 +338,12 @@ class ValidationMAP(keras.callbacks.Callback):
 
 
 def fit_detector(det: Detector, train_scenes: tuple, val_scenes: tuple, *, epochs: int, batch_size: int,
-                 learning_rate: float, patience: int, seed: int, label: str = "", min_delta: float = 0.01) -> dict[str, list[float]]:
+                 learning_rate: float, patience: int, seed: int, label: str = "", min_delta: float = 0.01,
+                 min_epochs: int = 0) -> dict[str, list[float]]:
     """Train on ``(images, boxes)`` scenes with SGD, validate every epoch (multibox loss and
     mAP@0.5), stop after ``patience`` epochs in which validation mAP@0.5 did not gain ``min_delta``
-    over its best (the run has converged) and restore the best epoch's weights. History: ``loss``, ``val_loss``, ``val_map50``, ``epoch_time_s``,
+    over its best (the run has converged) and restore the best epoch's weights; not before
+    ``min_epochs`` (a detector's mAP sits near 0 for its first epochs, which is not convergence). History: ``loss``, ``val_loss``, ``val_map50``, ``epoch_time_s``,
     ``steps_per_epoch``, ``best_epoch``, ``stopped_early``, ``img_per_s`` (measured: training images
     over the epochs' wall time, validation excluded)."""
     x, boxes = train_scenes
@@ -352,7 +354,7 @@ def fit_detector(det: Detector, train_scenes: tuple, val_scenes: tuple, *, epoch
     timer = train.EpochTimer(label)
     vmap = ValidationMAP(det, xv, bv)
     stop = keras.callbacks.EarlyStopping(monitor="val_map50", mode="max", patience=patience, min_delta=min_delta,
-                                         restore_best_weights=True)
+                                         restore_best_weights=True, start_from_epoch=min(min_epochs, max(epochs - 1, 0)))
     t_fit = []
 
     class FitTime(keras.callbacks.Callback):  # the training part of an epoch, before validation starts
@@ -430,6 +432,7 @@ class DetectorRuns:
     patience: int
     source_scenes: tuple
     min_delta: float = 0.01
+    min_epochs: int = 0
     sign_weights: dict | None = None  # the traffic-sign classifier's convolutions (init "signs")
     source_files: dict | None = None  # seed -> the scratch source detector's weights file
 
@@ -450,7 +453,8 @@ class DetectorRuns:
         det = self.build(weights, seed, self.sign_weights if init == "signs" else None)
         hist = fit_detector(det, self.source_scenes, val, epochs=self.epochs, batch_size=self.batch_size,
                             learning_rate=self.learning_rate, patience=self.patience, seed=seed,
-                            label=f"source/{init} seed {seed} ", min_delta=self.min_delta)
+                            label=f"source/{init} seed {seed} ", min_delta=self.min_delta,
+                            min_epochs=self.min_epochs)
         if out_file is not None:
             det.model.save_weights(out_file)
             self.source_files = {**(self.source_files or {}), seed: out_file}
@@ -477,7 +481,8 @@ class DetectorRuns:
                        // steps(len(scenes[0])))
         hist = fit_detector(det, scenes, val, epochs=epochs, batch_size=self.batch_size,
                             learning_rate=self.learning_rate, patience=self.patience, seed=seed,
-                            label=f"{stage}/{arm} seed {seed} ", min_delta=self.min_delta)
+                            label=f"{stage}/{arm} seed {seed} ", min_delta=self.min_delta,
+                            min_epochs=self.min_epochs)
         return {**base, "epochs": len(hist["loss"]), "img_per_s": hist["img_per_s"][0], "final_loss": hist["loss"][-1],
                 **self.evaluate(det, tests)}, hist
 
