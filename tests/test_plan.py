@@ -26,6 +26,7 @@ def test_plan_takes_expected_times_from_the_last_good_record(tmp_path, monkeypat
 
 def test_status_lines_count_reports_and_time_left(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(plan, "MEASURED", {})
     path = plan.write_plan("OUT", DRY)
     monkeypatch.setenv(plan.PLAN_ENV, str(path))
     p = json.loads(path.read_text())
