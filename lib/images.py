@@ -199,3 +199,15 @@ def load_image_folder(folder: str | Path, size: int, seed: int = 0) -> tuple[np.
                                                   shuffle=False, seed=seed)
     xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
     return np.concatenate(xs).astype("uint8"), np.concatenate(ys).astype("int64"), list(ds.class_names)
+
+
+def target_task(image_dir: str, image_size: int, *, n_images: int, difficulty: float, seed: int):
+    """The image studies' target: a user's folder (one subfolder per class, checked first) or the
+    built-in faces, split 64/16/20 by ``seed``. Returns ``(task, images, labels, class names)``."""
+    from lib import data
+
+    if image_dir:
+        x, y, names = load_image_folder(image_dir, image_size, seed=seed)
+    else:
+        x, y, names = target_faces(n_images, image_size, seed=seed, difficulty=difficulty)
+    return data.split_task("faces" if not image_dir else image_dir, x, y, names, seed=seed), x, y, names
