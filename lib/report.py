@@ -242,3 +242,21 @@ def weights_card(arch: str, image_size: int, weights: str, task, folds: int = 3)
                          "linear probe (train, cross-validated)": r["linear_probe"], "LogME": r["logme"]})
     return pd.DataFrame(rows).pivot_table(index="block", columns="weights", sort=False,
                                           values=["linear probe (train, cross-validated)", "LogME"])
+
+
+def source_weights_note(record, arch: str, image_size: int, weights: str, label: str = "Source weights used") -> dict | None:
+    """For ``weights: source``: note the source record's quality in ``record`` and show it in one
+    line (its source test accuracy against chance and the verdict), or say that no record names
+    the weights. Returns the quality (``backbones.source_weights_quality``) or ``None``."""
+    from IPython.display import Markdown, display
+
+    from lib import backbones
+
+    if weights != "source":
+        return None
+    q = backbones.source_weights_quality(arch, image_size)
+    record.note("source_weights", q)
+    display(Markdown(f"**{label}**: {arch} at {image_size} px, this project's source task, source **test** accuracy "
+                     f"{q['source_test_acc']:.3f} against chance {q['chance']:.3f} ({q['verdict']})." if q else
+                     f"**{label}**: no source record names these weights."))
+    return q
