@@ -14,7 +14,12 @@
    the last end), against one run alone with TensorFlow's default threads (and two at once with
    default threads). Each run is its own process, as under make; the timed steps start together
    (a barrier after warm-up). Target: above 1.
-4. Every study's arms, read from the run records (no compute): training seconds per seed and the
+4. Graph reuse: seconds per model (build to the end of one epoch) when each seed builds and
+   traces its own ResNet50 against seeds sharing one compiled model (``lib.train.ModelPool``),
+   and whether both give the same losses. Target: above 1x with the same losses.
+5. The feature cache (``lib/cache.py``): hits over lookups in the ledger of the outputs root's
+   runs (after ``make all``: its hit ratio), and the forward-pass seconds the hits saved.
+6. Every study's arms, read from the run records (no compute): training seconds per seed and the
    speed-up against each study's slowest arm.
 
 Usage: ``python -m lib.bench [--arch vgg16] [--image-size 32] [--epochs 10,30] [--out outputs/bench/bench.json]``
@@ -141,6 +146,45 @@ def bench_concurrency(arch: str = "efficientnetb0", image_size: int = 64, steps:
             "ratio_two_default": two_default / alone, "ratio_two_one_thread": two_single / alone}
 
 
+def bench_reuse(arch: str = "resnet50", image_size: int = 32, seeds: int = 3, n_images: int = 64) -> dict:
+    """Seconds per model, from building it to the end of one training epoch, when every seed
+    builds, compiles and traces its own model (rebuilt) against seeds sharing one compiled model
+    through :class:`lib.train.ModelPool` (reused: the first seed builds it, the others copy their
+    fresh weights in); the first seed is left out of both means (it pays the same trace). Also
+    checks that both give the same losses."""
+    import numpy as np
+
+    from lib import data as D, train, transfer
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (n_images, image_size, image_size, 3)).astype("float32")
+    y = np.arange(n_images) % 2
+    task = D.split_task("noise", x, y, ["a", "b"], seed=0)
+    out: dict[str, list] = {"rebuilt": [], "reused": []}
+    losses: dict[str, list] = {"rebuilt": [], "reused": []}
+    for path in out:
+        pool = train.ModelPool(size=1 if path == "reused" else 0)
+        for seed in range(seeds):
+            t0 = time.perf_counter()
+            train.set_seed(seed)
+            model, parts = pool.take(arch, *transfer.build_image_classifier(arch, image_size, 2, policy="scratch"))
+            hist = train.fit(model, task, epochs=1, batch_size=16, seed=seed)
+            out[path].append(time.perf_counter() - t0)
+            losses[path].append(hist["loss"])
+    rebuilt, reused = (sum(out[k][1:]) / (seeds - 1) for k in ("rebuilt", "reused"))
+    return {"what": f"{arch} from scratch, {image_size} px, one epoch of {len(task.y_train)} images, seeds 2..{seeds}",
+            "rebuilt_s": rebuilt, "reused_s": reused, "saving_s": rebuilt - reused, "ratio": rebuilt / reused,
+            "same_losses": losses["rebuilt"] == losses["reused"], "per_seed_s": out}
+
+
+def cache_summary(root: Path) -> dict:
+    """The feature cache's ledger under the outputs ``root`` (what ``make all`` looked up)."""
+    from lib import cache
+
+    lines = cache.ledger(root / ".cache" / "features")
+    return {**cache.hit_ratio(lines), "folder": str(root / ".cache" / "features")}
+
+
 def study_ledger(root: Path) -> list[dict]:
     """Per study and arm, from the finished run records under ``root`` (no compute): seconds per
     run (the study's wall time per arm and seed where it keeps one, feature extraction included;
@@ -173,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     cached = [bench_cached(args.arch, args.image_size, e, args.n_images) for e in epoch_list]
     pipe = bench_pipeline(args.image_size, max(epoch_list[0] // 2, 3), args.n_images)
     conc = bench_concurrency()
+    reuse = bench_reuse()
+    feat = cache_summary(Path(args.out).parent.parent)
     from lib import records
 
     rows = []
@@ -190,6 +236,17 @@ def main(argv: list[str] | None = None) -> int:
                  conc["ratio_two_one_thread"] > 1,
                  f"together {conc['two_one_thread_img_s']:.0f} vs {conc['alone_img_s']:.0f} img/s "
                  f"(two at once, default threads: {conc['ratio_two_default']:.2f}x); {conc['what']}"))
+    rows.append(("graph reuse: seconds per model, rebuilt / reused", f"{reuse['ratio']:.1f}x", "> 1",
+                 reuse["ratio"] > 1 and reuse["same_losses"],
+                 f"{reuse['rebuilt_s']:.1f} s vs {reuse['reused_s']:.1f} s, {reuse['saving_s']:.1f} s saved per model; "
+                 f"same losses: {'yes' if reuse['same_losses'] else 'NO'}; {reuse['what']}"))
+    if feat["lookups"]:
+        rows.append(("feature cache hit ratio (this outputs root's runs)", f"{feat['ratio']:.2f}", "> 0", feat["ratio"] > 0,
+                     f"{feat['hit']} hits, {feat['miss']} misses, {feat['skip']} too large, over {feat['runs']} run(s); "
+                     f"{feat['saved_s']:.0f} s of forward passes saved; {feat['folder']}/ledger.jsonl"))
+    else:
+        rows.append(("feature cache hit ratio (this outputs root's runs)", "no lookups", "> 0", False,
+                     f"run `make all` first: nothing in {feat['folder']}/ledger.jsonl"))
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'measured':>14}  {'target':>14}  met   details")
     for name, value, target, met, what in rows:
@@ -201,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         for row in ledger:
             print(f"  {row['run']:<26} {row['arm']:<30} {row['seconds']:>9.1f} s  {row['speedup']:>7.1f}x"
                   + (f"  {row['images_per_s']:>7.0f} img/s" if row.get("images_per_s") else ""))
-    result = {"cached_features": cached, "pipeline": pipe, "concurrency": conc, "studies": ledger, "hardware": records.hardware(),
+    result = {"cached_features": cached, "pipeline": pipe, "concurrency": conc, "graph_reuse": reuse, "feature_cache": feat,
+              "studies": ledger, "hardware": records.hardware(),
               "versions": records.package_versions(), "when": records.now_iso()}
     records.write_json_atomic(Path(args.out), result)
     print(f"wrote {args.out}")

@@ -125,7 +125,10 @@ def _one_arch(study: str, p: dict, extra: list[str | None] = ()) -> None:
 
 
 def transferability(p: dict) -> None:
-    _one_arch("transferability", p, [weights_problem(p["weights"], set()), folder_problem("image_dir", p["image_dir"])])
+    from lib.transferability import arm_problems
+
+    _one_arch("transferability", p, [weights_problem(p["weights"], set()), folder_problem("image_dir", p["image_dir"]),
+                                     *arm_problems(p["arms"])])
 
 
 def cut_search(p: dict) -> None:

@@ -336,6 +336,14 @@ def negative_control(id: str, who: str, values: Sequence[float], chance: float, 
                  expected=REPRODUCED)
 
 
+def positive_control(id: str, who: str, values: Sequence[float], chance: float, n_test: int | None) -> Claim:
+    """The positive control beside the negative one: ``who``, the same pipeline on the true
+    labels, beats ``chance`` on the test split (95% interval above it), so a study that can find
+    no effect is told from one that cannot learn at all. Expected: reproduced."""
+    return judge(id, "control", f"{who} beats chance", rule="greater", a=values, b=chance, n_test=n_test,
+                 comparator=f"chance {chance:.3f}", kind="control", expected=REPRODUCED)
+
+
 def gate_by_controls(claims: Sequence[Claim]) -> list[Claim]:
     """A failed control makes every claim of the same run (not the controls) not testable."""
     controls = [c for c in claims if c.kind == "control"]

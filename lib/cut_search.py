@@ -26,7 +26,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from lib import backbones, train, transfer
+from lib import backbones, cache, train, transfer
 from lib.data import Task
 
 
@@ -70,8 +70,8 @@ class BlockFeatures:
         probe = keras.Model(base.input, [base.get_layer(b).output for b in self.blocks])
         model = transfer.on_pixels(full, probe, "block_outputs")
 
-        def run(x):
-            out = model.predict(x, batch_size=128, verbose=0)
+        def run(x):  # content-addressed (lib/cache.py): another report on these weights and images reads them back
+            out = cache.predict(model, x, batch_size=128)
             return out if isinstance(out, list) else [out]
 
         t = self.task

@@ -247,11 +247,20 @@ def weights_card(arch: str, image_size: int, weights: str, task, folds: int = 3)
 def source_weights_note(record, arch: str, image_size: int, weights: str, label: str = "Source weights used") -> dict | None:
     """For ``weights: source``: note the source record's quality in ``record`` and show it in one
     line (its source test accuracy against chance and the verdict), or say that no record names
-    the weights. Returns the quality (``backbones.source_weights_quality``) or ``None``."""
+    the weights. Returns the quality (``backbones.source_weights_quality``) or ``None``. For
+    published weights (``hed``, ``imagenet``): their provenance in one line and the first-layer
+    filters (the per-block probe is the report's own: :func:`weights_card` or its estimates)."""
     from IPython.display import Markdown, display
 
     from lib import backbones
 
+    if weights in ("hed", "imagenet"):
+        line = backbones.HED_PROVENANCE if weights == "hed" else f"{arch} ImageNet classification weights"
+        record.note("source_weights", {"weights": weights, "provenance": line})
+        display(Markdown(f"**{label}**: {line}."))
+        plot_first_filters(backbones.build_base(arch, image_size, weights), f"{arch} `{weights}`: first-layer filters")
+        plt.show()
+        return None
     if weights != "source":
         return None
     q = backbones.source_weights_quality(arch, image_size)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from lib import train
 from lib.models import build_mlp
 
 
@@ -77,7 +78,7 @@ def run_d1_d2(d1, d2, *, seeds, hidden=(128, 64, 32), new_hidden=(64, 32), epoch
     test accuracy (and zero-shot scores of the source on D2), and per-arm parameter counts.
     Per-epoch histories go to ``record`` (a :class:`lib.records.Record`) as they come.
     """
-    from lib import models, train
+    from lib import models
 
     rows, param_counts = [], {}
     def budget(task):
@@ -123,7 +124,6 @@ def _d1_d2_arm(arm, src, task, hidden, new_hidden, learning_rate, finetune_learn
 
 
 def _keep(rows, record, arm, seed, model, task, hist):
-    from lib import train
 
     best = int(np.argmax(hist["val_accuracy"])) if "best_epoch" in hist else -1  # early stopping restored it
     rows.append({
@@ -155,7 +155,7 @@ POLICIES = {
 def set_trainable(base, trainable_from: int | None) -> None:
     """Freeze ``base``'s layers before index ``trainable_from`` and train the rest
     (``None``: freeze all). Frozen BatchNormalization layers run in inference mode (Keras 3).
-    Recompile afterwards: ``lib.train.fit`` always does."""
+    ``lib.train.fit`` sees the change and compiles anew (a compiled graph keeps the old flags)."""
     base.trainable = True
     for i, layer in enumerate(base.layers):
         layer.trainable = trainable_from is not None and i >= trainable_from
@@ -284,9 +284,10 @@ def fit_split(parts, task, batch_size: int = 256, **fit_kwargs):
     blocks and the head see exactly what end-to-end training feeds them (the frozen layers run in
     inference mode either way; no random augmentation here), without paying the frozen part's
     forward pass every epoch. ``fit_kwargs`` go to :func:`lib.train.fit` (``batch_size`` too)."""
-    from lib import train
 
-    prefix, suffix = split_frozen_prefix(parts)
+    if parts.get("split", (None,))[0] != parts["frozen_until"]:  # kept with the parts: a pooled model reuses it
+        parts["split"] = (parts["frozen_until"], *split_frozen_prefix(parts))
+    _, prefix, suffix = parts["split"]
     if prefix.trainable_weights:
         raise ValueError("the prefix has trainable weights: caching its output would freeze them")
     return train.fit(suffix, cached_features(parts, task, model=prefix), batch_size=batch_size, **fit_kwargs)
@@ -302,8 +303,10 @@ def cached_features(parts, task, batch_size: int = 256, model=None):
     outputs, e.g. a frozen prefix), computed once."""
     from lib.data import Task
 
-    def feats(x):
-        return (model or parts["backbone"]).predict(x, batch_size=batch_size, verbose=0)
+    from lib import cache
+
+    def feats(x):  # content-addressed: a second seed or arm on the same frozen weights reads them back
+        return cache.predict(model or parts["backbone"], x, batch_size=batch_size)
 
     return Task(f"{task.name} (features)", feats(task.x_train), task.y_train, feats(task.x_val), task.y_val,
                 feats(task.x_test), task.y_test, task.class_names)
@@ -313,7 +316,6 @@ def fit_cached(parts, task, **fit_kwargs):
     """Train only the head on features computed once by the frozen backbone: the same result as
     end-to-end training of a frozen base without random augmentation, without paying the
     backbone's forward pass every epoch. ``fit_kwargs`` go to :func:`lib.train.fit`."""
-    from lib import train
 
     if not parts["frozen"]:
         raise ValueError("feature caching needs a fully frozen backbone; this policy trains part of it")
@@ -365,6 +367,10 @@ def parse_arm(spec: str) -> dict:
     return kw
 
 
+# Compiled models of the arms run so far, reused by the next seed of the same arm (lib/train.py ModelPool)
+POOL = train.ModelPool()
+
+
 def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int, batch_size: int,
                   learning_rate: float, finetune_learning_rate: float, head_epochs: int, seed: int,
                   cache_features: bool = True, init_weights: str | None = None, validation_freq: int = 1,
@@ -387,7 +393,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     ``@LR`` replaces both learning rates."""
     import time
 
-    from lib import models, train
+    from lib import models
 
     kw = parse_arm(spec)
     own_lr = arm_learning_rate(spec)
@@ -398,6 +404,8 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
                                           weights="none" if init_weights else weights, **kw)
     if init_weights:
         model.load_weights(init_weights)
+    graph = (spec.partition("@")[0], image_size, task.n_classes, parts["bn_mode"])
+    model, parts = POOL.take(graph, model, parts)  # same graph as an earlier seed's: trained without a new trace
     counts = models.parameter_counts(model)
     common = dict(batch_size=batch_size, seed=seed, validation_freq=validation_freq)
     t0 = time.perf_counter()

@@ -103,14 +103,73 @@ YOSINSKI_ARMS = {
 }
 
 
-def cut_points(arch: str, image_size: int) -> list[str]:
+def arm_problems(arms: list[str]) -> list[str]:
+    """What is wrong with a list of Yosinski arms (no TensorFlow: run before any kernel)."""
+    import difflib
+
+    problems = []
+    for a in arms:
+        if a not in YOSINSKI_ARMS:
+            close = difflib.get_close_matches(a, list(YOSINSKI_ARMS), n=1)
+            problems.append(f"arms: unknown arm {a!r}{f'; did you mean {close[0]!r}?' if close else ''} "
+                            f"(known: {', '.join(YOSINSKI_ARMS)})")
+    if "BnB" in arms and "B" not in arms:
+        problems.append("arms: BnB copies from the network B trains; add 'B'")
+    if not any(a in arms for a in ("AnB", "AnB+")):
+        problems.append("arms: the curve needs AnB or AnB+ (what the source weights give at each depth)")
+    return problems
+
+
+def cut_points(arch: str, image_size: int, cuts: list[str] | None = None) -> list[str]:
     """The depths of the curve: every block's output layer, then the base's own output when it is
-    not one of them (the simple CNN's ``fc1``), so the deepest point copies the whole base."""
+    not one of them (the simple CNN's ``fc1``), so the deepest point copies the whole base; or the
+    given ``cuts`` among them, in network order (a name that is not one is refused, with the
+    nearest ones)."""
+    import difflib
+
     from lib import backbones, cut_search
 
     outs = cut_search.block_outputs(arch, image_size)
     last = backbones.build_base(arch, image_size, "none").layers[-1].name
-    return outs + ([last] if last not in outs else [])
+    every = outs + ([last] if last not in outs else [])
+    bad = [c for c in cuts or [] if c not in every]
+    if bad:
+        hints = {c: difflib.get_close_matches(c, every, n=1) for c in bad}
+        raise ValueError(f"cuts {bad} are not depths of {arch}'s curve"
+                         + "".join(f"; {c!r}: did you mean {h[0]!r}?" for c, h in hints.items() if h)
+                         + f" (depths: {', '.join(every)})")
+    return [c for c in every if c in cuts] if cuts else every
+
+
+def control_arm(arms: list[str], cuts: list[str]) -> tuple[str, str | None]:
+    """The arm the controls re-run on shuffled labels (negative) and read on the true ones
+    (positive): B where it runs, else AnB at the deepest cut (a head on frozen features: cheap)."""
+    return ("B", None) if "B" in arms else ("AnB", cuts[-1])
+
+
+def run_curve(task, cuts: list[str], arms: list[str], src: dict[str, list], seeds: list[int], *, record=None,
+              **common) -> list[dict]:
+    """Every arm of ``arms`` at every depth of ``cuts`` for every seed: per seed, B first (BnB
+    copies from it), then AnB, AnB+ and BnB at each depth. Rows carry ``n`` (0 for B); histories
+    go to ``record``; one line per seed is printed."""
+    rows = []
+    for s in seeds:
+        Bw = None
+        if "B" in arms:
+            row, hist, parts = yosinski_arm("B", None, task, src=None, seed=s, **common)
+            rows.append({**row, "n": 0})
+            if record is not None:
+                record.add_history("B", s, hist)
+            Bw = base_weights(parts["base"])
+        for n, cut in enumerate(cuts, 1):
+            for kind in (k for k in ("AnB", "AnB+", "BnB") if k in arms):
+                row, hist, _ = yosinski_arm(kind, cut, task, src=Bw if kind == "BnB" else src, seed=s, **common)
+                rows.append({**row, "n": n})
+                if record is not None:
+                    record.add_history(f"{kind} n={n}", s, hist)
+        print(f"seed {s}: " + ", ".join(f"{r['arm']}{'' if r['n'] == 0 else ' n=' + str(r['n'])} {r['test_acc']:.3f}"
+                                        for r in rows if r["seed"] == s))
+    return rows
 
 
 def copy_up_to(dst_base, src_weights: dict[str, list], cut: str) -> int:
@@ -140,6 +199,7 @@ def yosinski_arm(kind: str, cut: str | None, task, *, arch: str, image_size: int
         raise ValueError(f"unknown arm {kind!r}; known: {', '.join(YOSINSKI_ARMS)}")
     train.set_seed(seed)
     model, parts = transfer.build_image_classifier(arch, image_size, task.n_classes, policy="scratch")
+    model, parts = transfer.POOL.take(("yosinski", arch, image_size, task.n_classes, kind, cut), model, parts)
     base = parts["base"]
     common = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
     if kind != "B":
@@ -185,3 +245,75 @@ def block_estimates(arch: str, image_size: int, weights: str, task, cuts: list[s
         out.append({"cut": c, "dims": f.shape[1], "logme": lm, "linear_probe": lp, "logme_s": t1 - t0,
                     "probe_s": time.perf_counter() - t1})
     return out
+
+
+def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: int, n_seeds: int, source, logme_rho: float,
+           n_estimates: int, realised: str) -> list:
+    """Yosinski's and You et al.'s findings as claims, from ``per[(arm, n)]`` (test accuracy per
+    seed; B at n = 0). A finding whose arms did not run at this scale is not testable, with that
+    premise named (e.g. AnB+ at the ``paper`` profile only). ``realised``: the arm LogME's ranking
+    is read against (AnB+ where it runs, else AnB)."""
+    import numpy as np
+
+    from lib import claims as C
+
+    base = [C.enough_seeds(n_seeds), *([source] if source else [])]
+
+    def ran(*need):
+        missing = [a for a in need if a not in arms]
+        return C.Premise(f"arms {' and '.join(need)} run", not missing, detail="" if not missing else
+                         f"{', '.join(missing)} not in this experiment's arms (a cost choice; the paper profile runs them)")
+
+    out = []
+    if all(a in arms for a in ("AnB+", "B")):
+        by_depth = [C.rule_verdict("greater", per[("AnB+", n)], per[("B", 0)], n_test) for n in range(1, n_cuts + 1)]
+        verdicts = [v for v, _ in by_depth]
+        v1 = (C.REPRODUCED if all(v == C.REPRODUCED for v in verdicts) else
+              C.NOT_REPRODUCED if C.NOT_REPRODUCED in verdicts else C.INCONCLUSIVE)
+        prem = [*base, ran("AnB+", "B"), C.above_chance("B", per[("B", 0)], majority, n_test)]
+        evidence = "; ".join(f"n={n} {iv.text()}" for n, (_, iv) in enumerate(by_depth, 1))
+    else:
+        v1, prem, evidence = C.INCONCLUSIVE, [*base, ran("AnB+", "B")], "not run at this scale"
+    out.append(C.judge("literature.yosinski.anb_plus", "literature",
+                       "copied-then-fine-tuned (AnB+) beats training from scratch (B) at every depth",
+                       rule="greater at every depth", verdict=v1, comparator="B", premises=prem, evidence=evidence,
+                       seed_reported="Yosinski et al.: AnB+ above B by 1-2 points"))
+    if "AnB" in arms:
+        out.append(C.judge("literature.yosinski.anb_drop", "literature",
+                           "frozen transfer (AnB) drops with depth (n=1 above n=all)", rule="greater",
+                           a=per[("AnB", 1)], b=per[("AnB", n_cuts)], n_test=n_test, comparator=f"AnB n={n_cuts}",
+                           premises=[*base, C.above_chance("AnB n=1", per[("AnB", 1)], majority, n_test),
+                                     C.Premise("at least 2 depths", n_cuts >= 2, value=n_cuts, threshold=2)],
+                           seed_reported="Yosinski et al.: AnB falls as n grows"))
+    else:
+        out.append(C.judge("literature.yosinski.anb_drop", "literature",
+                           "frozen transfer (AnB) drops with depth (n=1 above n=all)", rule="greater",
+                           verdict=C.INCONCLUSIVE, premises=[*base, ran("AnB")], evidence="not run at this scale",
+                           seed_reported="Yosinski et al.: AnB falls as n grows"))
+    rho = logme_rho
+    v3 = (C.INCONCLUSIVE if not np.isfinite(rho) or n_estimates < 3 else
+          C.REPRODUCED if rho >= 0.8 else C.NOT_REPRODUCED if rho <= 0 else C.INCONCLUSIVE)
+    tuned = "fine-tuning (AnB+)" if realised == "AnB+" else "frozen transfer (AnB)"
+    out.append(C.judge("literature.logme.ranks", "literature",
+                       f"LogME, before training, ranks the cuts as {tuned} does (Spearman rho >= 0.8)",
+                       rule="Spearman rho >= 0.8; not reproduced at rho <= 0", verdict=v3,
+                       premises=[*base, C.Premise("at least 3 cuts", n_estimates >= 3, value=n_estimates, threshold=3)],
+                       evidence=f"Spearman rho {rho:+.2f} over {n_estimates} cuts against {realised} test accuracy",
+                       seed_reported="You et al.: LogME tracks fine-tuned accuracy"))
+    return out
+
+
+def conclusion_lines(per: dict, cuts: list[str], arms: list[str]) -> list[str]:
+    """The report's conclusions in numbers: B, the best copied arm and its depth, each curve by depth."""
+    from lib import report
+
+    mean = {k: float(np.mean(v)) for k, v in per.items()}
+    lines = []
+    best_arm = "AnB+" if "AnB+" in arms else "AnB"
+    best_n = max(range(1, len(cuts) + 1), key=lambda n: mean[(best_arm, n)])
+    head = f"- best {best_arm} at n={best_n} (`{cuts[best_n - 1]}`): {report.mean_sd(per[(best_arm, best_n)])}"
+    lines.append((f"- B from scratch: test {report.mean_sd(per[('B', 0)])};" + head[1:] if ("B", 0) in per else head) + ".")
+    for arm in ("AnB", "AnB+", "BnB"):
+        if arm in arms:
+            lines.append(f"- {arm} by depth: " + ", ".join(f"n={n} {mean[(arm, n)]:.3f}" for n in range(1, len(cuts) + 1)) + ".")
+    return lines

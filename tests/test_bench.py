@@ -33,3 +33,24 @@ def test_concurrency_bench_runs_separate_processes_and_sums_them():
     assert abs(out["ratio_two_one_thread"] - out["two_one_thread_img_s"] / out["alone_img_s"]) < 1e-9
     # two runs of the same work cannot go more than twice as fast as one on this machine's cores
     assert out["ratio_two_one_thread"] < 2 * max(1, (os.cpu_count() or 1))
+
+
+def test_reuse_bench_times_both_paths_and_checks_they_agree():
+    out = bench.bench_reuse("simple_cnn", 16, seeds=3, n_images=40)
+    assert len(out["per_seed_s"]["rebuilt"]) == len(out["per_seed_s"]["reused"]) == 3
+    assert out["same_losses"] is True  # reuse must not change what a seed learns
+    assert abs(out["ratio"] - out["rebuilt_s"] / out["reused_s"]) < 1e-9
+
+
+def test_cache_summary_reads_the_ledger_of_an_outputs_root(tmp_path):
+    import json
+
+    folder = tmp_path / ".cache" / "features"
+    folder.mkdir(parents=True)
+    lines = [{"event": e, "compute_s": s, "run": r} for e, s, r in
+             (("miss", 4.0, "a"), ("hit", 4.0, "a"), ("hit", 2.0, "b"), ("skip", 1.0, "b"))]
+    (folder / "ledger.jsonl").write_text("\n".join(json.dumps(l) for l in lines) + "\n")
+    out = bench.cache_summary(tmp_path)
+    assert (out["hit"], out["miss"], out["skip"], out["lookups"]) == (2, 1, 1, 4)
+    assert out["ratio"] == 0.5 and out["saved_s"] == 6.0 and out["runs"] == 2
+    assert bench.cache_summary(tmp_path / "empty")["lookups"] == 0

@@ -33,8 +33,13 @@ def test_make_refuses_a_bad_thread_count_and_exports_a_good_one():
     bad = make("-n", "unit", "THREADS=two")
     assert bad.returncode != 0 and "THREADS must be a positive whole number" in bad.stderr
     # a throwaway target appended to the Makefile prints what a run would inherit
-    res = make("-s", "-f", "Makefile", "-f", "/dev/stdin", "show", "THREADS=1",
-               input="show:\n\t@echo $$TF_NUM_INTRAOP_THREADS,$$TF_NUM_INTEROP_THREADS\n")
+    # (a file, not stdin: make reads its makefiles again after remaking outputs/.prereqs.mk)
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".mk") as extra:
+        extra.write("show:\n\t@echo $$TF_NUM_INTRAOP_THREADS,$$TF_NUM_INTEROP_THREADS\n")
+        extra.flush()
+        res = make("-s", "-f", "Makefile", "-f", extra.name, "show", "THREADS=1")
     assert res.stdout.strip() == "1,1", res.stderr
 
 

@@ -107,3 +107,60 @@ def test_a_run_stuck_at_chance_stops_and_says_so():
     hist = train.fit(models.build_mlp(4, 2, [8], name="m2"), learnable, epochs=15, batch_size=16, learning_rate=1e-2,
                      stop_stuck_after=3)
     assert hist["stopped_stuck"] == [0.0] and len(hist["loss"]) == 15
+
+
+def _cnn(seed, policy="scratch"):
+    from lib import transfer
+
+    train.set_seed(seed)
+    return transfer.build_image_classifier("simple_cnn", 16, 3, policy=policy, dropout=0.5)
+
+
+def _image_task():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (90, 16, 16, 3)).astype("float32")
+    y = np.repeat(np.arange(3), 30)
+    x[y == 1, :8] += 60.0
+    return D.split_task("toy", x, y, ["a", "b", "c"], seed=0)
+
+
+def test_a_pooled_model_trains_exactly_as_a_freshly_built_one():
+    """Reuse changes nothing but time: weights, BatchNorm statistics and dropout seed states are
+    copied from the fresh build, the optimizer starts anew, the graph is the compiled one."""
+    task = _image_task()
+    pool = train.ModelPool()
+    fresh = {}
+    for seed in (0, 1):
+        model, _ = _cnn(seed)
+        fresh[seed] = (train.fit(model, task, epochs=2, batch_size=16, seed=seed), train.accuracy(model, task.x_test, task.y_test))
+    first, parts = pool.take("cnn", *_cnn(0))
+    h0 = train.fit(first, task, epochs=2, batch_size=16, seed=0)
+    again, parts2 = pool.take("cnn", *_cnn(1))
+    assert again is first and parts2 is parts and (pool.built, pool.reused) == (1, 1)
+    assert train.compile_or_reset(again, 1e-3) is True  # compiled graph kept, optimizer reset
+    h1 = train.fit(again, task, epochs=2, batch_size=16, seed=1)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert h0[key] == fresh[0][0][key]
+        assert h1[key] == fresh[1][0][key]
+    assert train.accuracy(again, task.x_test, task.y_test) == fresh[1][1]
+    assert train.compile_or_reset(again, 3e-4) is True
+    assert np.isclose(float(again.optimizer.learning_rate), 3e-4) and int(again.optimizer.iterations) == 0
+
+
+def test_a_trainable_change_compiles_anew_and_the_pool_restores_flags():
+    task = _image_task()
+    pool = train.ModelPool()
+    model, parts = pool.take("cnn", *_cnn(0, "frozen"))
+    train.fit(model, task, epochs=1, batch_size=16)
+    from lib import transfer
+
+    transfer.unfreeze_all(parts)  # a two-stage arm's second phase
+    assert train.compile_or_reset(model, 1e-4) is False
+    again, parts = pool.take("cnn", *_cnn(1, "frozen"))
+    assert again is model and not any(l.trainable for l in parts["base"].layers if l.weights)
+    other, _ = pool.take("cnn-other", *_cnn(0))  # another key: built, not reused
+    assert other is not model and pool.built == 2
+    off = train.ModelPool(size=0)
+    a, _ = off.take("cnn", *_cnn(0))
+    b, _ = off.take("cnn", *_cnn(0))
+    assert a is not b

@@ -92,3 +92,60 @@ def test_logme_on_wide_features_equals_the_reference_on_features_reduced_to_thei
     assert ours == pytest.approx(_reference_fixed_point(reduced, y), abs=1e-4)
     # on the raw wide features the reference adds (d - k)/2 log alpha per class: not the same number
     assert abs(_reference_fixed_point(f, y) - ours) > 1e-3
+
+
+def test_arm_lists_are_checked_before_any_kernel():
+    from pathlib import Path
+
+    from lib import checks, prereqs
+    from lib.transferability import arm_problems
+
+    assert arm_problems(["B", "AnB", "AnB+", "BnB"]) == [] and arm_problems(["AnB"]) == []
+    (typo,) = arm_problems(["AnB", "AnB +"])
+    assert "unknown arm 'AnB +'" in typo and "did you mean 'AnB+'" in typo
+    assert any("BnB copies" in p for p in arm_problems(["AnB", "BnB"]))
+    assert any("needs AnB or AnB+" in p for p in arm_problems(["B"]))
+    p = prereqs.merged(Path("params/transferability/vgg16_hed.yaml"), None)
+    checks.transferability(p)  # the shipped file is valid
+    with pytest.raises(ValueError, match="BnB copies"):
+        checks.transferability({**p, "arms": ["AnB", "BnB"]})
+
+
+def test_cut_points_take_a_subset_in_network_order_and_name_typos():
+    from lib.transferability import cut_points
+
+    assert cut_points("simple_cnn", 32) == ["block1_pool", "block2_pool", "block3_pool", "fc1"]
+    assert cut_points("simple_cnn", 32, ["fc1", "block2_pool"]) == ["block2_pool", "fc1"]
+    with pytest.raises(ValueError, match="did you mean 'block2_pool'"):
+        cut_points("simple_cnn", 32, ["block2_pol"])
+
+
+def test_claims_without_the_fine_tuned_arms_are_not_testable_and_name_why():
+    from lib import claims as C
+    from lib.transferability import claims, control_arm
+
+    assert control_arm(["B", "AnB"], ["c1", "c2"]) == ("B", None)
+    assert control_arm(["AnB"], ["c1", "c2"]) == ("AnB", "c2")
+    per = {("AnB", 1): [0.9, 0.92, 0.91], ("AnB", 2): [0.7, 0.72, 0.69]}
+    out = {c.id: c for c in claims(per, 2, ["AnB"], majority=0.5, n_test=300, n_seeds=3, source=None, logme_rho=1.0,
+                                   n_estimates=2, realised="AnB")}
+    assert out["literature.yosinski.anb_plus"].verdict == C.NOT_TESTABLE
+    assert "AnB+, B not in this experiment's arms" in out["literature.yosinski.anb_plus"].reason
+    assert out["literature.yosinski.anb_drop"].verdict == C.REPRODUCED  # 0.91 vs 0.70 on 300 test images
+    assert out["literature.logme.ranks"].verdict == C.NOT_TESTABLE  # two cuts cannot rank
+    assert "frozen transfer (AnB)" in out["literature.logme.ranks"].hypothesis
+    per.update({("B", 0): [0.8, 0.8, 0.81], ("AnB+", 1): [0.9, 0.9, 0.9], ("AnB+", 2): [0.7, 0.7, 0.71]})
+    out = {c.id: c for c in claims(per, 2, ["B", "AnB", "AnB+"], majority=0.5, n_test=300, n_seeds=3, source=None,
+                                   logme_rho=1.0, n_estimates=3, realised="AnB+")}
+    assert out["literature.yosinski.anb_plus"].verdict == C.NOT_REPRODUCED  # n=2 falls below B
+    assert out["literature.logme.ranks"].verdict == C.REPRODUCED
+
+
+def test_positive_control_passes_above_chance_and_fails_at_it():
+    from lib import claims as C
+
+    ok = C.positive_control("x.control.positive", "B", [0.9, 0.88, 0.91], 0.5, 300)
+    bad = C.positive_control("x.control.positive", "B", [0.5, 0.52, 0.49], 0.5, 300)
+    assert ok.verdict == C.REPRODUCED == ok.expected and bad.verdict != bad.expected
+    gated = C.gate_by_controls([bad, C.judge("x.claim", "s", "h", rule="greater", a=[0.9] * 3, b=[0.5] * 3, n_test=300)])
+    assert gated[1].verdict == C.NOT_TESTABLE
