@@ -89,10 +89,18 @@ def _log(folder: Path, event: str, key: str, model_name: str, nbytes: int, compu
 
     line = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "event": event, "key": key, "model": model_name,
             "bytes": int(nbytes), "compute_s": round(float(compute_s), 3),
-            "run": Path(os.environ.get(RECORD_ENV, "interactive")).stem}
+            "run": _run_name(os.environ.get(RECORD_ENV, ""))}
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "ledger.jsonl", "a") as f:
         f.write(json.dumps(line) + "\n")
+
+
+def _run_name(record_path: str) -> str:
+    """``outputs/small_data/vgg16_plateau.<hash>.partial.json`` -> ``small_data/vgg16_plateau``."""
+    if not record_path:
+        return "interactive"
+    p = Path(record_path)
+    return f"{p.parent.name}/{p.name.split('.')[0]}"
 
 
 def _evict(folder: Path) -> None:

@@ -153,10 +153,13 @@ class ModelPool:
     seed states) and every layer's ``trainable`` flag are copied into it and it is returned with
     its own parts; else the fresh one is kept and returned. Training the returned model gives the
     same history as training the fresh one (``tests/test_train.py``); :func:`fit` resets the
-    optimizer. ``size``: models kept (least recently used dropped); ``size=0`` turns reuse off."""
+    optimizer. ``size``: models kept, and ``max_params`` their parameters in all (least recently
+    used dropped first: a study's loop over seeds needs every arm of one seed kept until the next
+    seed comes round; each kept parameter costs about 12 bytes with Adam's two moments);
+    ``size=0`` turns reuse off."""
 
-    def __init__(self, size: int = 3):
-        self.size = size
+    def __init__(self, size: int = 24, max_params: float = 2e8):
+        self.size, self.max_params = size, max_params
         self._models: OrderedDict = OrderedDict()
         self.reused = 0
         self.built = 0
@@ -178,9 +181,12 @@ class ModelPool:
         self.built += 1
         if self.size:
             self._models[key] = (model, parts)
-            while len(self._models) > self.size:
+            while len(self._models) > 1 and (len(self._models) > self.size or self._params() > self.max_params):
                 self._models.popitem(last=False)
         return (model, parts) if parts is not None else model
+
+    def _params(self) -> int:
+        return sum(m.count_params() for m, _ in self._models.values())
 
     def clear(self) -> None:
         self._models.clear()

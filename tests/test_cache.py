@@ -84,3 +84,11 @@ def test_block_outputs_of_every_cut_share_one_entry(folder):
     f2 = BlockFeatures("simple_cnn", 16, "none", task, cuts, allow_random=True)
     np.testing.assert_array_equal(f2["block2_pool"].x_test, f1["block2_pool"].x_test)
     assert [l["event"] for l in cache.ledger(folder)] == ["miss"] * 3 + ["hit"] * 3  # train, validation, test
+
+
+def test_the_ledger_names_the_run_by_notebook_and_experiment(folder, monkeypatch):
+    from lib.records import RECORD_ENV
+
+    monkeypatch.setenv(RECORD_ENV, "/x/outputs/small_data/vgg16_plateau.0ebd2400ed.partial.json")
+    cache.predict(_backbone(0), _x())
+    assert cache.ledger(folder)[-1]["run"] == "small_data/vgg16_plateau"

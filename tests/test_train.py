@@ -164,3 +164,17 @@ def test_a_trainable_change_compiles_anew_and_the_pool_restores_flags():
     a, _ = off.take("cnn", *_cnn(0))
     b, _ = off.take("cnn", *_cnn(0))
     assert a is not b
+
+
+def test_the_pool_drops_the_least_recently_used_model_beyond_its_bounds():
+    pool = train.ModelPool(size=2)
+    a, _ = pool.take("a", *_cnn(0))
+    pool.take("b", *_cnn(0))
+    pool.take("a", *_cnn(1))  # a used again: b is now the oldest
+    pool.take("c", *_cnn(0))
+    assert pool.take("a", *_cnn(2))[0] is a and pool.reused == 2
+    assert pool.take("b", *_cnn(0))[0] is not None and pool.built == 4  # b was dropped: built again
+    small = train.ModelPool(size=10, max_params=1.5 * a.count_params())
+    first, _ = small.take("a", *_cnn(0))
+    small.take("b", *_cnn(0))  # two models exceed the parameter bound: a is dropped
+    assert small.take("a", *_cnn(1))[0] is not first
