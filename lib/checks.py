@@ -41,11 +41,52 @@ def image_size_problem(arch: str, image_size: int) -> str | None:
     return None
 
 
-def arm_problems(spec: str, image_size: int) -> list[str]:
-    """Problems of one image arm ``arch:policy[:args][@LR]`` (``lib.transfer.parse_arm``'s grammar)."""
+# input transforms an arm may add after its policy, '+name[:value]' (lib/transfer.py run_image_arm)
+TRANSFORMS = {
+    "noise": "Gaussian noise added to the training inputs; ':STD' in 0-255 pixel units, else the study's noise_std",
+    "div255": "pixels divided by 255 before a model that expects 0-255 (seed 000's preprocessing bug)",
+}
+
+
+def split_arm(spec: str) -> tuple[str, dict[str, float | None], str | None]:
+    """``'arch:policy[:args][+transform[:value]]...[@LR]'`` -> ``(core, transforms, lr)``:
+    ``vgg16:frozen+noise:50@1e-4`` -> ``('vgg16:frozen', {'noise': 50.0}, '1e-4')``; a transform
+    without a value maps to ``None``. Raises ``ValueError`` on an unknown transform or a value that
+    is not a positive number. The one parser of the arm language (no TensorFlow)."""
     body, at, lr = str(spec).partition("@")
+    core, *mods = body.split("+")
+    transforms: dict[str, float | None] = {}
+    for m in mods:
+        name, colon, value = m.partition(":")
+        if name not in TRANSFORMS:
+            raise ValueError(f"arm {spec!r}: unknown transform {'+' + name!r}{_hint(name, TRANSFORMS)} "
+                             f"(known: {', '.join('+' + t for t in TRANSFORMS)})")
+        if name == "div255" and colon:
+            raise ValueError(f"arm {spec!r}: '+div255' takes no value")
+        try:
+            v = float(value) if colon else None
+        except ValueError:
+            v = -1.0
+        if v is not None and not v > 0:
+            raise ValueError(f"arm {spec!r}: the value after '+{name}:' must be a positive number; received {value!r}")
+        transforms[name] = v
+    return core, transforms, (lr if at else None)
+
+
+def arm_policy(spec: str) -> str:
+    """``vgg16:freeze_first:2+noise@1e-4`` -> ``freeze_first`` (empty when there is none)."""
+    core = str(spec).partition("@")[0].split("+")[0]
+    return core.split(":")[1] if ":" in core else ""
+
+
+def arm_problems(spec: str, image_size: int) -> list[str]:
+    """Problems of one image arm ``arch:policy[:args][+transform[:value]][@LR]`` (``lib.transfer.parse_arm``'s grammar)."""
     out = []
-    if at:
+    try:
+        body, _, lr = split_arm(spec)
+    except ValueError as exc:
+        return [str(exc)]
+    if lr is not None:
         try:
             ok = float(lr) > 0
         except ValueError:

@@ -293,6 +293,7 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
         own = verdict
     else:
         raise ValueError("judge needs values (a, b) or a verdict of its own")
+    premises = list({p.text(): p for p in premises}.values())  # a premise two arms share is listed once
     failed = [p for p in premises if not p.held]
     if failed:
         final, reason = NOT_TESTABLE, "; ".join(p.text() for p in failed)

@@ -229,26 +229,13 @@ def load_plate_folder(folder: str | Path, size: int, csv: str | Path | None = No
     return np.stack(xs), np.stack([encode(l) for l in labels.values()])
 
 
-def build_plate_model(image_size: int, *, weights: str = "none", policy: str = "frozen", arch: str = "efficientnetb0",
-                      n_chars: int = N_CHARS, n_symbols: int = len(ALPHABET)):
-    """The seed's model: base without top -> GlobalAveragePooling -> Dropout 0.2 -> ``n_chars``
-    branches of [Dense 360 -> BatchNorm -> ReLU -> Dropout 0.2 -> Dense ``n_symbols`` softmax]
-    -> Concatenate -> Reshape ``(n_chars, n_symbols)``. ``policy``: ``frozen`` (base not
-    trainable, BN in inference mode), ``finetune`` (every layer from ``weights``) or ``scratch``
-    (random weights, everything trained). Returns ``(model, parts)`` with ``parts`` as in
-    :func:`lib.transfer.build_image_classifier` (``backbone``, ``base``, ``head``, ``frozen``), so
-    a frozen model can train its head on cached features."""
+def plate_head(feature_shape, n_chars: int = N_CHARS, n_symbols: int = len(ALPHABET)):
+    """The seed's head: GlobalAveragePooling -> Dropout 0.2 -> ``n_chars`` branches of [Dense 360
+    -> BatchNorm -> ReLU -> Dropout 0.2 -> Dense ``n_symbols`` softmax] -> Concatenate -> Reshape
+    ``(n_chars, n_symbols)``."""
     import keras
 
-    from lib import backbones
-
-    if policy not in ("frozen", "finetune", "scratch"):
-        raise ValueError(f"policy must be frozen, finetune or scratch; received {policy!r}")
-    mode = backbones.bn_mode(policy, weights)
-    full, base = backbones.build_backbone(arch, image_size, "none" if policy == "scratch" else weights,
-                                          training=False if mode == "inference" else None)
-    base.trainable = policy != "frozen"
-    inputs = keras.Input(full.output_shape[1:], name="features")
+    inputs = keras.Input(feature_shape, name="features")
     x = keras.layers.GlobalAveragePooling2D(name="gap")(inputs)
     x = keras.layers.Dropout(0.2, name="dropout")(x)
     branches = []
@@ -259,100 +246,89 @@ def build_plate_model(image_size: int, *, weights: str = "none", policy: str = "
         h = keras.layers.Dropout(0.2, name=f"char{k}_dropout")(h)
         branches.append(keras.layers.Dense(n_symbols, activation="softmax", name=f"char{k}")(h))
     out = keras.layers.Reshape((n_chars, n_symbols), name="plate")(keras.layers.Concatenate(name="chars")(branches))
-    head = keras.Model(inputs, out, name="plate_head")
-    model = keras.Model(full.input, head(full.output), name=f"plate_{arch}_{policy}")
-    return model, {"backbone": full, "base": base, "head": head, "frozen": policy == "frozen", "bn_mode": mode}
+    return keras.Model(inputs, out, name="plate_head")
 
 
-# The seed's 2x2 (pretrained or scratch, with or without noise), the accepted answer's fixes and
-# the silent-failure arm. ``+noise`` adds Gaussian noise of the study's ``noise_std`` (0-255 pixel
-# units) to training inputs; ``+noise:50`` sets the strength.
+def build_plate_model(image_size: int, *, weights: str = "none", policy: str = "frozen", arch: str = "efficientnetb0"):
+    """The seed's model: ``arch`` without top (preprocessing inside) -> :func:`plate_head`, built
+    by :func:`lib.transfer.build_image_classifier` (``policy``: one of its policies; ``frozen``
+    keeps BatchNorm in inference mode). Returns ``(model, parts)``."""
+    from lib import transfer
+
+    return transfer.build_image_classifier(arch, image_size, len(ALPHABET), policy=policy, weights=weights,
+                                           head=plate_head)
+
+
+# The study's arm names in the arm language of lib/transfer.py (arch:policy[+transform]), and what
+# each is: the seed's 2x2 (pretrained or scratch, with or without noise), the accepted answer's
+# fixes and the silent-failure arm. ``+noise`` adds Gaussian noise of the study's ``noise_std``
+# (0-255 pixel units) to training inputs; ``+noise:50`` sets the strength.
 PLATE_ARMS = {
-    "scratch": ("scratch", "random weights, every layer trained"),
-    "pretrained": ("frozen", "source weights, base frozen (the seed's set-up)"),
-    "finetune": ("finetune", "source weights, every layer trained from the start"),
-    "two_stage": ("two_stage", "head on the frozen base first, then every layer at the fine-tune rate"),
-    "pretrained_div255": ("frozen", "as pretrained, but pixels divided by 255 before the model (a preprocessing bug)"),
+    "scratch": ("efficientnetb0:scratch", "random weights, every layer trained"),
+    "pretrained": ("efficientnetb0:frozen", "source weights, base frozen (the seed's set-up)"),
+    "finetune": ("efficientnetb0:finetune", "source weights, every layer trained from the start"),
+    "two_stage": ("efficientnetb0:two_stage", "head on the frozen base first, then every layer at the fine-tune rate"),
+    "pretrained_div255": ("efficientnetb0:frozen+div255",
+                          "as pretrained, but pixels divided by 255 before the model (a preprocessing bug)"),
 }
 
 
-def parse_plate_arm(arm: str) -> dict:
-    """``pretrained+noise:50`` -> ``{"name": "pretrained", "policy": "frozen", "noise": 50.0}``;
-    ``+noise`` alone gives ``noise: None`` (the study's strength); unknown names are refused."""
+def plate_spec(arm: str) -> str:
+    """A study arm in the arm language: ``pretrained+noise:50`` -> ``efficientnetb0:frozen+noise:50``.
+    Unknown names and transforms are refused (no TensorFlow)."""
     import difflib
+
+    from lib.checks import split_arm
 
     name, plus, rest = arm.partition("+")
     if name not in PLATE_ARMS:
         close = difflib.get_close_matches(name, list(PLATE_ARMS), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown plate arm {arm!r}{hint} (known: {', '.join(PLATE_ARMS)}, each optionally +noise[:STD])")
-    noise = 0.0
-    if plus:
-        kind, _, std = rest.partition(":")
-        if kind != "noise":
-            raise ValueError(f"plate arm {arm!r}: only '+noise' or '+noise:STD' may follow the name")
-        try:
-            noise = float(std) if std else None
-        except ValueError:
-            noise = -1.0
-        if noise is not None and noise <= 0:
-            raise ValueError(f"plate arm {arm!r}: the noise strength after 'noise:' must be a positive number")
-    return {"name": name, "policy": PLATE_ARMS[name][0], "noise": noise}
+    if plus and rest.partition(":")[0] != "noise":
+        raise ValueError(f"plate arm {arm!r}: only '+noise' or '+noise:STD' may follow the name")
+    spec = PLATE_ARMS[name][0] + plus + rest
+    try:
+        split_arm(spec)
+    except ValueError as exc:
+        raise ValueError(f"plate arm {arm!r}: {str(exc).split(': ', 1)[1]}") from None
+    return spec
+
+
+def parse_plate_arm(arm: str) -> dict:
+    """``pretrained+noise:50`` -> ``{"name": "pretrained", "policy": "frozen", "noise": 50.0}``;
+    ``+noise`` alone gives ``noise: None`` (the study's strength); unknown names are refused."""
+    from lib.checks import arm_policy, split_arm
+
+    spec = plate_spec(arm)
+    transforms = split_arm(spec)[1]
+    return {"name": arm.partition("+")[0], "policy": arm_policy(spec),
+            "noise": transforms["noise"] if "noise" in transforms else 0.0}
 
 
 def run_plate_arm(arm: str, task, image_size: int, *, weights: str, epochs: int, head_epochs: int, batch_size: int,
                   learning_rate: float, finetune_learning_rate: float, noise_std: float, seed: int,
                   cache_features: bool = True):
-    """Train one plate arm; returns ``(row, history)``. ``task`` holds images and ``(n, 7)``
-    labels. A frozen arm without noise trains its head on cached features (``cache_features``);
-    with noise the base runs every step, since the noise is redrawn per batch."""
-    import time
+    """Train one plate arm with the shared arm runner (:func:`lib.transfer.run_image_arm`, the
+    seven-character head); returns ``(row, history)`` with the plate metrics. ``task`` holds
+    images and ``(n, 7)`` labels. A frozen arm without noise trains its head on cached features
+    (``cache_features``); with noise the base runs every step, since the noise is redrawn per batch."""
+    from lib import transfer
 
-    import keras
-
-    from lib import models, train, transfer
-    from lib.data import Task
-
-    spec = parse_plate_arm(arm)
-    noise = noise_std if spec["noise"] is None else spec["noise"]
-    policy = spec["policy"]
-    train.set_seed(seed)
-    model, parts = build_plate_model(image_size, weights=weights, policy="frozen" if policy == "two_stage" else policy)
-    if spec["name"] == "pretrained_div255":
-        task = Task(task.name + " /255", task.x_train / 255.0, task.y_train, task.x_val / 255.0, task.y_val,
-                    task.x_test / 255.0, task.y_test, task.class_names)
-    fit_model = model
-    if noise:
-        inputs = keras.Input(model.input_shape[1:], name="pixels")
-        # keras' GaussianNoise takes a stddev in [0, 1]: apply it on the 0-1 scale, back to 0-255
-        x = keras.layers.Rescaling(1 / 255.0)(inputs)
-        x = keras.layers.GaussianNoise(min(noise / 255.0, 1.0), seed=seed)(x)
-        fit_model = keras.Model(inputs, model(keras.layers.Rescaling(255.0)(x)), name="with_noise")
-    common = dict(batch_size=batch_size, seed=seed)
-    t0 = time.perf_counter()
-    cached = bool(parts["frozen"] and policy == "frozen" and not noise and cache_features)
-    if cached:
-        hist = transfer.fit_cached(parts, task, epochs=epochs, learning_rate=learning_rate, **common)
-    elif policy == "two_stage":
-        hist = train.fit(fit_model, task, epochs=head_epochs, learning_rate=learning_rate, **common)
-        parts["base"].trainable = True
-        more = train.fit(fit_model, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **common)
-        hist = train.join_phases(hist, more)
-    else:
-        lr = finetune_learning_rate if policy == "finetune" else learning_rate
-        hist = train.fit(fit_model, task, epochs=epochs, learning_rate=lr, **common)
-    wall = time.perf_counter() - t0
-    probs = model.predict(task.x_test, batch_size=256, verbose=0)
-    m = plate_metrics(task.y_test, probs)
-    counts = models.parameter_counts(model)
-    row = {"arm": arm, "seed": seed, "noise_std": float(noise or 0.0), "policy": policy,
-           "train_char_acc": hist["accuracy"][-1], "val_char_acc": hist["val_accuracy"][-1],
-           "best_val_char_acc": max(hist["val_accuracy"]), "test_char_acc": m["char_acc"],
-           "test_plate_acc": m["plate_acc"], "test_char_acc_by_position": m["char_acc_by_position"],
-           "confused_pairs": m["confused_pairs"], "wall_s": wall,
-           "images_per_s": epochs * len(task.y_train) / wall, "cached_features": cached,
-           "input_max": float(task.x_train.max()), **{f"{k}_params": v for k, v in counts.items()}}
-    return row, hist
+    spec = plate_spec(arm)
+    row, hist, parts = transfer.run_image_arm(
+        spec, task, image_size, weights=weights, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        finetune_learning_rate=finetune_learning_rate, head_epochs=head_epochs, seed=seed,
+        cache_features=cache_features, head=plate_head, noise_std=noise_std)
+    x_test = transfer.divided_by_255(task).x_test if "div255" in transfer.arm_transforms(spec) else task.x_test
+    m = plate_metrics(task.y_test, parts["model"].predict(x_test, batch_size=256, verbose=0))
+    out = {"arm": arm, "seed": seed, "noise_std": row["noise_std"], "policy": parse_plate_arm(arm)["policy"],
+           "train_char_acc": row["train_acc"], "val_char_acc": row["val_acc"], "best_val_char_acc": row["best_val_acc"],
+           "test_char_acc": m["char_acc"], "test_plate_acc": m["plate_acc"],
+           "test_char_acc_by_position": m["char_acc_by_position"], "confused_pairs": m["confused_pairs"],
+           "wall_s": row["wall_s"], "images_per_s": row["images_per_s"], "cached_features": row["cached_features"],
+           "input_max": row["input_max"], **{k: v for k, v in row.items() if k.endswith("_params")}}
+    return out, hist
 
 
 FACTORIAL = ["scratch", "scratch+noise", "pretrained", "pretrained+noise"]  # the seed's 2x2

@@ -17,15 +17,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lib import params as P
+from lib import checks, params as P
 
 PROFILES = {"": None, "smoke/": "smoke", "paper/": "paper"}
 SOURCE_TASKS = {"source": "shapes", "source:glyphs": "glyphs"}
-
-
-def _policy(arm: str) -> str:
-    """``vgg16:freeze_first:2@1e-4`` -> ``freeze_first``."""
-    return arm.split("@")[0].split(":")[1] if ":" in arm else ""
 
 
 def needs(notebook: str, p: dict) -> set[tuple[str, int, str]]:
@@ -33,7 +28,7 @@ def needs(notebook: str, p: dict) -> set[tuple[str, int, str]]:
     weights = str(p.get("weights", ""))
     task = SOURCE_TASKS.get(weights)
     if notebook == "small_data" and task:
-        return {(a.split(":")[0].lower(), p["image_size"], task) for a in p["arms"] if _policy(a) != "scratch"}
+        return {(a.split(":")[0].lower(), p["image_size"], task) for a in p["arms"] if checks.arm_policy(a) != "scratch"}
     if notebook in ("transferability", "cut_search") and task:
         return {(p["arch"].lower(), p["image_size"], task)}
     if notebook == "signs" and "source" in p.get("source_inits", []):
@@ -44,7 +39,7 @@ def needs(notebook: str, p: dict) -> set[tuple[str, int, str]]:
         steps = p["epochs"] * -(-p["n_train"] // p["batch_size"]) if not p["plate_dir"] else None
         trains = p["run_untestable"] or claims.budget(steps, plates.SEED_STEPS).held  # else no arm trains
         arms = [*p["arms"], *(["pretrained+noise"] if p["noise_sweep"] else [])]
-        if trains and any(plates.PLATE_ARMS[a.partition("+")[0]][0] != "scratch" for a in arms):
+        if trains and any(checks.arm_policy(plates.plate_spec(a)) != "scratch" for a in arms):
             return {("efficientnetb0", p["image_size"], task)}
     return set()
 

@@ -589,3 +589,100 @@ class SignRuns:
         return {**base, "val_acc": row["val_acc"], "best_val_acc": row["best_val_acc"], "epochs_to_target": ep,
                 "images_to_target": imgs, "wall_s": row["wall_s"], "epochs": n_epochs,
                 "trainable_params": row["trainable_params"], **evaluate_domains(parts["model"], domains)}, hist
+
+
+# --------------------------------------------------------------------------- the study's verdicts
+
+def catch_up(rows, sizes: list[int], arms: list[str], comparator: str, n_test: int, margin: float):
+    """Per target size, whether each from-scratch arm (``scratch``, ``compute_matched``) is within
+    ``margin`` of ``comparator`` on country B's test split (an equivalence test): a table, and
+    the sizes at which plain scratch caught up."""
+    import pandas as pd
+
+    from lib import claims as C
+
+    out = []
+    for k in sizes:
+        at = rows[rows["size"] == k]
+        per = {a: at[at.arm == a].sort_values("seed").test_acc_B.tolist() for a in arms}
+        for scratch_arm in [a for a in ("scratch", "compute_matched") if a in arms]:
+            v, iv = C.rule_verdict("no_better", per[comparator], per[scratch_arm], n_test, margin=margin)
+            out.append({"size": k, "arm": scratch_arm, "against": comparator, f"{comparator} - {scratch_arm}": iv.text(),
+                        "caught up": {C.REPRODUCED: "yes (within the margin)", C.NOT_REPRODUCED: "no"}.get(v, "cannot tell")})
+    table = pd.DataFrame(out)
+    caught = table[(table.arm == "scratch") & table["caught up"].str.startswith("yes")]["size"].tolist() if len(table) else []
+    return table, caught
+
+
+def controls(shift_rows, shift_arms: list[str], comparator: str, n_test: int, n_classes: int,
+             negative: list[float] | None = None) -> list:
+    """The study's controls: positive (at shift 0, the source country's own signs, ``comparator``
+    must beat scratch: transfer must help) when the shift sweep ran shift 0 with both arms; negative
+    (``comparator`` on shuffled target labels at chance) when ``negative`` holds its accuracies."""
+    from lib import claims as C
+
+    out = []
+    if len(shift_rows) and (shift_rows["shift"] == 0).any() and {"scratch", comparator} <= set(shift_arms):
+        zero = shift_rows[shift_rows["shift"] == 0]
+        per0 = {a: zero[zero.arm == a].sort_values("seed").test_acc_B.tolist() for a in ("scratch", comparator)}
+        out.append(C.judge("signs.control.positive", "control", f"at shift 0 (the source country's own signs) {comparator} "
+                           "beats scratch: transfer must help", rule="greater", a=per0[comparator], b=per0["scratch"],
+                           n_test=n_test, comparator="scratch", kind="control", expected=C.REPRODUCED))
+    if negative:
+        out.append(C.negative_control("signs.control.negative", comparator, negative, 1 / n_classes, n_test))
+    return out
+
+
+def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int], n_classes: int, batch_size: int,
+           n_seeds: int, target_accuracy: float, margin: float, n_val: int, n_test: int, source_inits: list[str],
+           source_premise, src_n_val: int, src_n_test: int) -> list:
+    """Seed 001's claims on the classifier study, judged through the claims contract: scratch
+    beats each transfer arm at the smallest target size; scratch converges in fewer optimizer
+    steps than ``comparator``; freezing gives no speed-up (not testable: this project's frozen arm
+    trains on cached features, a different system); pre-trained initialisation does not help the
+    first country (against the country-A model from scratch)."""
+    import pandas as pd
+
+    from lib import claims as C, results
+
+    k0 = min(sizes)
+    at = rows[rows["size"] == k0]
+    per_arm = {a: at[at.arm == a].sort_values("seed").rename(columns={"test_acc_B": "test_acc"})[["test_acc", "val_acc"]]
+               .assign(train_acc=np.nan).to_dict(orient="list") for a in arms}
+    said = "from scratch converged fastest; every transfer arm stayed at a higher loss"
+    out = [results.judge_claim(f"beats {other}", "scratch", per_arm, 1 / n_classes, n_val=n_val, n_test=n_test,
+                               margin=margin, source="seed 001", seed_reported=said)
+           for other in [a for a in ("finetune", "frozen", "freeze_first:2") if a in arms] if "scratch" in arms]
+    if "scratch" in arms and comparator in arms:
+        spe = -(-k0 * n_classes // batch_size)  # optimizer steps per epoch at k0 per class
+        steps = {a: [(e if pd.notna(e) else g.epochs.iloc[0] + 1) * spe for e in g.sort_values("seed").epochs_to_target]
+                 for a, g in at.groupby("arm") if a in ("scratch", comparator)}
+        never = {a: int(at[at.arm == a].epochs_to_target.isna().sum()) for a in steps}
+        out.append(C.judge(f"seed001.scratch.faster.{comparator}", "seed 001",
+                           f"with {k0} examples per class, scratch reaches validation {target_accuracy} in fewer optimizer "
+                           f"steps than {comparator}", rule="less", a=steps["scratch"], b=steps[comparator],
+                           measure="optimizer steps to the target validation accuracy", split="validation",
+                           comparator=comparator,
+                           premises=[C.enough_seeds(n_seeds),
+                                     C.above_chance("scratch", per_arm["scratch"]["test_acc"], 1 / n_classes, n_test)],
+                           evidence=f"steps: scratch {np.mean(steps['scratch']):.0f} (never reached: {never['scratch']}), "
+                                    f"{comparator} {np.mean(steps[comparator]):.0f} (never reached: {never[comparator]}); "
+                                    "a run that never reaches the target counts as its epochs + 1 (a lower bound)",
+                           seed_reported=said))
+    if {"frozen", "finetune"} <= set(arms):
+        w = rows[rows["size"] == max(sizes)].groupby("arm").wall_s.mean()
+        same = C.Premise("the frozen arm runs its base every step, as the seed's did", False,
+                         detail="this project's frozen arm trains its head on features computed once, a different system")
+        out.append(C.judge("seed001.freezing.no_speedup", "seed 001", "freezing the convolutions gives no speed-up",
+                           rule="", verdict=C.INCONCLUSIVE, premises=[same], measure="wall time per run",
+                           evidence=f"measured at {max(sizes)}/class: fine-tune {w['finetune']:.1f} s, frozen "
+                                    f"{w['frozen']:.1f} s per run", seed_reported="freezing gave no speed-up"))
+    if len(source_inits) > 1 and "scratch" in source_inits:
+        pre = [i for i in source_inits if i != "scratch"][0]
+        per_src = {i: src_rows[src_rows.init == i].sort_values("seed").rename(columns={"test_acc_A": "test_acc"})
+                   [["test_acc", "val_acc"]].assign(train_acc=np.nan).to_dict(orient="list") for i in source_inits}
+        out.append(results.judge_claim("no_better_than scratch", pre, per_src, 1 / n_classes, n_val=src_n_val,
+                                       n_test=src_n_test, margin=margin,
+                                       premises={pre: [source_premise] if source_premise else []}, source="seed 001",
+                                       seed_reported="COCO-pretrained and sign-pretrained starts never beat Belgium from scratch"))
+    return out

@@ -268,12 +268,16 @@ def join_phases(first: dict[str, list[float]], second: dict[str, list[float]]) -
 
 
 def predict_labels(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    return np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=1)
+    return np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=-1)
 
 
 def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy of ``model`` on ``(x, y)`` (sklearn's ``accuracy_score``)."""
-    return float(accuracy_score(y, predict_labels(model, x)))
+    """Accuracy of ``model`` on ``(x, y)`` (sklearn's ``accuracy_score``); with several labels per
+    example (the plate study's ``(n, 7)`` characters), the fraction of labels right."""
+    pred = predict_labels(model, x)
+    if np.ndim(y) > 1:
+        return float(np.mean(pred == np.asarray(y)))
+    return float(accuracy_score(y, pred))
 
 
 def zero_shot(model: keras.Model, task: Task) -> dict[str, float | list[int]]:

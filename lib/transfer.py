@@ -188,13 +188,14 @@ def on_pixels(backbone, inner, name: str, training: bool | None = None):
 
 def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy: str = "frozen",
                            weights: str = "none", freeze_blocks: int = 0, cut_at: str = "",
-                           unfreeze_from: str = "", block: str = "", dropout: float = 0.3):
+                           unfreeze_from: str = "", block: str = "", dropout: float = 0.3, head=None):
     """A classifier on raw 0-255 pixels: backbone (preprocessing inside) -> new head.
 
     Returns ``(model, parts)`` where ``parts`` has ``model`` (the same model), ``backbone`` (pixels -> features), ``base``
     (the keras application, or its cut), ``head`` (features -> probabilities) and ``frozen``
     (whether the whole backbone is frozen: then features can be computed once).
-    ``policy`` is one of :data:`POLICIES`; ``scratch`` ignores ``weights``.
+    ``policy`` is one of :data:`POLICIES`; ``scratch`` ignores ``weights``. ``head``: a function
+    ``feature_shape -> keras.Model`` building another head than :func:`build_head`'s.
     """
     import keras
 
@@ -244,7 +245,7 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
             raise ValueError("policy 'cut_unfreeze' needs unfreeze_from (layers after it, up to the cut, train)")
         start = names.index(backbones.resolve_layer(base, unfreeze_from)) + 1
         set_trainable(base, start)
-    head = build_head(full.output_shape[1:], n_classes, dropout)
+    head = head(full.output_shape[1:]) if head else build_head(full.output_shape[1:], n_classes, dropout)
     model = keras.Model(full.input, head(full.output), name=f"{arch}_{policy}")
     frozen = len(base.trainable_weights) == 0
     split = backbones.resolve_layer(base, unfreeze_from) if policy == "cut_unfreeze" else None
@@ -344,15 +345,19 @@ def parse_arm(spec: str) -> dict:
     ``inceptionv3:cut_unfreeze:mixed5:mixed4`` (cut at mixed5, train what follows mixed4),
     ``resnet50:two_stage``, ``vgg16:surgical:block3`` (only block3 and the head train),
     ``simple_cnn:scratch``; ``vgg16:scratch@1e-4`` trains that arm at
-    learning rate 1e-4 whatever the study's learning rates (see :func:`arm_learning_rate`)."""
+    learning rate 1e-4 whatever the study's learning rates (see :func:`arm_learning_rate`).
+    Input transforms after the policy (``+noise[:STD]``, ``+div255``; :func:`arm_transforms`)
+    change the data, not the model: they are not in the returned keywords."""
     from lib import backbones
 
+    from lib.checks import POLICY_ARGS, split_arm
+
     arm_learning_rate(spec)  # refuse a malformed '@LR' now
-    parts = spec.partition("@")[0].split(":")
+    parts = split_arm(spec)[0].split(":")
     if len(parts) < 2:
         raise ValueError(f"an arm is 'arch:policy[:args]'; received {spec!r}")
     arch, policy, args = backbones.get(parts[0]).name, parts[1], parts[2:]
-    need = {"freeze_first": 1, "cut": 1, "cut_unfreeze": 2, "surgical": 1}.get(policy, 0)
+    need = POLICY_ARGS.get(policy, 0)
     if policy in POLICIES and len(args) != need:
         raise ValueError(f"arm {spec!r}: policy {policy!r} takes {need} argument(s) after it; received {args}")
     kw = {"arch": arch, "policy": policy}
@@ -371,11 +376,46 @@ def parse_arm(spec: str) -> dict:
 POOL = train.ModelPool()
 
 
+def arm_transforms(spec: str) -> dict[str, float | None]:
+    """The input transforms of an arm (``lib.checks.TRANSFORMS``): ``efficientnetb0:frozen+noise:50``
+    -> ``{"noise": 50.0}``; ``+noise`` alone -> ``{"noise": None}`` (the study's strength);
+    ``+div255`` -> ``{"div255": None}``."""
+    from lib.checks import split_arm
+
+    return split_arm(spec)[1]
+
+
+def with_input_noise(model, std: float, seed: int):
+    """``model`` behind a Gaussian-noise layer of ``std`` (0-255 pixel units) that acts in training
+    only; Keras' ``GaussianNoise`` is applied on the 0-1 scale and scaled back."""
+    import keras
+
+    inputs = keras.Input(model.input_shape[1:], name="pixels")
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.GaussianNoise(min(std / 255.0, 1.0), seed=seed)(x)
+    return keras.Model(inputs, model(keras.layers.Rescaling(255.0)(x)), name="with_noise")
+
+
+def divided_by_255(task):
+    """The task with every split's pixels divided by 255 (the preprocessing bug of seed 000)."""
+    from lib.data import Task
+
+    return Task(task.name + " /255", task.x_train / 255.0, task.y_train, task.x_val / 255.0, task.y_val,
+                task.x_test / 255.0, task.y_test, task.class_names)
+
+
 def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int, batch_size: int,
                   learning_rate: float, finetune_learning_rate: float, head_epochs: int, seed: int,
                   cache_features: bool = True, init_weights: str | None = None, validation_freq: int = 1,
-                  stop_stuck_after: int = 0):
-    """Train one arm on ``task`` and return ``(row, history, parts)``.
+                  stop_stuck_after: int = 0, head=None, noise_std: float = 0.0):
+    """Train one arm on ``task`` and return ``(row, history, parts)``. The one arm runner: every
+    image study (small data, signs, plates, the source pre-training) trains its arms here.
+
+    ``head``: a function ``feature_shape -> keras.Model`` for another head than the one-softmax
+    classifier (the plate study's seven character heads; its name keys the compiled-model pool).
+    Input transforms of the spec: ``+noise[:STD]`` trains behind Gaussian noise (``noise_std`` when
+    no STD is given; the base then runs every step, no cached features), ``+div255`` divides every
+    split's pixels by 255 first.
 
     ``init_weights``: a whole classifier's ``.weights.h5`` (same architecture, size and classes,
     e.g. a model trained on another domain) to start from, head included, instead of ``weights``
@@ -396,24 +436,31 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     from lib import models
 
     kw = parse_arm(spec)
+    transforms = arm_transforms(spec)
+    noise = float((noise_std if transforms["noise"] is None else transforms["noise"]) or 0.0) if "noise" in transforms else 0.0
+    if "div255" in transforms:
+        task = divided_by_255(task)
     own_lr = arm_learning_rate(spec)
     if own_lr is not None:
         learning_rate = finetune_learning_rate = own_lr
     train.set_seed(seed)
     model, parts = build_image_classifier(image_size=image_size, n_classes=task.n_classes,
-                                          weights="none" if init_weights else weights, **kw)
+                                          weights="none" if init_weights else weights, head=head, **kw)
     if init_weights:
         model.load_weights(init_weights)
-    graph = (spec.partition("@")[0], image_size, task.n_classes, parts["bn_mode"])
+    graph = (spec.partition("@")[0].split("+")[0], image_size, task.n_classes, parts["bn_mode"],
+             getattr(head, "__name__", None))
     model, parts = POOL.take(graph, model, parts)  # same graph as an earlier seed's: trained without a new trace
     counts = models.parameter_counts(model)
     common = dict(batch_size=batch_size, seed=seed, validation_freq=validation_freq)
+    fit_model = with_input_noise(model, noise, seed) if noise else model
+    cache_features = cache_features and not noise  # noise is redrawn per batch: the base must run every step
     t0 = time.perf_counter()
     if kw["policy"] == "two_stage":
-        hist = train.fit(model, task, epochs=head_epochs, learning_rate=learning_rate, **common)
+        hist = train.fit(fit_model, task, epochs=head_epochs, learning_rate=learning_rate, **common)
         unfreeze_all(parts)
         counts = models.parameter_counts(model)
-        more = train.fit(model, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **common)
+        more = train.fit(fit_model, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **common)
         hist = train.join_phases(hist, more)
     elif kw["policy"] in ("cut", "cut_unfreeze") and cache_features and 0 < head_epochs < epochs:
         # the blog's two cut arms share one schedule: the new head alone on the frozen cut at
@@ -433,7 +480,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
         hist = fit_split(parts, task, epochs=epochs, learning_rate=finetune_learning_rate, **common)
     else:
         lr = finetune_learning_rate if kw["policy"] in ("finetune", "cut_unfreeze") else learning_rate
-        hist = train.fit(model, task, epochs=epochs, learning_rate=lr, stop_stuck_after=stop_stuck_after, **common)
+        hist = train.fit(fit_model, task, epochs=epochs, learning_rate=lr, stop_stuck_after=stop_stuck_after, **common)
     wall = time.perf_counter() - t0
     row = {"arm": spec, "seed": seed, "train_acc": hist["accuracy"][-1], "val_acc": hist["val_accuracy"][-1],
            "best_val_acc": max(hist["val_accuracy"]),
@@ -443,6 +490,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
            "epochs_run": len(hist["loss"]), "stopped_stuck": int((hist.get("stopped_stuck") or [0])[0]),
            "cached_features": bool((parts["frozen"] or parts["frozen_until"]) and cache_features
                                    and kw["policy"] != "two_stage"), "bn_mode": parts["bn_mode"],
+           "noise_std": noise, "input_max": float(np.max(task.x_train)),
            **{f"{k}_params": v for k, v in counts.items()}}
     return row, hist, parts
 

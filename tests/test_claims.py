@@ -121,3 +121,11 @@ def test_arms_whose_known_premise_failed_are_not_trained_unless_forced():
     assert list(got) == ["frozen"] and "0.10" in got["frozen"]
     assert set(C.not_trained(["scratch", "frozen"], {}, [short])) == {"scratch", "frozen"}
     assert C.not_trained(["scratch", "frozen"], {"frozen": [weak]}, [short], force=True) == {}
+
+
+def test_a_premise_shared_by_two_arms_is_listed_once():
+    from lib import claims as C
+
+    src = C.Premise("source weights learned", False, detail="0.03 against 0.03")
+    c = C.judge("x", "s", "h", rule="greater", a=[0.5] * 3, b=[0.4] * 3, n_test=100, premises=[src, src, C.enough_seeds(3)])
+    assert len(c.premises) == 2 and c.reason.count("source weights learned") == 1
