@@ -20,6 +20,7 @@ import difflib
 import io
 import json
 import re
+import sys
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,6 +199,10 @@ def _check_value(spec: ParamSpec, value: Any, root: Path) -> str | None:
     return None
 
 
+# parameters renamed so that `seed` only ever means a random seed: old name -> new name
+RENAMED = {"seed_claims": "blog_claims", "seed_reported": "blog_reported"}
+
+
 def validate(
     values: dict[str, Any], specs: dict[str, ParamSpec], *, root: Path | None = None, source: str = ""
 ) -> dict[str, Any]:
@@ -209,6 +214,15 @@ def validate(
     """
     root = root or REPO_ROOT
     problems = []
+    values = dict(values)
+    for old, new in RENAMED.items():  # accepted for one release, with a message saying the new name
+        if old in values and new in specs and old not in specs:
+            if new in values:
+                problems.append(f"parameter {old!r} is the old name of {new!r}; give only {new!r}")
+            else:
+                print(f"note: parameter {old!r} is now {new!r}{f' (in {source})' if source else ''}; "
+                      "the old name is accepted until the next release", file=sys.stderr)
+            values.setdefault(new, values.pop(old))
     for key in values:
         if key not in specs:
             close = difflib.get_close_matches(key, list(specs), n=3)

@@ -113,3 +113,15 @@ def test_a_yaml_syntax_error_names_the_file_line_and_column(tmp_path):
         P.load_overlays([bad])
     assert str(err.value).startswith(f"{bad}:3:") and "not valid YAML" in str(err.value)
     assert "<unicode string>" not in str(err.value)
+
+
+def test_old_seed_document_names_are_accepted_once_with_a_note(capsys):
+    from lib import params as P
+
+    specs = P.read_parameters("small_data").specs
+    merged = P.validate({"seed_claims": {"simple_cnn:scratch": "learns"}}, specs, source="x.yaml")
+    assert merged["blog_claims"] == {"simple_cnn:scratch": "learns"} and "seed_claims" not in merged
+    assert "'seed_claims' is now 'blog_claims'" in capsys.readouterr().err
+    with pytest.raises(P.ParameterError, match="give only 'blog_reported'"):
+        P.validate({"seed_reported": {}, "blog_reported": {}}, specs)
+    assert not any(name.startswith("seed_") for name in specs)  # `seed` means a random seed only
