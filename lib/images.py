@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lib.drawing import background
+
 SHAPES = ("disc", "ring", "square", "frame", "triangle", "cross", "plus", "bar_h", "bar_v", "diag",
           "anti_diag", "dots", "checker", "stripes_h", "stripes_v", "star", "ellipse_h", "ellipse_v",
           "arc", "chevron")
@@ -64,17 +66,6 @@ def _mask(shape: str, x: np.ndarray, y: np.ndarray, cx: float, cy: float, r: flo
     return table[shape]
 
 
-def _background(rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """A smooth random colour gradient with a faint texture."""
-    base = rng.uniform(0, 255, 3)
-    grad = rng.uniform(-80, 80, 3)
-    ang = rng.uniform(0, 2 * np.pi)
-    t = (x * np.cos(ang) + y * np.sin(ang))[..., None]
-    freq = rng.uniform(4, 14)
-    texture = 15 * np.sin(2 * np.pi * freq * (x + rng.uniform()) + 3 * y)[..., None]
-    return base + grad * t + texture
-
-
 def source_shapes(n: int, size: int = 32, n_classes: int = 20, seed: int = 0,
                   distractor: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``n`` images of ``n_classes`` shape classes (at most 20), balanced, deterministic in ``seed``.
@@ -92,7 +83,7 @@ def source_shapes(n: int, size: int = 32, n_classes: int = 20, seed: int = 0,
     rng.shuffle(labels)
     images = np.empty((n, size, size, 3), dtype="uint8")
     for i, label in enumerate(labels):
-        img = _background(rng, x, y)
+        img = background(rng, x, y)
         other = rng.integers(n_classes - 1)
         other += other >= label
         small = _mask(SHAPES[other], x, y, *rng.uniform(0.15, 0.85, 2), rng.uniform(0.08, 0.14), rng.uniform(-TILT, TILT))
@@ -123,7 +114,7 @@ def target_faces(n: int = 1350, size: int = 32, seed: int = 0, difficulty: float
     images = np.empty((n, size, size, 3), dtype="uint8")
     j = difficulty
     for i, label in enumerate(labels):
-        img = _background(rng, x, y)
+        img = background(rng, x, y)
         for _ in range(rng.integers(0, 3)):  # clutter
             shape = SHAPES[rng.integers(len(SHAPES))]
             m = _mask(shape, x, y, *rng.uniform(0, 1, 2), rng.uniform(0.05, 0.15), rng.uniform(0, np.pi))

@@ -9,10 +9,11 @@ perspective, blur, lighting and, sometimes, a smudge over part of one character.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
+
+from lib.drawing import glyph_masks
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
 N_CHARS = 7
@@ -47,27 +48,10 @@ def label_problem(text: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
-def _glyphs(font: str, px: int) -> dict[str, np.ndarray]:
-    """Every alphabet symbol of ``font`` as a float coverage mask (0..1), ``px`` points high."""
-    import matplotlib
-    from matplotlib import ft2font
-
-    face = ft2font.FT2Font(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / font))
-    face.set_size(px, 72)
-    out = {}
-    for c in ALPHABET:
-        face.clear()
-        face.set_text(c)
-        face.draw_glyphs_to_bitmap(antialiased=True)
-        out[c] = np.asarray(face.get_image(), dtype="float32") / 255.0
-    return out
-
-
 def _flat_plate(text: str, rng: np.random.Generator) -> np.ndarray:
     """The unwarped plate, ``(_H, _W, 3)`` float pixels."""
     font = FONTS[rng.integers(len(FONTS))]
-    glyphs = [_glyphs(font, 30)[c] for c in text]
+    glyphs = [glyph_masks(font, 30, ALPHABET)[c] for c in text]
     plate = np.empty((_H, _W, 3), dtype="float32")
     plate[:] = np.asarray(PLATE_COLOURS[rng.integers(len(PLATE_COLOURS))]) + rng.normal(0, 8, 3)
     ink = np.asarray(INK_COLOURS[rng.integers(len(INK_COLOURS))]) + rng.normal(0, 8, 3)
@@ -159,7 +143,7 @@ def make_glyphs(n: int, size: int = 64, seed: int = 0, hard: float = 1.0) -> tup
     rng.shuffle(labels)
     out = np.empty((n, size, size, 3), dtype="uint8")
     for i, label in enumerate(labels):
-        g = _glyphs(FONTS[rng.integers(len(FONTS))], 30)[ALPHABET[label]]
+        g = glyph_masks(FONTS[rng.integers(len(FONTS))], 30, ALPHABET)[ALPHABET[label]]
         canvas = np.zeros((48, 48), "float32")
         y0, x0 = (48 - g.shape[0]) // 2, (48 - g.shape[1]) // 2
         canvas[y0:y0 + g.shape[0], x0:x0 + g.shape[1]] = g

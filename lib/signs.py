@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lib.drawing import background, glyph_masks
+
 # (class name, family, pictogram), interleaved across families so that the first n classes of
 # any n cover every family
 _BY_FAMILY = {
@@ -249,9 +251,9 @@ def _pictogram(name: str, u, v, w: float, variant: int, font: str, size_px: int)
 @functools.lru_cache(maxsize=256)
 def _text_bitmap(text: str, font: str) -> np.ndarray:
     """``text`` as a coverage mask (0..1) in ``font``, tight to the ink."""
-    from lib.plates import _glyphs
+    from lib.plates import ALPHABET
 
-    glyphs = [_glyphs(font, 40)[c] for c in text]
+    glyphs = [glyph_masks(font, 40, ALPHABET)[c] for c in text]
     h = max(g.shape[0] for g in glyphs)
     out = np.zeros((h, sum(g.shape[1] for g in glyphs) + 2 * (len(glyphs) - 1)), "float32")
     x = 0
@@ -329,12 +331,11 @@ def _render(rng: np.random.Generator, size: int, labels_and_places, styles: tupl
     """One image: background, each ``(cls, cx, cy, r)`` sign with random pose, light, blur, noise."""
     from scipy.ndimage import gaussian_filter
 
-    from lib.images import _background
 
     n = size * supersample
     ys, xs = np.mgrid[0:n, 0:n].astype("float32")
     x, y = (xs + 0.5) / n, (ys + 0.5) / n
-    img = _background(rng, x, y)
+    img = background(rng, x, y)
     for cls, cx, cy, r in labels_and_places:
         angle, shear = rng.normal(0, 0.08), rng.normal(0, 0.1)
         use_own = rng.uniform(size=3) < shift
