@@ -16,6 +16,10 @@ ARCHS = {"simple_cnn": 8, "vgg16": 32, "resnet50": 32, "inceptionv3": 75, "effic
 # image-arm policy -> how many arguments follow it (lib/transfer.py POLICIES)
 POLICY_ARGS = {"scratch": 0, "frozen": 0, "finetune": 0, "freeze_first": 1, "cut": 1, "cut_unfreeze": 2,
                "two_stage": 0, "surgical": 1}
+# architecture -> its named blocks, in order (what freeze_first:K counts and surgical:BLOCK names)
+BLOCKS = {"simple_cnn": ["block1", "block2", "block3"], "vgg16": [f"block{i}" for i in range(1, 6)],
+          "resnet50": [f"conv{i}" for i in range(1, 6)], "inceptionv3": [f"mixed{i}" for i in range(11)],
+          "efficientnetb0": ["stem", *[f"block{i}" for i in range(1, 8)], "top"]}
 WEIGHT_NAMES = ("none", "imagenet", "hed", "source", "source:glyphs")
 INCEPTION_BLOCKS = [f"mixed{i}" for i in range(11)]
 
@@ -180,19 +184,45 @@ def cut_search(p: dict) -> None:
 
 
 def signs(p: dict) -> None:
-    from lib.signs import check_arm
+    from lib.signs import check_arm, check_country, check_n_classes
 
     problems = []
+    try:
+        blocks = BLOCKS[arch_name(p["arch"])]
+    except ValueError:
+        blocks = None  # _one_arch names the architecture
     for key in ("arms", "shift_arms"):
         for arm in p[key]:
             try:
-                check_arm(arm)
+                kind, _, arg = check_arm(arm).partition(":")
             except ValueError as exc:
                 problems.append(f"{key}: {exc}")
+                continue
+            if blocks and kind == "freeze_first" and not 0 < int(arg) <= len(blocks):
+                problems.append(f"{key}: arm {arm!r}: {p['arch']} has {len(blocks)} blocks ({', '.join(blocks)}); "
+                                f"freeze between 1 and {len(blocks)}")
+            if blocks and kind == "surgical" and arg not in blocks:
+                problems.append(f"{key}: arm {arm!r}: {p['arch']} has no block {arg!r}{_hint(arg, blocks)} "
+                                f"(blocks: {', '.join(blocks)})")
     if p["comparator_arm"] not in p["arms"]:
         problems.append(f"comparator_arm {p['comparator_arm']!r} is not one of the arms{_hint(p['comparator_arm'], p['arms'])}")
+    elif p["comparator_arm"].partition(":")[0] in ("scratch", "compute_matched", "zero_shot"):
+        problems.append(f"comparator_arm {p['comparator_arm']!r} must be an arm that trains from the source model")
     unknown = [i for i in p["source_inits"] if i not in ("scratch", *WEIGHT_NAMES) and not str(i).endswith(".h5")]
     problems += [f"source_inits: unknown initialisation {i!r}{_hint(i, ('scratch', *WEIGHT_NAMES))}" for i in unknown]
+    if p["transfer_from"] not in p["source_inits"]:
+        problems.append(f"transfer_from {p['transfer_from']!r} must be one of source_inits {p['source_inits']}")
+    if not p["target_sizes"] or any(k < 1 for k in p["target_sizes"]):
+        problems.append(f"target_sizes must be positive numbers of examples per class; received {p['target_sizes']}")
+    if "lp_ft" in p["arms"] and p["head_epochs"] >= p["epochs"]:
+        problems.append(f"lp_ft needs head_epochs ({p['head_epochs']}) below epochs ({p['epochs']})")
+    if not p["sign_dir"]:
+        for check, value in ((check_country, p["source_country"]), (check_country, p["target_country"]),
+                             (check_n_classes, p["n_classes"])):
+            try:
+                check(value)
+            except ValueError as exc:
+                problems.append(str(exc))
     _one_arch("signs", p, problems)
 
 

@@ -294,4 +294,6 @@ def collect(namespace: dict[str, Any], notebook: str | Path) -> dict[str, Any]:
     missing = [n for n in nbp.specs if n not in namespace]
     if missing:
         raise ParameterError(f"{nbp.notebook.name}: parameters not defined yet: {missing}")
-    return validate({n: namespace[n] for n in nbp.specs}, nbp.specs, source=nbp.notebook.name)
+    merged = validate({n: namespace[n] for n in nbp.specs}, nbp.specs, source=nbp.notebook.name)
+    check_study(nbp.notebook.stem, merged, source=nbp.notebook.name)  # the study's own rules, as the runner checks them
+    return merged

@@ -20,6 +20,22 @@ def test_the_registry_agrees_with_the_light_table():
 
     assert {k: b.min_size for k, b in backbones.REGISTRY.items()} == checks.ARCHS
     assert set(checks.POLICY_ARGS) == set(__import__("lib.transfer").transfer.POLICIES)
+    for arch, blocks in checks.BLOCKS.items():
+        size = max(checks.ARCHS[arch], 32)
+        assert backbones.get(arch).blocks(backbones.build_backbone(arch, size, "none")[1]) == blocks, arch
+
+
+def test_sign_study_rules_are_checked_before_any_kernel():
+    checks.signs(merged("signs", arch="simple_cnn"))
+    with pytest.raises(ValueError) as err:
+        checks.signs(merged("signs", arch="simple_cnn", arms=["scratch", "freeze_first:4", "surgical:block9", "finetune"],
+                            comparator_arm="scratch", transfer_from="imagenet", target_sizes=[0, 4], head_epochs=20,
+                            target_country="Q", shift_arms=["zero_shot"]))
+    text = str(err.value)
+    for bit in ("simple_cnn has 3 blocks", "no block 'block9'", "must be an arm that trains from the source model",
+                "transfer_from 'imagenet' must be one of source_inits", "target_sizes must be positive",
+                "unknown country 'Q'"):
+        assert bit in text, bit
 
 
 def test_small_data_arms_sizes_layers_and_weights():

@@ -125,3 +125,12 @@ def test_old_seed_document_names_are_accepted_once_with_a_note(capsys):
     with pytest.raises(P.ParameterError, match="give only 'blog_reported'"):
         P.validate({"seed_reported": {}, "blog_reported": {}}, specs)
     assert not any(name.startswith("seed_") for name in specs)  # `seed` means a random seed only
+
+
+def test_collect_in_a_notebook_runs_the_study_rules_as_the_runner_does():
+    from lib import params as P
+
+    ns = {n: s.default for n, s in P.read_parameters("signs").specs.items()}
+    assert P.collect(ns, "signs")["arch"] == ns["arch"]
+    with pytest.raises(P.ParameterError, match="transfer_from 'x' must be one of source_inits"):
+        P.collect({**ns, "transfer_from": "x"}, "signs")
