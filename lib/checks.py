@@ -170,7 +170,7 @@ def _one_arch(study: str, p: dict, extra: list[str | None] = ()) -> None:
 
 
 def transferability(p: dict) -> None:
-    from lib.transferability import arm_problems
+    from lib.studies.transferability import arm_problems
 
     _one_arch("transferability", p, [weights_problem(p["weights"], set()), folder_problem("image_dir", p["image_dir"]),
                                      *arm_problems(p["arms"])])
@@ -184,7 +184,7 @@ def cut_search(p: dict) -> None:
 
 
 def signs(p: dict) -> None:
-    from lib.signs import check_arm, check_country, check_n_classes
+    from lib.studies.signs import check_arm, check_country, check_n_classes
 
     problems = []
     try:
@@ -227,7 +227,7 @@ def signs(p: dict) -> None:
 
 
 def plates(p: dict) -> None:
-    from lib.plates import parse_plate_arm
+    from lib.studies.plates import parse_plate_arm
 
     problems = []
     for arm in p["arms"]:

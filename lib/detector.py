@@ -42,7 +42,7 @@ from keras import ops
 from keras.utils import bounding_boxes as kbb
 
 from lib import backbones, train
-from lib.sign_detector import check_cut, feature_map_sizes
+from lib.studies.sign_detector import check_cut, feature_map_sizes
 
 VARIANCE = (0.1, 0.1, 0.2, 0.2)
 FORMAT = "xyxy"  # pixels: left, top, right, bottom
@@ -307,10 +307,10 @@ def coco_map(truth: list[np.ndarray], detections: list[dict[str, np.ndarray]], n
 
 def make_scenes(n: int, size: int, *, country: str = "A", shift: float = 1.0, n_classes: int = 4, max_signs: int = 3,
                 seed: int = 0, reference: str = "A") -> tuple[np.ndarray, list[np.ndarray]]:
-    """``n`` built-in scenes (``lib.signs.make_scene``) of 1..``max_signs`` signs each: images
+    """``n`` built-in scenes (``lib.studies.signs.make_scene``) of 1..``max_signs`` signs each: images
     ``(n, size, size, 3)`` uint8 and per image its boxes ``(k, 5)`` (xyxy pixels + class). Scene ``i``
     depends only on ``seed`` and ``i`` (nested sizes), and country B at ``shift=0`` draws the same scenes as A."""
-    from lib import signs
+    from lib.studies import signs
 
     rng = np.random.default_rng([seed, 40_010])
     counts = rng.integers(1, max_signs + 1, size=max(n, 0))
@@ -385,10 +385,11 @@ def sign_classifier(image_size: int, cut: str, *, n_per_class: int, epochs: int,
                     init: str = "hed", country: str = "A", shuffled: bool = False, batch_size: int = 64) -> dict:
     """The seed's "VGG16 pretrained for traffic sign classification": VGG16's layers up to ``cut``
     (from ``init`` weights) + global average pooling + a softmax over all 43 built-in sign classes,
-    trained on ``country``'s sign crops (``lib.signs.make_signs``, 3/5 train, 1/5 validation, 1/5
+    trained on ``country``'s sign crops (``lib.studies.signs.make_signs``, 3/5 train, 1/5 validation, 1/5
     test). ``shuffled``: the training labels shuffled (the negative control). Returns the base's
     convolution weights by layer name, its test accuracy, chance and test size."""
-    from lib import data, signs
+    from lib import data
+    from lib.studies import signs
 
     check_cut(cut)
     n = max(n_per_class, 5)
@@ -462,9 +463,9 @@ class DetectorRuns:
                 "img_per_s": hist["img_per_s"][0], "final_loss": hist["loss"][-1], **self.evaluate(det, tests)}, hist
 
     def target(self, arm: str, seed: int, scenes: tuple, val: tuple, tests: dict, stage: str = "target"):
-        """One target arm (``lib.sign_detector.TARGET_ARMS``): ``(row, history)``; ``zero_shot``
+        """One target arm (``lib.studies.sign_detector.TARGET_ARMS``): ``(row, history)``; ``zero_shot``
         trains nothing (history ``None``)."""
-        from lib.sign_detector import freeze_until
+        from lib.studies.sign_detector import freeze_until
 
         kind = arm.partition(":")[0]
         det = self.build("none", seed)

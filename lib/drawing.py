@@ -1,6 +1,6 @@
 """Drawing primitives the built-in data sets share (no TensorFlow): a smooth random background,
-and a font's symbols as coverage masks. The shapes (``lib/images.py``), plates (``lib/plates.py``)
-and traffic signs (``lib/signs.py``) draw with them."""
+and a font's symbols as coverage masks. The shapes (``lib/images.py``), plates (``lib/studies/plates.py``)
+and traffic signs (``lib/studies/signs.py``) draw with them."""
 
 from __future__ import annotations
 

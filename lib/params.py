@@ -243,7 +243,7 @@ def validate(
 # studies whose parameters need more than types and bounds (arm names, layer names, a folder's
 # annotations): notebook -> "module:function" taking the merged values and raising ValueError with
 # every problem. The module must not import TensorFlow: this runs before any kernel starts.
-STUDY_CHECKS = {"sign_detector": "lib.sign_detector:check", "small_data": "lib.checks:small_data",
+STUDY_CHECKS = {"sign_detector": "lib.studies.sign_detector:check", "small_data": "lib.checks:small_data",
                 "signs": "lib.checks:signs", "transferability": "lib.checks:transferability",
                 "cut_search": "lib.checks:cut_search", "plates": "lib.checks:plates"}
 

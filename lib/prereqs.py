@@ -34,7 +34,8 @@ def needs(notebook: str, p: dict) -> set[tuple[str, int, str]]:
     if notebook == "signs" and "source" in p.get("source_inits", []):
         return {(p["arch"].lower(), p["image_size"], "shapes")}
     if notebook == "plates" and task:
-        from lib import claims, plates
+        from lib import claims
+        from lib.studies import plates
 
         steps = p["epochs"] * -(-p["n_train"] // p["batch_size"]) if not p["plate_dir"] else None
         trains = p["run_untestable"] or claims.budget(steps, plates.SEED_STEPS).held  # else no arm trains

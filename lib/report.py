@@ -228,7 +228,8 @@ def weights_card(arch: str, image_size: int, weights: str, task, folds: int = 3)
     the frozen base against the same architecture with random weights."""
     from IPython.display import Markdown, display
 
-    from lib import backbones, transferability
+    from lib import backbones
+    from lib.studies import transferability
 
     line = backbones.HED_PROVENANCE if weights == "hed" else f"{arch} weights `{weights}`"
     display(Markdown(f"**Weights used**: {line}."))

@@ -71,7 +71,7 @@ def test_outputs_over_the_entry_limit_are_not_stored(folder, monkeypatch):
 
 def test_block_outputs_of_every_cut_share_one_entry(folder):
     from lib import data as D
-    from lib.cut_search import BlockFeatures
+    from lib.studies.cut_search import BlockFeatures
 
     x = _x(0, 30)
     y = np.tile([0, 1], 15)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from lib import cut_search, images, transfer
+from lib import images, transfer
+from lib.studies import cut_search
 from lib import data as D
 
 

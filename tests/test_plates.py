@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib import plates
+from lib.studies import plates
 
 
 def test_alphabet_is_35_symbols_without_O():
@@ -191,7 +191,7 @@ def test_run_plate_arm_cached_and_noisy_tiny():
 
 
 def test_near_chance_uses_one_named_margin():
-    from lib import plates
+    from lib.studies import plates
 
     chance = 1 / len(plates.ALPHABET)
     assert plates.near_chance([[chance, chance + 0.02], [0.05]])

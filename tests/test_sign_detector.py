@@ -11,7 +11,7 @@ import pytest
 
 from lib import claims as C
 from lib import params
-from lib import sign_detector as S
+from lib.studies import sign_detector as S
 from lib.params import REPO_ROOT
 
 NB = REPO_ROOT / "notebooks" / "sign_detector.ipynb"
@@ -122,7 +122,7 @@ def test_runner_refuses_bad_detector_parameters_before_any_kernel(tmp_path):
     assert str(bad) in res.stderr
     assert took < 5 and not (tmp_path / "out.ipynb").exists() and not list(tmp_path.glob("out.*.json"))
     assert "tensorflow" not in subprocess.run(
-        [sys.executable, "-c", "import sys, lib.sign_detector, lib.params; print(' '.join(sys.modules))"],
+        [sys.executable, "-c", "import sys, lib.studies.sign_detector, lib.params; print(' '.join(sys.modules))"],
         cwd=REPO_ROOT, capture_output=True, text=True).stdout
 
 

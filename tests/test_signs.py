@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib import signs
+from lib.studies import signs
 
 
 def test_classes_are_43_distinct_drawings_and_cover_every_family_early():

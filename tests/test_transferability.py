@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lib import transferability as T
+from lib.studies import transferability as T
 
 
 def _features(separation, n=300, d=16, classes=3, seed=0):
@@ -98,7 +98,7 @@ def test_arm_lists_are_checked_before_any_kernel():
     from pathlib import Path
 
     from lib import checks, prereqs
-    from lib.transferability import arm_problems
+    from lib.studies.transferability import arm_problems
 
     assert arm_problems(["B", "AnB", "AnB+", "BnB"]) == [] and arm_problems(["AnB"]) == []
     (typo,) = arm_problems(["AnB", "AnB +"])
@@ -112,7 +112,7 @@ def test_arm_lists_are_checked_before_any_kernel():
 
 
 def test_cut_points_take_a_subset_in_network_order_and_name_typos():
-    from lib.transferability import cut_points
+    from lib.studies.transferability import cut_points
 
     assert cut_points("simple_cnn", 32) == ["block1_pool", "block2_pool", "block3_pool", "fc1"]
     assert cut_points("simple_cnn", 32, ["fc1", "block2_pool"]) == ["block2_pool", "fc1"]
@@ -122,7 +122,7 @@ def test_cut_points_take_a_subset_in_network_order_and_name_typos():
 
 def test_claims_without_the_fine_tuned_arms_are_not_testable_and_name_why():
     from lib import claims as C
-    from lib.transferability import claims, control_arm
+    from lib.studies.transferability import claims, control_arm
 
     assert control_arm(["B", "AnB"], ["c1", "c2"]) == ("B", None)
     assert control_arm(["AnB"], ["c1", "c2"]) == ("AnB", "c2")

@@ -127,7 +127,8 @@ def cut_points(arch: str, image_size: int, cuts: list[str] | None = None) -> lis
     nearest ones)."""
     import difflib
 
-    from lib import backbones, cut_search
+    from lib import backbones
+    from lib.studies import cut_search
 
     outs = cut_search.block_outputs(arch, image_size)
     last = backbones.build_base(arch, image_size, "none").layers[-1].name
@@ -230,7 +231,7 @@ def block_estimates(arch: str, image_size: int, weights: str, task, cuts: list[s
 
     import keras
 
-    from lib.cut_search import BlockFeatures
+    from lib.studies.cut_search import BlockFeatures
 
     if weights in ("none", ""):
         keras.utils.set_random_seed(0)
