@@ -149,3 +149,13 @@ def test_positive_control_passes_above_chance_and_fails_at_it():
     assert ok.verdict == C.REPRODUCED == ok.expected and bad.verdict != bad.expected
     gated = C.gate_by_controls([bad, C.judge("x.claim", "s", "h", rule="greater", a=[0.9] * 3, b=[0.5] * 3, n_test=300)])
     assert gated[1].verdict == C.NOT_TESTABLE
+
+
+def test_the_best_depth_is_chosen_on_validation_not_test():
+    from lib.studies.transferability import conclusion_lines
+
+    per = {("AnB", 1): [0.70, 0.70, 0.70], ("AnB", 2): [0.90, 0.90, 0.90]}  # test prefers n=2
+    val = {("AnB", 1): 0.85, ("AnB", 2): 0.80}  # validation prefers n=1
+    lines = conclusion_lines(per, ["c1", "c2"], ["AnB"], val)
+    assert "best AnB on validation at n=1 (`c1`): test 0.700" in lines[0]
+    assert lines[1] == "- AnB by depth: n=1 0.700, n=2 0.900."

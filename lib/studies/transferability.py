@@ -304,15 +304,17 @@ def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: 
     return out
 
 
-def conclusion_lines(per: dict, cuts: list[str], arms: list[str]) -> list[str]:
-    """The report's conclusions in numbers: B, the best copied arm and its depth, each curve by depth."""
+def conclusion_lines(per: dict, cuts: list[str], arms: list[str], val: dict) -> list[str]:
+    """The report's conclusions in numbers: B, the best copied arm's depth (chosen on mean
+    **validation** accuracy ``val[(arm, n)]``, its test accuracy shown), each curve by depth."""
     from lib import report
 
     mean = {k: float(np.mean(v)) for k, v in per.items()}
     lines = []
     best_arm = "AnB+" if "AnB+" in arms else "AnB"
-    best_n = max(range(1, len(cuts) + 1), key=lambda n: mean[(best_arm, n)])
-    head = f"- best {best_arm} at n={best_n} (`{cuts[best_n - 1]}`): {report.mean_sd(per[(best_arm, best_n)])}"
+    best_n = max(range(1, len(cuts) + 1), key=lambda n: val[(best_arm, n)])
+    head = (f"- best {best_arm} on validation at n={best_n} (`{cuts[best_n - 1]}`): test "
+            f"{report.mean_sd(per[(best_arm, best_n)])}")
     lines.append((f"- B from scratch: test {report.mean_sd(per[('B', 0)])};" + head[1:] if ("B", 0) in per else head) + ".")
     for arm in ("AnB", "AnB+", "BnB"):
         if arm in arms:
