@@ -70,3 +70,23 @@ def test_tiny_search_logs_every_trial(features, tmp_path):
     assert all(0 <= k <= features.blocks.index(c) for c, k in zip(table.cut_at, table.unfreeze_blocks))
     with pytest.raises(ValueError, match="oracle must be one of"):
         cut_search.make_tuner(hm, oracle="grid", max_trials=1, seed=0, directory=str(tmp_path))
+
+
+def test_claims_gate_on_controls_and_name_the_skipped_premise():
+    from lib import claims as C
+    from lib.studies.cut_search import claims
+
+    ref, near = ("mixed5", 1, 1e-4), ("mixed5", 2, 1e-3)
+    acc = {"search": [0.9, 0.91, 0.92], "blog": [0.88, 0.9, 0.9]}
+    got = {c.id: c for c in claims(acc, ref, near, n_test=300, majority=0.5, n_seeds=3, negative=[0.5, 0.49, 0.52])}
+    assert got["seed002.cut_search.agrees"].verdict == C.REPRODUCED
+    assert got["seed002.cut_search.control.positive"].verdict == C.REPRODUCED
+    assert got["seed002.cut_search.control.negative"].verdict == C.REPRODUCED
+    bad = {c.id: c for c in claims(acc, ref, near, n_test=300, majority=0.5, n_seeds=3, negative=[0.9, 0.9, 0.9])}
+    assert bad["seed002.cut_search.agrees"].verdict == C.NOT_TESTABLE  # a failed control gates the claim
+    elsewhere = claims({"search": [0.95] * 3, "blog": [0.7, 0.72, 0.71]}, ref, ("mixed2", 0, 1e-3), n_test=300,
+                       majority=0.5, n_seeds=3)
+    assert elsewhere[-1].verdict == C.NOT_REPRODUCED
+    src = C.Premise("source weights learned", False, detail="0.05 against 0.05")
+    (skipped,) = claims(None, ref, None, n_test=300, majority=0.5, n_seeds=3, source=src)
+    assert skipped.verdict == C.NOT_TESTABLE and "source weights learned: FAILED" in skipped.reason
