@@ -54,3 +54,29 @@ def test_cache_summary_reads_the_ledger_of_an_outputs_root(tmp_path):
     assert (out["hit"], out["miss"], out["skip"], out["lookups"]) == (2, 1, 1, 4)
     assert out["ratio"] == 0.5 and out["saved_s"] == 6.0 and out["runs"] == 2
     assert bench.cache_summary(tmp_path / "empty")["lookups"] == 0
+
+
+def test_main_prints_every_measure_with_its_target(tmp_path, monkeypatch, capsys):
+    """The table of ``make bench`` (the measurements themselves are tested above, here stubbed)."""
+    import json
+
+    monkeypatch.setattr(bench, "bench_cached", lambda arch, size, e, n: {
+        "epochs": e, "ceiling": 5.0, "speedup": 12.0, "what": "w", "acc_diff_points": 0.5,
+        "test_acc_cached": 0.9, "test_acc_end_to_end": 0.895})
+    monkeypatch.setattr(bench, "bench_pipeline", lambda *a: {"fraction": 0.95, "pipeline_img_s": 95, "in_memory_img_s": 100,
+                                                             "what": "w"})
+    monkeypatch.setattr(bench, "bench_concurrency", lambda: {"ratio_two_one_thread": 0.99, "two_one_thread_img_s": 99,
+                                                            "alone_img_s": 100, "ratio_two_default": 0.98, "what": "w"})
+    monkeypatch.setattr(bench, "bench_reuse", lambda: {"ratio": 2.3, "same_losses": True, "rebuilt_s": 18.0,
+                                                      "reused_s": 8.0, "saving_s": 10.0, "what": "w"})
+    ledger = tmp_path / ".cache" / "features"
+    ledger.mkdir(parents=True)
+    (ledger / "ledger.jsonl").write_text("\n".join(json.dumps({"event": e, "compute_s": 2.0, "run": "r"})
+                                                   for e in ("miss", "hit", "hit", "hit")) + "\n")
+    out = tmp_path / "bench" / "bench.json"
+    assert bench.main(["--epochs", "10", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "graph reuse: seconds per model, rebuilt / reused" in text and "2.3x" in text
+    assert "feature cache hit ratio" in text and "0.75" in text and "3 hits, 1 misses" in text
+    saved = json.loads(out.read_text())
+    assert saved["graph_reuse"]["ratio"] == 2.3 and saved["feature_cache"]["hit"] == 3
