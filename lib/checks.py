@@ -210,6 +210,9 @@ def signs(p: dict) -> None:
         problems.append(f"comparator_arm {p['comparator_arm']!r} must be an arm that trains from the source model")
     unknown = [i for i in p["source_inits"] if i not in ("scratch", *WEIGHT_NAMES) and not str(i).endswith(".h5")]
     problems += [f"source_inits: unknown initialisation {i!r}{_hint(i, ('scratch', *WEIGHT_NAMES))}" for i in unknown]
+    if blocks:
+        problems += [f"source_inits: {q}" for i in p["source_inits"] if i != "scratch" and i not in unknown
+                     for q in [weights_problem(i, {arch_name(p["arch"])})] if q]
     if p["transfer_from"] not in p["source_inits"]:
         problems.append(f"transfer_from {p['transfer_from']!r} must be one of source_inits {p['source_inits']}")
     if not p["target_sizes"] or any(k < 1 for k in p["target_sizes"]):

@@ -36,6 +36,9 @@ def test_sign_study_rules_are_checked_before_any_kernel():
                 "transfer_from 'imagenet' must be one of source_inits", "target_sizes must be positive",
                 "unknown country 'Q'"):
         assert bit in text, bit
+    with pytest.raises(ValueError, match="weights 'hed' are VGG16's"):
+        checks.signs(merged("signs", arch="simple_cnn", source_inits=["scratch", "hed"], transfer_from="hed"))
+    checks.signs(merged("signs", arch="vgg16", source_inits=["scratch", "hed"], transfer_from="hed"))
 
 
 def test_small_data_arms_sizes_layers_and_weights():
