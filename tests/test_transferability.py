@@ -122,10 +122,12 @@ def test_cut_points_take_a_subset_in_network_order_and_name_typos():
 
 def test_claims_without_the_fine_tuned_arms_are_not_testable_and_name_why():
     from lib import claims as C
-    from lib.studies.transferability import claims, control_arm
+    from lib.studies.transferability import claims, control_arm, positive_arm
 
     assert control_arm(["B", "AnB"], ["c1", "c2"]) == ("B", None)
     assert control_arm(["AnB"], ["c1", "c2"]) == ("AnB", "c2")
+    assert positive_arm(["B", "AnB"]) == ("B", 0) and positive_arm(["AnB"]) == ("AnB", 1)
+    assert positive_arm(["AnB+"]) == ("AnB+", 1)
     per = {("AnB", 1): [0.9, 0.92, 0.91], ("AnB", 2): [0.7, 0.72, 0.69]}
     out = {c.id: c for c in claims(per, 2, ["AnB"], majority=0.5, n_test=300, n_seeds=3, source=None, logme_rho=1.0,
                                    n_estimates=2, realised="AnB")}

@@ -143,9 +143,16 @@ def cut_points(arch: str, image_size: int, cuts: list[str] | None = None) -> lis
 
 
 def control_arm(arms: list[str], cuts: list[str]) -> tuple[str, str | None]:
-    """The arm the controls re-run on shuffled labels (negative) and read on the true ones
-    (positive): B where it runs, else AnB at the deepest cut (a head on frozen features: cheap)."""
+    """The arm the negative control re-runs on shuffled labels: B where it runs, else AnB at the
+    deepest cut (a head on frozen features: cheap)."""
     return ("B", None) if "B" in arms else ("AnB", cuts[-1])
+
+
+def positive_arm(arms: list[str]) -> tuple[str, int]:
+    """The arm (and depth n) whose runs on the true labels the positive control reads, named by
+    rule before any result: B where it runs, else the copied arm at the shallowest cut (n = 1,
+    the most of the network trained on the target)."""
+    return ("B", 0) if "B" in arms else ("AnB" if "AnB" in arms else "AnB+", 1)
 
 
 def run_curve(task, cuts: list[str], arms: list[str], src: dict[str, list], seeds: list[int], *, record=None,
