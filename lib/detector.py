@@ -34,15 +34,19 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import time
 from dataclasses import dataclass
 
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
+import tensorflow as tf
 from keras import ops
 from keras.utils import bounding_boxes as kbb
 
-from lib import backbones, train
-from lib.studies.sign_detector import check_cut, feature_map_sizes
+from lib import backbones, data, train
+from lib.studies import signs
+from lib.studies.sign_detector import check_cut, feature_map_sizes, freeze_until
 
 VARIANCE = (0.1, 0.1, 0.2, 0.2)
 FORMAT = "xyxy"  # pixels: left, top, right, bottom
@@ -251,7 +255,6 @@ def compile_detector(det: Detector, learning_rate: float, *, momentum: float = 0
 def detect(det: Detector, images: np.ndarray, *, score_threshold: float = 0.05, iou_threshold: float = 0.45,
            max_detections: int = 20, batch_size: int = 64) -> list[dict[str, np.ndarray]]:
     """Boxes, scores and classes per image after per-class NMS (``tf.image.combined_non_max_suppression``)."""
-    import tensorflow as tf
 
     pred = det.model.predict(images, batch_size=batch_size, verbose=0)
     boxes = decode(det.anchors, pred[..., :4])  # (B, A, 4) xyxy pixels
@@ -310,7 +313,6 @@ def make_scenes(n: int, size: int, *, country: str = "A", shift: float = 1.0, n_
     """``n`` built-in scenes (``lib.studies.signs.make_scene``) of 1..``max_signs`` signs each: images
     ``(n, size, size, 3)`` uint8 and per image its boxes ``(k, 5)`` (xyxy pixels + class). Scene ``i``
     depends only on ``seed`` and ``i`` (nested sizes), and country B at ``shift=0`` draws the same scenes as A."""
-    from lib.studies import signs
 
     rng = np.random.default_rng([seed, 40_010])
     counts = rng.integers(1, max_signs + 1, size=max(n, 0))
@@ -359,11 +361,9 @@ def fit_detector(det: Detector, train_scenes: tuple, val_scenes: tuple, *, epoch
 
     class FitTime(keras.callbacks.Callback):  # the training part of an epoch, before validation starts
         def on_epoch_begin(self, epoch, logs=None):
-            import time
             self._t = time.perf_counter()
 
         def on_test_begin(self, logs=None):
-            import time
             t_fit.append(time.perf_counter() - self._t)
 
     hist = det.model.fit(train.make_dataset(x, y, batch_size, shuffle=True, seed=seed), epochs=epochs,
@@ -388,8 +388,6 @@ def sign_classifier(image_size: int, cut: str, *, n_per_class: int, epochs: int,
     trained on ``country``'s sign crops (``lib.studies.signs.make_signs``, 3/5 train, 1/5 validation, 1/5
     test). ``shuffled``: the training labels shuffled (the negative control). Returns the base's
     convolution weights by layer name, its test accuracy, chance and test size."""
-    from lib import data
-    from lib.studies import signs
 
     check_cut(cut)
     n = max(n_per_class, 5)
@@ -465,7 +463,6 @@ class DetectorRuns:
     def target(self, arm: str, seed: int, scenes: tuple, val: tuple, tests: dict, stage: str = "target"):
         """One target arm (``lib.studies.sign_detector.TARGET_ARMS``): ``(row, history)``; ``zero_shot``
         trains nothing (history ``None``)."""
-        from lib.studies.sign_detector import freeze_until
 
         kind = arm.partition(":")[0]
         det = self.build("none", seed)
@@ -493,7 +490,6 @@ def plot_detections(images: np.ndarray, truth: list[np.ndarray], found: list[dic
     """Scenes with their true boxes (white, dashed) and the detector's boxes above ``score_min``
     (coloured by class, with the class and score). Drawn with matplotlib: keras'
     ``plot_bounding_box_gallery`` needs OpenCV, which the pinned environment does not carry."""
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
     n = len(images)

@@ -13,10 +13,15 @@ instead of silently dropping them.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from lib.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, OPEN, REPRODUCED, VOCABULARY  # noqa: F401
+import numpy as np
+import pandas as pd
+
+from lib.claims import (INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, OPEN, REPRODUCED, VERDICTS, VOCABULARY,  # noqa: F401
+                        Claim, adjusted_verdicts, gate_by_controls)
 
 # experiment -> the verdicts it provides (what the summary expects, and says is open without it)
 EXPECTED: dict[str, list[str]] = {
@@ -82,7 +87,6 @@ def find_records(root: str | Path) -> dict[str, list[dict]]:
 def _short_error(error: str) -> str:
     """One line of a record's error: the exception and the cell it was raised in (papermill's
     message holds the whole traceback; the report that failed keeps it)."""
-    import re
 
     names = re.findall(r"\b([A-Z]\w*(?:Error|Exception|Interrupt|Exit))\b", error)
     names = [n for n in names if n != "PapermillExecutionError"]
@@ -115,7 +119,6 @@ def _cost_of(key: str, rec: dict) -> list[dict]:
     """Per-arm cost rows from the record's histories (epochs, training seconds per seed: the epochs'
     own time, without computing cached features) and its metrics (test accuracy; wall seconds per
     run, images per second and trainable parameters where the study keeps them)."""
-    import numpy as np
 
     m = rec.get("metrics") or {}
     cost = m.get("cost") or {}
@@ -146,7 +149,6 @@ def _premise_text(c: dict) -> str:
 def _claim_rows(key: str, rec: dict) -> list[dict]:
     """The contract claims of one counted run (:mod:`lib.claims`), as the summary's rows; the run's
     controls gate its claims (a failed control makes them not testable)."""
-    from lib.claims import Claim, gate_by_controls
 
     rows = []
     raw = [c for c in rec.get("claims") or [] if isinstance(c, dict) and "id" in c]
@@ -182,7 +184,6 @@ def summarise(root: str | Path, min_figures: dict[str, int] | None = None) -> di
     The run that counts is the newest one that finished and published its report: a failed or
     interrupted rerun after it leaves it counting (the published report is still the one on disk,
     and ``make`` considers it up to date) and is listed beside it in ``failed_after``."""
-    from lib.claims import adjusted_verdicts
 
     found = find_records(root)
     min_figures = min_figures or {}
@@ -242,7 +243,6 @@ def controls_table(claims: list[dict]) -> list[dict]:
 
 def verdict_counts(claims: list[dict]) -> dict[str, int]:
     """Claims (not controls, not prerequisites) per verdict, every verdict of the vocabulary listed."""
-    from lib.claims import VERDICTS
 
     n = {v: 0 for v in VERDICTS}
     for c in claims:
@@ -257,7 +257,6 @@ NUMERIC_COST = ("test_acc", "epochs", "train_s", "seeds", "wall_s", "images_per_
 def cost_frame(cost: list[dict]):
     """The cost ledger as a DataFrame whose numeric columns are floats (a study that keeps no images
     per second leaves NaN, not None, so rounding works on any subset of runs)."""
-    import pandas as pd
 
     frame = pd.DataFrame(cost, columns=["run", "arm", *NUMERIC_COST])
     for col in NUMERIC_COST:
@@ -290,7 +289,6 @@ def link(path: Any, root: str | Path, suffix: str = "") -> str:
 
 def counts_by_study(s: dict[str, Any]) -> list[dict]:
     """Per study (notebook): its controls (passed of run), then its claims per verdict."""
-    from lib.claims import VERDICTS
 
     ctl = {c["study"]: f"{c['passed']}/{c['run']}" for c in s["controls"]}
     out: dict[str, dict] = {}

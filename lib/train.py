@@ -11,10 +11,12 @@ from collections import OrderedDict
 
 import keras
 import numpy as np
+import tensorflow as tf
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import accuracy_score, confusion_matrix
 
 from lib.data import Task
+from lib.results import STUCK_LOSS_FRACTION, STUCK_MARGIN  # one definition of "stuck at chance"
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -48,8 +50,6 @@ class StopWhenStuck(keras.callbacks.Callback):
 
     def __init__(self, n_classes: int, majority: float, after: int, fraction: float | None = None,
                  margin: float | None = None):
-        from lib.results import STUCK_LOSS_FRACTION, STUCK_MARGIN  # one definition of "stuck at chance"
-
         fraction = STUCK_LOSS_FRACTION if fraction is None else fraction
         margin = STUCK_MARGIN if margin is None else margin
         super().__init__()
@@ -87,7 +87,6 @@ def terminal_line(line: str) -> None:
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow and turn on TensorFlow's op determinism, so the same
     parameters on the same CPU give identical metrics."""
-    import tensorflow as tf
 
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
@@ -104,7 +103,6 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
     shuffles the *indices* with ``seed`` (when asked), batches them and gathers whole batches, then
     prefetches. Gathering per batch instead of slicing per element keeps tf.data's per-element
     overhead out of the training loop (see ``make bench``)."""
-    import tensorflow as tf
 
     xt, yt = tf.constant(x), tf.constant(y)
     idx = tf.data.Dataset.range(len(y))
@@ -307,7 +305,6 @@ def block_diagnostics(model: keras.Model, base: keras.Model, block_of, x: np.nda
     standard deviation of its output activations, on one batch. A block whose gradient norm is
     orders of magnitude below the others learns nothing (vanishing gradients); activations that
     shrink block after block signal the same from the forward side."""
-    import tensorflow as tf
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
     with tf.GradientTape() as tape:

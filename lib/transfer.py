@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import os
+import time
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 
-from lib import train
+from lib import backbones, cache, models, results, train
+from lib.backbones import in_mode
+from lib.checks import POLICY_ARGS, split_arm
+from lib.data import Task
 from lib.models import build_mlp
 
 
@@ -78,7 +83,6 @@ def run_d1_d2(d1, d2, *, seeds, hidden=(128, 64, 32), new_hidden=(64, 32), epoch
     test accuracy (and zero-shot scores of the source on D2), and per-arm parameter counts.
     Per-epoch histories go to ``record`` (a :class:`lib.records.Record`) as they come.
     """
-    from lib import models
 
     rows, param_counts = [], {}
     def budget(task):
@@ -108,7 +112,6 @@ def run_d1_d2(d1, d2, *, seeds, hidden=(128, 64, 32), new_hidden=(64, 32), epoch
 
 def _d1_d2_arm(arm, src, task, hidden, new_hidden, learning_rate, finetune_learning_rate):
     """A fresh model for one D1 -> D2 arm on ``task`` and its learning rate."""
-    from lib import models
 
     if arm == "frozen":
         return transfer_model(src, task.n_classes, new_hidden, freeze=True, name="frozen"), learning_rate
@@ -164,7 +167,6 @@ def set_trainable(base, trainable_from: int | None) -> None:
 def build_head(feature_shape, n_classes: int, dropout: float = 0.3, name: str = "head"):
     """New classifier on a feature map (global average pooling first) or a feature vector:
     -> dropout -> softmax."""
-    import keras
 
     inputs = keras.Input(feature_shape, name="features")
     x = keras.layers.GlobalAveragePooling2D(name="gap")(inputs) if len(feature_shape) == 3 else inputs
@@ -177,11 +179,9 @@ def on_pixels(backbone, inner, name: str, training: bool | None = None):
     """``inner`` (a model on the base's input) behind ``backbone``'s preprocessing layer, as a model
     on raw 0-255 pixels: what a cut base, a frozen prefix or a multi-block probe needs.
     ``training``: as in :func:`lib.backbones.build_backbone`."""
-    import keras
 
     pixels = backbone.input
     pre = [layer for layer in backbone.layers if layer.name == "preprocess"]
-    from lib.backbones import in_mode
 
     return keras.Model(pixels, in_mode(inner, training)(pre[0](pixels) if pre else pixels), name=name)
 
@@ -197,9 +197,6 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
     ``policy`` is one of :data:`POLICIES`; ``scratch`` ignores ``weights``. ``head``: a function
     ``feature_shape -> keras.Model`` building another head than :func:`build_head`'s.
     """
-    import keras
-
-    from lib import backbones
 
     if policy not in POLICIES:
         close = difflib.get_close_matches(policy, list(POLICIES), n=1)
@@ -273,7 +270,6 @@ def split_frozen_prefix(parts) -> tuple:
         raise ValueError(f"layers after {name!r} are not all trainable: the prefix is not the whole frozen part")
     prefix = on_pixels(parts["backbone"], keras.Model(base.input, t, name=f"{base.name}_to_{name}"), f"prefix_{name}")
     inputs = keras.Input(t.shape[1:], name=f"{name}_features")
-    from lib.backbones import in_mode
 
     training = False if parts.get("bn_mode") == "inference" else None
     suffix = keras.Model(inputs, parts["head"](in_mode(tail, training)(inputs)), name=f"suffix_{name}")
@@ -302,9 +298,6 @@ def unfreeze_all(parts) -> None:
 def cached_features(parts, task, batch_size: int = 256, model=None):
     """The task with every split replaced by the frozen backbone's features (or ``model``'s
     outputs, e.g. a frozen prefix), computed once."""
-    from lib.data import Task
-
-    from lib import cache
 
     def feats(x):  # content-addressed: a second seed or arm on the same frozen weights reads them back
         return cache.predict(model or parts["backbone"], x, batch_size=batch_size)
@@ -348,9 +341,6 @@ def parse_arm(spec: str) -> dict:
     learning rate 1e-4 whatever the study's learning rates (see :func:`arm_learning_rate`).
     Input transforms after the policy (``+noise[:STD]``, ``+div255``; :func:`arm_transforms`)
     change the data, not the model: they are not in the returned keywords."""
-    from lib import backbones
-
-    from lib.checks import POLICY_ARGS, split_arm
 
     arm_learning_rate(spec)  # refuse a malformed '@LR' now
     parts = split_arm(spec)[0].split(":")
@@ -380,7 +370,6 @@ def arm_transforms(spec: str) -> dict[str, float | None]:
     """The input transforms of an arm (``lib.checks.TRANSFORMS``): ``efficientnetb0:frozen+noise:50``
     -> ``{"noise": 50.0}``; ``+noise`` alone -> ``{"noise": None}`` (the study's strength);
     ``+div255`` -> ``{"div255": None}``."""
-    from lib.checks import split_arm
 
     return split_arm(spec)[1]
 
@@ -388,7 +377,6 @@ def arm_transforms(spec: str) -> dict[str, float | None]:
 def with_input_noise(model, std: float, seed: int):
     """``model`` behind a Gaussian-noise layer of ``std`` (0-255 pixel units) that acts in training
     only; Keras' ``GaussianNoise`` is applied on the 0-1 scale and scaled back."""
-    import keras
 
     inputs = keras.Input(model.input_shape[1:], name="pixels")
     x = keras.layers.Rescaling(1 / 255.0)(inputs)
@@ -398,7 +386,6 @@ def with_input_noise(model, std: float, seed: int):
 
 def divided_by_255(task):
     """The task with every split's pixels divided by 255 (the preprocessing bug of seed 000)."""
-    from lib.data import Task
 
     return Task(task.name + " /255", task.x_train / 255.0, task.y_train, task.x_val / 255.0, task.y_val,
                 task.x_test / 255.0, task.y_test, task.class_names)
@@ -431,9 +418,6 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     the cut's head only, or the unfrozen blocks with it), so unfreezing is all that differs;
     ``finetune`` trains at ``finetune_learning_rate`` from the start; the rest at ``learning_rate``. An arm's own
     ``@LR`` replaces both learning rates."""
-    import time
-
-    from lib import models
 
     kw = parse_arm(spec)
     transforms = arm_transforms(spec)
@@ -515,7 +499,6 @@ def pretrain_source(arch: str, task, image_size: int, *, epochs: int, batch_size
     """Train ``arch`` from random weights on the source task and save its base's weights to
     ``out_path`` (through a temporary file, so a failed run leaves no half-written weights).
     Returns ``(row, history)`` with the source train / validation / test accuracy."""
-    import os
     from pathlib import Path
 
     row, hist, parts = run_image_arm(f"{arch}:scratch", task, image_size, weights="none", epochs=epochs,
@@ -541,9 +524,6 @@ def pitfall_checks(spec: str, parts, task, row: dict) -> dict:
     - ``stuck_at_chance``: :func:`lib.results.stuck_at_chance` on the final validation
       accuracy and loss (one rule for every report).
     """
-    import keras
-
-    from lib import results
 
     x_max = float(np.max(task.x_train))
     bns = [l for l in parts["base"].layers if isinstance(l, keras.layers.BatchNormalization)]
