@@ -367,6 +367,14 @@ class InferenceMode(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return self.inner.compute_output_shape(input_shape)
 
+    def get_config(self):  # the inner model's whole architecture: the feature cache keys on it (lib/cache.py)
+        return {**super().get_config(), "inner": keras.saving.serialize_keras_object(self.inner)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(keras.saving.deserialize_keras_object(config.pop("inner")), **config)
+
 
 def in_mode(inner: keras.Model, training: bool | None):
     """``inner`` as it should be called: wrapped in :class:`InferenceMode` for ``training=False``."""

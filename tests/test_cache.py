@@ -92,3 +92,23 @@ def test_the_ledger_names_the_run_by_notebook_and_experiment(folder, monkeypatch
     monkeypatch.setenv(RECORD_ENV, "/x/outputs/small_data/vgg16_plateau.0ebd2400ed.partial.json")
     cache.predict(_backbone(0), _x())
     assert cache.ledger(folder)[-1]["run"] == "small_data/vgg16_plateau"
+
+
+def test_a_frozen_base_in_inference_mode_has_a_key_that_names_its_inside():
+    """Frozen pre-trained bases run behind lib.backbones.InferenceMode: its config must carry the
+    inner model, or the cache could not key (nor tell apart) what it wraps."""
+    import keras
+
+    from lib.backbones import InferenceMode
+
+    def wrapped(units):
+        keras.utils.set_random_seed(0)
+        inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units, name="d")])
+        x = keras.Input((4,))
+        return keras.Model(x, InferenceMode(inner)(x))
+
+    a, b = wrapped(3), wrapped(3)
+    assert cache.model_fingerprint(a) is not None and cache.model_fingerprint(a) == cache.model_fingerprint(b)
+    assert cache.model_fingerprint(wrapped(5)) != cache.model_fingerprint(a)
+    again = InferenceMode.from_config(a.layers[1].get_config())
+    assert [w.shape for w in again.inner.weights] == [w.shape for w in a.layers[1].inner.weights]
