@@ -19,15 +19,15 @@ from pathlib import Path
 
 PLAN_ENV = "TLLAB_PLAN"
 # minutes per report at the default scale, measured on the 2-core Zen 4 machine (`make all` on a fresh
-# clone, 2026-12-03: 68 min in all, environment included; sign_detector rerun after its min_epochs fix,
-# sharing the cores with tests); a report missing here is expected to take DEFAULT_MINUTES
+# clone of 14463ae, 2026-12-04: 78.7 min in all, environment included, with some tests on the cores);
+# a report missing here is expected to take DEFAULT_MINUTES
 MEASURED: dict[str, float] = {
-    "cut_search/default": 0.2, "d1_d2/digits": 4.6, "d1_d2/synthetic": 4.8, "plates/fixes": 0.2, "plates/h1_h4": 0.2,
-    "plates/noise_sweep": 0.2, "sign_detector/country_shift": 19.1, "signs/country_shift": 7.7,
-    "small_data/inception_cut": 3.1, "small_data/resnet50": 2.0, "small_data/simple_cnn": 2.1,
-    "small_data/vgg16_plateau": 11.8, "source_pretrain/default": 3.1, "source_pretrain/glyphs": 3.7,
-    "source_pretrain/inception": 3.3, "source_pretrain/simple_cnn": 0.7, "summary/default": 0.1,
-    "transferability/default": 7.9,
+    "cut_search/default": 0.1, "d1_d2/digits": 3.9, "d1_d2/synthetic": 4.3, "plates/fixes": 0.2, "plates/h1_h4": 0.2,
+    "plates/noise_sweep": 0.2, "sign_detector/country_shift": 17.5, "signs/country_shift": 4.3,
+    "small_data/inception_cut": 5.6, "small_data/resnet50": 1.8, "small_data/simple_cnn": 1.8,
+    "small_data/vgg16_plateau": 9.9, "source_pretrain/default": 2.9, "source_pretrain/glyphs": 4.1,
+    "source_pretrain/inception": 3.1, "source_pretrain/simple_cnn": 0.5, "summary/default": 0.1,
+    "transferability/default": 7.5, "transferability/vgg16_hed": 9.4,
 }
 DEFAULT_MINUTES = 5.0
 
