@@ -144,6 +144,7 @@ def new_record(notebook: str, experiment: str, params: dict[str, Any], output: s
         "seeds": [],
         "metrics": {},
         "history": {},
+        "test_acc": {},
         "notes": {},
         "claims": [],
     }
@@ -164,11 +165,16 @@ class Record:
     def save(self) -> None:
         write_json_atomic(self.path, self.data)
 
-    def add_history(self, arm: str, seed: int, history: dict[str, list[float]]) -> None:
-        """Per-epoch history (``loss``, ``accuracy``, ``val_...``) of one arm and seed."""
+    def add_history(self, arm: str, seed: int, history: dict[str, list[float]],
+                    test_acc: float | None = None) -> None:
+        """Per-epoch history (``loss``, ``accuracy``, ``val_...``) of one arm and seed, and the
+        test accuracy the run ended with (the headline metric of that arm: the summary's cost ledger
+        reads it under the same arm name, whatever the study)."""
         self.data["history"].setdefault(arm, {})[str(seed)] = {
             k: [float(v) for v in vals] for k, vals in history.items()
         }
+        if test_acc is not None:
+            self.data.setdefault("test_acc", {}).setdefault(arm, {})[str(seed)] = float(test_acc)
         if seed not in self.data["seeds"]:
             self.data["seeds"].append(seed)
         self.save()

@@ -117,25 +117,20 @@ def run_status(rec: dict, min_figures: int = 1) -> tuple[bool, str]:
 
 def _cost_of(key: str, rec: dict) -> list[dict]:
     """Per-arm cost rows from the record's histories (epochs, training seconds per seed: the epochs'
-    own time, without computing cached features) and its metrics (test accuracy; wall seconds per
-    run, images per second and trainable parameters where the study keeps them)."""
+    own time, without computing cached features), the test accuracy recorded beside each history
+    (mean over seeds) and the study's ``metrics.cost`` (wall seconds per run, images per second and
+    trainable parameters where the study keeps them)."""
 
-    m = rec.get("metrics") or {}
-    cost = m.get("cost") or {}
-    acc = {}
-    if "arms" in m:
-        acc = {a: v.get("test_acc", v.get("test_char_acc")) for a, v in m["arms"].items()}
-    elif "target_test_acc" in m:  # signs: "arm @ k" -> history "arm @ k/class"
-        acc = {f"{name}/class": v for name, v in m["target_test_acc"].items()}
-        acc |= {f"source:{i}": v.get("test_acc_A") for i, v in (m.get("source_models") or {}).items()}
-    elif "frozen_test_acc" in m:  # d1_d2
-        acc = {a[:-len("_test_acc")]: v for a, v in m.items() if a.endswith("_test_acc")}
+    cost = (rec.get("metrics") or {}).get("cost") or {}
+    tested = rec.get("test_acc") or {}
     rows = []
     for arm, by_seed in (rec.get("history") or {}).items():
         seeds = list(by_seed.values())
         c = cost.get(arm) or cost.get(arm.split(" @ ")[0]) or {}
         train_s = [sum(h.get("epoch_time_s", [])) for h in seeds]
-        rows.append({"run": key, "arm": arm, "test_acc": acc.get(arm), "epochs": max(len(h.get("loss", [])) for h in seeds),
+        acc = [v for v in (tested.get(arm) or {}).values() if v is not None]
+        rows.append({"run": key, "arm": arm, "test_acc": float(np.mean(acc)) if acc else None,
+                     "epochs": max(len(h.get("loss", [])) for h in seeds),
                      "train_s": float(np.mean(train_s)) if train_s else None, "seeds": len(seeds),
                      "wall_s": c.get("wall_s"),  # the study's own wall time per run (feature extraction included)
                      "images_per_s": c.get("images_per_s"), "trainable_params": c.get("trainable_params")})

@@ -136,7 +136,7 @@ def _keep(rows, record, arm, seed, model, task, hist):
         "epoch_time_s": float(sum(hist["epoch_time_s"]) / len(hist["epoch_time_s"])),
     })
     if record is not None:
-        record.add_history(arm, seed, hist)
+        record.add_history(arm, seed, hist, test_acc=rows[-1]["test_acc"])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,12 +45,14 @@ def test_make_refuses_a_bad_thread_count_and_exports_a_good_one():
 
 def test_record_round_trip_history_and_finish(tmp_path):
     rec = R.Record(tmp_path / "r.json", R.new_record("nb", "exp", {"a": 1}))
-    rec.add_history("control", 3, {"val_accuracy": [0.1, 0.2]})
+    rec.add_history("control", 3, {"val_accuracy": [0.1, 0.2]}, test_acc=0.25)
+    rec.add_history("probe", 3, {"val_accuracy": [0.3]})
     rec.set_metrics({"test_acc": 0.5})
     rec.finish("ok")
     back = json.loads((tmp_path / "r.json").read_text())
     assert back["history"]["control"]["3"]["val_accuracy"] == [0.1, 0.2]
     assert back["seeds"] == [3] and back["status"] == "ok" and back["wall_s"] >= 0
+    assert back["test_acc"] == {"control": {"3": 0.25}}  # beside its history, under the same arm name
     with pytest.raises(ValueError):
         rec.finish("done")
 

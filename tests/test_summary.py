@@ -13,7 +13,8 @@ def _record(root, key, status="ok", metrics=None, figures=3, promised=2, started
     path.parent.mkdir(parents=True, exist_ok=True)
     rec = {"notebook": nb, "experiment": exp, "status": status, "complete": status == "ok", "started_unix": started,
            "wall_s": 60.0, "output": str(root / nb / f"{exp}.ipynb"), "figures": figures, "figures_promised": promised,
-           "metrics": metrics or {}, "claims": claims or [], "history": {"arm": {"0": {"loss": [1, 0.5], "epoch_time_s": [2.0, 2.0]}}}}
+           "metrics": metrics or {}, "claims": claims or [], "history": {"arm": {"0": {"loss": [1, 0.5], "epoch_time_s": [2.0, 2.0]}}},
+           "test_acc": {"arm": {"0": 0.75}}}
     path.write_text(json.dumps(rec))
     return path
 
@@ -43,7 +44,7 @@ def test_a_finished_run_gives_its_verdicts_and_a_missing_one_leaves_them_open(tm
     assert {c["run"] for c in open_} == set(summary.EXPECTED) - {"small_data/vgg16_plateau"}
     assert len(open_) == sum(len(v) for k, v in summary.EXPECTED.items() if k != "small_data/vgg16_plateau")
     (cost,) = s["cost"]
-    assert cost["arm"] == "arm" and cost["train_s"] == 4.0 and cost["epochs"] == 2
+    assert cost["arm"] == "arm" and cost["train_s"] == 4.0 and cost["epochs"] == 2 and cost["test_acc"] == 0.75
 
 
 def test_a_record_without_contract_claims_leaves_its_verdicts_open(tmp_path):

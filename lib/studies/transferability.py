@@ -167,14 +167,14 @@ def run_curve(task, cuts: list[str], arms: list[str], src: dict[str, list], seed
             row, hist, parts = yosinski_arm("B", None, task, src=None, seed=s, **common)
             rows.append({**row, "n": 0})
             if record is not None:
-                record.add_history("B", s, hist)
+                record.add_history("B", s, hist, test_acc=row["test_acc"])
             Bw = base_weights(parts["base"])
         for n, cut in enumerate(cuts, 1):
             for kind in (k for k in ("AnB", "AnB+", "BnB") if k in arms):
                 row, hist, _ = yosinski_arm(kind, cut, task, src=Bw if kind == "BnB" else src, seed=s, **common)
                 rows.append({**row, "n": n})
                 if record is not None:
-                    record.add_history(f"{kind} n={n}", s, hist)
+                    record.add_history(f"{kind} n={n}", s, hist, test_acc=row["test_acc"])
         print(f"seed {s}: " + ", ".join(f"{r['arm']}{'' if r['n'] == 0 else ' n=' + str(r['n'])} {r['test_acc']:.3f}"
                                         for r in rows if r["seed"] == s))
     return rows
