@@ -162,7 +162,7 @@ class ModelPool:
         self.reused = 0
         self.built = 0
 
-    def take(self, key, model: keras.Model, parts: dict | None = None):
+    def take(self, key, model: keras.Model, parts=None):
         kept = self._models.get(key) if self.size else None
         if kept is not None and _same_variables(kept[0], model):
             self._models.move_to_end(key)
@@ -173,7 +173,7 @@ class ModelPool:
                             model._flatten_layers(include_self=True, recursive=True)):
                 a.trainable = b.trainable
             if parts is not None and old_parts is not None:  # plain values (flags, names) from the fresh build
-                old_parts.update({k: v for k, v in parts.items() if not isinstance(v, keras.layers.Layer)})
+                old_parts.refresh_from(parts)
             self.reused += 1
             return (old, old_parts) if parts is not None else old
         self.built += 1
@@ -272,7 +272,12 @@ def predict_labels(model: keras.Model, x: np.ndarray, batch_size: int = 1024) ->
 def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
     """Accuracy of ``model`` on ``(x, y)`` (sklearn's ``accuracy_score``); with several labels per
     example (the plate study's ``(n, 7)`` characters), the fraction of labels right."""
-    pred = predict_labels(model, x)
+    return accuracy_of(model.predict(x, batch_size=1024, verbose=0), y)
+
+
+def accuracy_of(probs: np.ndarray, y: np.ndarray) -> float:
+    """:func:`accuracy` of predicted class probabilities ``probs`` (last axis: classes)."""
+    pred = np.argmax(probs, axis=-1)
     if np.ndim(y) > 1:
         return float(np.mean(pred == np.asarray(y)))
     return float(accuracy_score(y, pred))

@@ -6,6 +6,7 @@ import difflib
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 import keras
 import numpy as np
@@ -186,14 +187,37 @@ def on_pixels(backbone, inner, name: str, training: bool | None = None):
     return keras.Model(pixels, in_mode(inner, training)(pre[0](pixels) if pre else pixels), name=name)
 
 
+@dataclass
+class ImageParts:
+    """The pieces of a classifier built by :func:`build_image_classifier`, as the arm runner and the
+    studies use them."""
+
+    model: keras.Model  # pixels -> probabilities (the whole classifier)
+    backbone: keras.Model  # pixels -> features (preprocessing inside)
+    base: keras.Model  # the keras application, or its cut
+    head: keras.Model  # features -> probabilities
+    frozen: bool  # the whole backbone frozen: features can be computed once
+    bn_mode: str  # how BatchNorm layers run (backbones.in_mode)
+    frozen_until: str | None = None  # cut_unfreeze: the base is frozen up to this layer
+    cut_at: str | None = None  # cut policies: the layer the base ends at
+    split: tuple | None = None  # (frozen_until, prefix, suffix) once fit_split made them (kept for reuse)
+    test_probs: np.ndarray | None = None  # the run's test predictions (run_image_arm)
+
+    def refresh_from(self, fresh: "ImageParts") -> None:
+        """Take a fresh build's plain values (flags, names), keeping this one's models and split:
+        what :class:`lib.train.ModelPool` calls when it hands back a kept model."""
+        for f in fields(self):
+            value = getattr(fresh, f.name)
+            if f.name not in ("split", "test_probs") and not isinstance(value, keras.layers.Layer):
+                setattr(self, f.name, value)
+
+
 def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy: str = "frozen",
                            weights: str = "none", freeze_blocks: int = 0, cut_at: str = "",
                            unfreeze_from: str = "", block: str = "", dropout: float = 0.3, head=None):
     """A classifier on raw 0-255 pixels: backbone (preprocessing inside) -> new head.
 
-    Returns ``(model, parts)`` where ``parts`` has ``model`` (the same model), ``backbone`` (pixels -> features), ``base``
-    (the keras application, or its cut), ``head`` (features -> probabilities) and ``frozen``
-    (whether the whole backbone is frozen: then features can be computed once).
+    Returns ``(model, parts)``, ``parts`` an :class:`ImageParts` (``model`` is the same model).
     ``policy`` is one of :data:`POLICIES`; ``scratch`` ignores ``weights``. ``head``: a function
     ``feature_shape -> keras.Model`` building another head than :func:`build_head`'s.
     """
@@ -246,21 +270,21 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
     model = keras.Model(full.input, head(full.output), name=f"{arch}_{policy}")
     frozen = len(base.trainable_weights) == 0
     split = backbones.resolve_layer(base, unfreeze_from) if policy == "cut_unfreeze" else None
-    return model, {"model": model, "backbone": full, "base": base, "head": head, "frozen": frozen, "bn_mode": mode,
-                   "frozen_until": split, "cut_at": cut if policy in ("cut", "cut_unfreeze") else None}
+    return model, ImageParts(model=model, backbone=full, base=base, head=head, frozen=frozen, bn_mode=mode,
+                             frozen_until=split, cut_at=cut if policy in ("cut", "cut_unfreeze") else None)
 
 
 def split_frozen_prefix(parts) -> tuple:
-    """``(prefix, suffix)`` of a model whose base is frozen up to the layer ``parts["frozen_until"]``
+    """``(prefix, suffix)`` of a model whose base is frozen up to the layer ``parts.frozen_until``
     (``cut_unfreeze``: ``unfreeze_from``) and trained after it: ``prefix`` maps pixels to that
     layer's output (preprocessing inside, nothing trainable), ``suffix`` maps it to class
     probabilities through the trainable blocks and the head. Both share the model's layers, so
     training ``suffix`` trains the model. The cut must be clean: every layer after it reads only
     from it (Inception's ``mixedK`` outputs are; a layer inside a block is not, and is refused)."""
-    name = parts.get("frozen_until")
+    name = parts.frozen_until
     if not name:
         raise ValueError("this model has no frozen prefix to split at (policy cut_unfreeze sets one)")
-    base = parts["base"]
+    base = parts.base
     t = base.get_layer(name).output
     try:
         tail = keras.Model(t, base.output, name=f"{base.name}_after_{name}")
@@ -268,11 +292,11 @@ def split_frozen_prefix(parts) -> tuple:
         raise ValueError(f"cannot split {base.name} at {name!r}: layers after it read from earlier ones ({exc})") from None
     if any(not layer.trainable for layer in tail.layers if layer.weights):
         raise ValueError(f"layers after {name!r} are not all trainable: the prefix is not the whole frozen part")
-    prefix = on_pixels(parts["backbone"], keras.Model(base.input, t, name=f"{base.name}_to_{name}"), f"prefix_{name}")
+    prefix = on_pixels(parts.backbone, keras.Model(base.input, t, name=f"{base.name}_to_{name}"), f"prefix_{name}")
     inputs = keras.Input(t.shape[1:], name=f"{name}_features")
 
-    training = False if parts.get("bn_mode") == "inference" else None
-    suffix = keras.Model(inputs, parts["head"](in_mode(tail, training)(inputs)), name=f"suffix_{name}")
+    training = False if parts.bn_mode == "inference" else None
+    suffix = keras.Model(inputs, parts.head(in_mode(tail, training)(inputs)), name=f"suffix_{name}")
     return prefix, suffix
 
 
@@ -282,9 +306,9 @@ def fit_split(parts, task, batch_size: int = 256, **fit_kwargs):
     inference mode either way; no random augmentation here), without paying the frozen part's
     forward pass every epoch. ``fit_kwargs`` go to :func:`lib.train.fit` (``batch_size`` too)."""
 
-    if parts.get("split", (None,))[0] != parts["frozen_until"]:  # kept with the parts: a pooled model reuses it
-        parts["split"] = (parts["frozen_until"], *split_frozen_prefix(parts))
-    _, prefix, suffix = parts["split"]
+    if (parts.split or (None,))[0] != parts.frozen_until:  # kept with the parts: a pooled model reuses it
+        parts.split = (parts.frozen_until, *split_frozen_prefix(parts))
+    _, prefix, suffix = parts.split
     if prefix.trainable_weights:
         raise ValueError("the prefix has trainable weights: caching its output would freeze them")
     return train.fit(suffix, cached_features(parts, task, model=prefix), batch_size=batch_size, **fit_kwargs)
@@ -292,7 +316,7 @@ def fit_split(parts, task, batch_size: int = 256, **fit_kwargs):
 
 def unfreeze_all(parts) -> None:
     """Second stage of ``two_stage``: every backbone layer trainable (recompile after)."""
-    set_trainable(parts["base"], 0)
+    set_trainable(parts.base, 0)
 
 
 def cached_features(parts, task, batch_size: int = 256, model=None):
@@ -300,7 +324,7 @@ def cached_features(parts, task, batch_size: int = 256, model=None):
     outputs, e.g. a frozen prefix), computed once."""
 
     def feats(x):  # content-addressed: a second seed or arm on the same frozen weights reads them back
-        return cache.predict(model or parts["backbone"], x, batch_size=batch_size)
+        return cache.predict(model or parts.backbone, x, batch_size=batch_size)
 
     return Task(f"{task.name} (features)", feats(task.x_train), task.y_train, feats(task.x_val), task.y_val,
                 feats(task.x_test), task.y_test, task.class_names)
@@ -311,9 +335,9 @@ def fit_cached(parts, task, **fit_kwargs):
     end-to-end training of a frozen base without random augmentation, without paying the
     backbone's forward pass every epoch. ``fit_kwargs`` go to :func:`lib.train.fit`."""
 
-    if not parts["frozen"]:
+    if not parts.frozen:
         raise ValueError("feature caching needs a fully frozen backbone; this policy trains part of it")
-    return train.fit(parts["head"], cached_features(parts, task), **fit_kwargs)
+    return train.fit(parts.head, cached_features(parts, task), **fit_kwargs)
 
 
 def arm_learning_rate(spec: str) -> float | None:
@@ -432,7 +456,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
                                           weights="none" if init_weights else weights, head=head, **kw)
     if init_weights:
         model.load_weights(init_weights)
-    graph = (spec.partition("@")[0].split("+")[0], image_size, task.n_classes, parts["bn_mode"],
+    graph = (spec.partition("@")[0].split("+")[0], image_size, task.n_classes, parts.bn_mode,
              getattr(head, "__name__", None))
     model, parts = POOL.take(graph, model, parts)  # same graph as an earlier seed's: trained without a new trace
     counts = models.parameter_counts(model)
@@ -451,29 +475,31 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
         # learning_rate, then finetune_learning_rate, where the plain cut keeps training its head
         # and cut_unfreeze trains its unfrozen blocks too: unfreezing is the only difference
         head_task = cached_features(parts, task)
-        hist = train.fit(parts["head"], head_task, epochs=head_epochs, learning_rate=learning_rate, **common)
+        hist = train.fit(parts.head, head_task, epochs=head_epochs, learning_rate=learning_rate, **common)
         if kw["policy"] == "cut":
-            more = train.fit(parts["head"], head_task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate,
+            more = train.fit(parts.head, head_task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate,
                              **common)
         else:
             more = fit_split(parts, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **common)
         hist = train.join_phases(hist, more)
-    elif parts["frozen"] and cache_features:
+    elif parts.frozen and cache_features:
         hist = fit_cached(parts, task, epochs=epochs, learning_rate=learning_rate, **common)
-    elif parts["frozen_until"] and cache_features:
+    elif parts.frozen_until and cache_features:
         hist = fit_split(parts, task, epochs=epochs, learning_rate=finetune_learning_rate, **common)
     else:
         lr = finetune_learning_rate if kw["policy"] in ("finetune", "cut_unfreeze") else learning_rate
         hist = train.fit(fit_model, task, epochs=epochs, learning_rate=lr, stop_stuck_after=stop_stuck_after, **common)
     wall = time.perf_counter() - t0
+    test_probs = model.predict(task.x_test, batch_size=1024, verbose=0)  # on the transformed test split (+div255)
+    parts.test_probs = test_probs
     row = {"arm": spec, "seed": seed, "train_acc": hist["accuracy"][-1], "val_acc": hist["val_accuracy"][-1],
            "best_val_acc": max(hist["val_accuracy"]),
            "best_epoch": int(hist["val_epoch"][int(np.argmax(hist["val_accuracy"]))]),
-           "test_acc": train.accuracy(model, task.x_test, task.y_test), "final_val_loss": hist["val_loss"][-1],
+           "test_acc": train.accuracy_of(test_probs, task.y_test), "final_val_loss": hist["val_loss"][-1],
            "wall_s": wall, "images_per_s": len(hist["loss"]) * len(task.y_train) / wall,
            "epochs_run": len(hist["loss"]), "stopped_stuck": int((hist.get("stopped_stuck") or [0])[0]),
-           "cached_features": bool((parts["frozen"] or parts["frozen_until"]) and cache_features
-                                   and kw["policy"] != "two_stage"), "bn_mode": parts["bn_mode"],
+           "cached_features": bool((parts.frozen or parts.frozen_until) and cache_features
+                                   and kw["policy"] != "two_stage"), "bn_mode": parts.bn_mode,
            "noise_std": noise, "input_max": float(np.max(task.x_train)),
            **{f"{k}_params": v for k, v in counts.items()}}
     return row, hist, parts
@@ -507,7 +533,7 @@ def pretrain_source(arch: str, task, image_size: int, *, epochs: int, batch_size
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name.replace(".weights.h5", ".partial.weights.h5"))
-    parts["base"].save_weights(tmp)
+    parts.base.save_weights(tmp)
     os.replace(tmp, out_path)
     row["weights_file"] = str(out_path)
     return row, hist
@@ -526,7 +552,7 @@ def pitfall_checks(spec: str, parts, task, row: dict) -> dict:
     """
 
     x_max = float(np.max(task.x_train))
-    bns = [l for l in parts["base"].layers if isinstance(l, keras.layers.BatchNormalization)]
+    bns = [l for l in parts.base.layers if isinstance(l, keras.layers.BatchNormalization)]
     frozen_bns = [l for l in bns if not l.trainable]
     bn_ok = None
     if frozen_bns:

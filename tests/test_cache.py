@@ -13,7 +13,7 @@ def folder(tmp_path, monkeypatch):
 def _backbone(seed=0):
     train.set_seed(seed)
     _, parts = transfer.build_image_classifier("simple_cnn", 16, 2, policy="frozen")
-    return parts["backbone"]
+    return parts.backbone
 
 
 def _x(seed=0, n=12):

@@ -68,9 +68,9 @@ def test_plate_model_is_the_seeds_and_freezes_the_base():
     from lib.models import parameter_counts
 
     model, parts = plates.build_plate_model(32, policy="frozen")
-    base = parts["base"]
+    base = parts.base
     assert model.output_shape == (None, 7, 35)
-    assert [l.name for l in parts["head"].layers if l.name.startswith("char0")] == [
+    assert [l.name for l in parts.head.layers if l.name.startswith("char0")] == [
         "char0_dense", "char0_bn", "char0_relu", "char0_dropout", "char0"]
     frozen = parameter_counts(model)
     scratch, _ = plates.build_plate_model(32, policy="scratch")

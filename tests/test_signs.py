@@ -96,11 +96,11 @@ def test_surgical_policy_trains_one_block_and_the_head():
     model, parts = transfer.build_image_classifier(image_size=32, n_classes=4,
                                                     **transfer.parse_arm("vgg16:surgical:block3"))
     bb = backbones.get("vgg16")
-    trainable_blocks = {bb.block_of(l.name) for l in parts["base"].layers if l.trainable and l.weights}
+    trainable_blocks = {bb.block_of(l.name) for l in parts.base.layers if l.trainable and l.weights}
     assert trainable_blocks == {"block3"}
-    block3 = sum(int(np.prod(w.shape)) for l in parts["base"].layers if bb.block_of(l.name) == "block3"
+    block3 = sum(int(np.prod(w.shape)) for l in parts.base.layers if bb.block_of(l.name) == "block3"
                  for w in l.weights)
-    head = sum(int(np.prod(w.shape)) for w in parts["head"].weights)
+    head = sum(int(np.prod(w.shape)) for w in parts.head.weights)
     assert models.parameter_counts(model)["trainable"] == block3 + head
     with pytest.raises(ValueError, match="did you mean 'block3'"):
         transfer.build_image_classifier("vgg16", 32, 4, policy="surgical", block="blok3")

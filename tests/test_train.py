@@ -157,7 +157,7 @@ def test_a_trainable_change_compiles_anew_and_the_pool_restores_flags():
     transfer.unfreeze_all(parts)  # a two-stage arm's second phase
     assert train.compile_or_reset(model, 1e-4) is False
     again, parts = pool.take("cnn", *_cnn(1, "frozen"))
-    assert again is model and not any(l.trainable for l in parts["base"].layers if l.weights)
+    assert again is model and not any(l.trainable for l in parts.base.layers if l.weights)
     other, _ = pool.take("cnn-other", *_cnn(0))  # another key: built, not reused
     assert other is not model and pool.built == 2
     off = train.ModelPool(size=0)

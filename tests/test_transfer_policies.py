@@ -18,18 +18,18 @@ def _build(policy, **kw):
 
 def test_policy_trainable_counts():
     model, parts = _build("finetune")
-    total_base = _count(parts["base"].weights)
-    head = _count(parts["head"].weights)
+    total_base = _count(parts.base.weights)
+    head = _count(parts.head.weights)
     assert models.parameter_counts(model)["trainable"] == total_base + head
     model, parts = _build("frozen")
-    assert models.parameter_counts(model)["trainable"] == head and parts["frozen"]
+    assert models.parameter_counts(model)["trainable"] == head and parts.frozen
     # simple_cnn block k: conv(3x3, c_in->c) + conv(3x3, c->c); then flatten (4x4x128) -> dense 64
     block = lambda cin, c: (9 * cin * c + c) + (9 * c * c + c)
     fc1 = 4 * 4 * 128 * 64 + 64
     model, parts = _build("freeze_first", freeze_blocks=2)
-    assert models.parameter_counts(model)["trainable"] == block(64, 128) + fc1 + head and not parts["frozen"]
+    assert models.parameter_counts(model)["trainable"] == block(64, 128) + fc1 + head and not parts.frozen
     model, parts = _build("cut", cut_at="block2_pool")
-    assert parts["head"].input_shape == (None, 8, 8, 64) and parts["frozen"]
+    assert parts.head.input_shape == (None, 8, 8, 64) and parts.frozen
     assert models.parameter_counts(model)["trainable"] == 64 * 2 + 2
     model, parts = _build("cut_unfreeze", cut_at="block2_pool", unfreeze_from="block1_pool")
     assert models.parameter_counts(model)["trainable"] == block(32, 64) + 64 * 2 + 2
@@ -47,7 +47,7 @@ def test_policy_input_errors():
 def test_frozen_batchnorm_keeps_its_statistics():
     from lib import train
     model, parts = transfer.build_image_classifier("resnet50", 32, 2, policy="frozen")
-    bn = parts["base"].get_layer("conv1_bn")
+    bn = parts.base.get_layer("conv1_bn")
     before = [w.copy() for w in bn.get_weights()]
     x = np.random.default_rng(0).uniform(0, 255, (16, 32, 32, 3)).astype("float32")
     y = np.arange(16) % 2
@@ -101,7 +101,7 @@ def test_split_prefix_training_matches_end_to_end():
     p_split = model.predict(task.x_test, verbose=0)
     np.testing.assert_allclose(h_end["loss"], h_split["loss"], rtol=1e-4)
     np.testing.assert_allclose(p_end, p_split, rtol=1e-4, atol=1e-5)
-    base = parts["base"]
+    base = parts.base
     after = {layer.name: layer.get_weights()[0] for layer in base.layers if layer.weights}
     model.set_weights(init)
     before = {layer.name: layer.get_weights()[0] for layer in base.layers if layer.weights}
@@ -138,12 +138,12 @@ def test_surgical_trains_weights_in_every_block_of_every_architecture():
     from lib import transfer
 
     _, parts = transfer.build_image_classifier("inceptionv3", 75, 2, policy="surgical", block="mixed5")
-    trained = {l.name for l in parts["base"].layers if l.trainable and l.weights}
+    trained = {l.name for l in parts.base.layers if l.trainable and l.weights}
     assert trained and all(n.startswith(("conv2d", "batch_normalization")) for n in trained)  # mixed5's branches
     _, parts = transfer.build_image_classifier("simple_cnn", 32, 2, policy="surgical", block="block3")
-    assert {"block3_conv1", "block3_conv2", "fc1"} <= {l.name for l in parts["base"].layers if l.trainable and l.weights}
+    assert {"block3_conv1", "block3_conv2", "fc1"} <= {l.name for l in parts.base.layers if l.trainable and l.weights}
     _, parts = transfer.build_image_classifier("simple_cnn", 32, 2, policy="surgical", block="block1")
-    assert "fc1" not in {l.name for l in parts["base"].layers if l.trainable and l.weights}
+    assert "fc1" not in {l.name for l in parts.base.layers if l.trainable and l.weights}
 
 
 def test_a_pretrained_base_runs_in_inference_mode_while_it_trains():
@@ -178,7 +178,7 @@ def test_the_two_cut_arms_share_their_schedule_and_differ_only_in_unfreezing(tmp
     np.testing.assert_allclose(h_cut["loss"][:2], h_unf["loss"][:2], rtol=1e-5)
     assert h_cut["phase_epochs"] == h_unf["phase_epochs"] == [2.0, 2.0]
     assert not np.allclose(h_cut["loss"][2:], h_unf["loss"][2:])
-    moved = parts["base"].get_layer("block3_conv1").get_weights()[0]
+    moved = parts.base.get_layer("block3_conv1").get_weights()[0]
     assert not np.allclose(moved, src.get_layer("block3_conv1").get_weights()[0])
-    np.testing.assert_array_equal(parts["base"].get_layer("block2_conv1").get_weights()[0],
+    np.testing.assert_array_equal(parts.base.get_layer("block2_conv1").get_weights()[0],
                                   src.get_layer("block2_conv1").get_weights()[0])

@@ -115,14 +115,14 @@ def fit_cut(features: BlockFeatures, parts, learning_rate: float, *, head_learni
     """Two phases on cached block outputs: the new head on the frozen cut for ``head_epochs`` at
     ``head_learning_rate``; then ``epochs`` more at ``learning_rate`` of the unfrozen blocks with
     the head (or the head alone when nothing is unfrozen). Returns the two phases' history joined."""
-    cut = parts["cut_at"]
+    cut = parts.cut_at
     common = dict(batch_size=batch_size, seed=seed)
-    hist = train.fit(parts["head"], features[cut], epochs=head_epochs, learning_rate=head_learning_rate, **common)
-    if parts["frozen_until"]:
+    hist = train.fit(parts.head, features[cut], epochs=head_epochs, learning_rate=head_learning_rate, **common)
+    if parts.frozen_until:
         _, suffix = transfer.split_frozen_prefix(parts)
-        more = train.fit(suffix, features[parts["frozen_until"]], epochs=epochs, learning_rate=learning_rate, **common)
+        more = train.fit(suffix, features[parts.frozen_until], epochs=epochs, learning_rate=learning_rate, **common)
     else:
-        more = train.fit(parts["head"], features[cut], epochs=epochs, learning_rate=learning_rate, **common)
+        more = train.fit(parts.head, features[cut], epochs=epochs, learning_rate=learning_rate, **common)
     return train.join_phases(hist, more)
 
 

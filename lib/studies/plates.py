@@ -304,8 +304,7 @@ def run_plate_arm(arm: str, task, image_size: int, *, weights: str, epochs: int,
         spec, task, image_size, weights=weights, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         finetune_learning_rate=finetune_learning_rate, head_epochs=head_epochs, seed=seed,
         cache_features=cache_features, head=plate_head, noise_std=noise_std)
-    x_test = transfer.divided_by_255(task).x_test if "div255" in transfer.arm_transforms(spec) else task.x_test
-    m = plate_metrics(task.y_test, parts["model"].predict(x_test, batch_size=256, verbose=0))
+    m = plate_metrics(task.y_test, parts.test_probs)  # the runner's own test predictions (after any +div255)
     out = {"arm": arm, "seed": seed, "noise_std": row["noise_std"], "policy": parse_plate_arm(arm)["policy"],
            "train_char_acc": row["train_acc"], "val_char_acc": row["val_acc"], "best_val_char_acc": row["best_val_acc"],
            "test_char_acc": m["char_acc"], "test_plate_acc": m["plate_acc"],

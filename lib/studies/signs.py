@@ -558,7 +558,7 @@ class SignRuns:
                                                   weights="none" if init == "scratch" else init,
                                                   epochs=self.source_epochs, **self.fit_kwargs(seed))
         if out_file is not None:
-            parts["model"].save_weights(out_file)
+            parts.model.save_weights(out_file)
             self.source_files = {**(self.source_files or {}), seed: out_file}
         return row, hist, parts
 
@@ -589,7 +589,7 @@ class SignRuns:
         ep, imgs = convergence(hist, len(task.y_train), self.target_accuracy)
         return {**base, "val_acc": row["val_acc"], "best_val_acc": row["best_val_acc"], "epochs_to_target": ep,
                 "images_to_target": imgs, "wall_s": row["wall_s"], "epochs": n_epochs,
-                "trainable_params": row["trainable_params"], **evaluate_domains(parts["model"], domains)}, hist
+                "trainable_params": row["trainable_params"], **evaluate_domains(parts.model, domains)}, hist
 
 
 # --------------------------------------------------------------------------- the study's verdicts

@@ -168,7 +168,7 @@ def run_curve(task, cuts: list[str], arms: list[str], src: dict[str, list], seed
             rows.append({**row, "n": 0})
             if record is not None:
                 record.add_history("B", s, hist, test_acc=row["test_acc"])
-            Bw = base_weights(parts["base"])
+            Bw = base_weights(parts.base)
         for n, cut in enumerate(cuts, 1):
             for kind in (k for k in ("AnB", "AnB+", "BnB") if k in arms):
                 row, hist, _ = yosinski_arm(kind, cut, task, src=Bw if kind == "BnB" else src, seed=s, **common)
@@ -208,20 +208,20 @@ def yosinski_arm(kind: str, cut: str | None, task, *, arch: str, image_size: int
     train.set_seed(seed)
     model, parts = transfer.build_image_classifier(arch, image_size, task.n_classes, policy="scratch")
     model, parts = transfer.POOL.take(("yosinski", arch, image_size, task.n_classes, kind, cut), model, parts)
-    base = parts["base"]
+    base = parts.base
     common = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
     if kind != "B":
         stop = copy_up_to(base, src, cut)
         if kind in ("AnB", "BnB"):
             if stop == len(base.layers):  # every layer copied: the whole base frozen
                 transfer.set_trainable(base, None)
-                parts["frozen"] = True
+                parts.frozen = True
             else:
                 transfer.set_trainable(base, stop)
-                parts["frozen_until"] = cut
-    if parts["frozen"]:
+                parts.frozen_until = cut
+    if parts.frozen:
         hist = transfer.fit_cached(parts, task, **common)
-    elif parts.get("frozen_until"):
+    elif parts.frozen_until:
         hist = transfer.fit_split(parts, task, **common)
     else:
         hist = train.fit(model, task, **common)
