@@ -238,5 +238,11 @@ def plates(p: dict) -> None:
             parse_plate_arm(arm)
         except ValueError as exc:
             problems.append(f"arms: {exc}")
+    arms = p["arms"] + [f"pretrained+noise:{s:g}" for s in p["noise_sweep"]]
+    if "two_stage" in arms and p["head_epochs"] >= p["epochs"]:
+        problems.append(f"head_epochs: two_stage needs head_epochs < epochs; received head_epochs={p['head_epochs']}, "
+                        f"epochs={p['epochs']}")
+    if p["plate_csv"] and not p["plate_dir"]:
+        problems.append("plate_csv: needs plate_dir (the folder its file names are relative to)")
     _raise("plates", [*problems, image_size_problem("efficientnetb0", p["image_size"]),
                       weights_problem(p["weights"], {"efficientnetb0"})])

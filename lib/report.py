@@ -20,6 +20,25 @@ NOT_METRICS = ("val_epoch", "epoch_time_s", "steps_per_epoch", "best_epoch", "st
                "phase_epochs")
 
 
+def begin(namespace: dict, notebook: str) -> tuple[dict, object, list[int]]:
+    """A report's setup in one call, right after its parameters cell: the parameters validated as
+    they stand in the kernel (:func:`lib.params.collect`: types, bounds, the study's rules), the run
+    record opened, the plotting theme set and the ``title`` shown. Returns ``(P, record, seeds)``,
+    ``seeds`` being ``seed .. seed + n_seeds - 1`` (empty for a notebook without them)."""
+    from IPython.display import Markdown, display
+
+    from lib import params, records
+
+    P = params.collect(namespace, notebook)
+    record = records.open_record(notebook, P)
+    seeds = list(range(P["seed"], P["seed"] + P["n_seeds"])) if {"seed", "n_seeds"} <= set(P) else []
+    sns.set_theme(style="whitegrid", context="notebook")
+    pd.set_option("display.precision", 3)
+    if P.get("title"):
+        display(Markdown(f"# {P['title']}"))
+    return P, record, seeds
+
+
 def history_frame(history: dict[str, dict[str, dict[str, list[float]]]]) -> pd.DataFrame:
     """Long table (arm, seed, epoch, metric, value) from a record's ``history`` mapping. Validation
     metrics sit at the epochs ``val_epoch`` names when the history has it (validation every k

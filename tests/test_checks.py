@@ -68,6 +68,8 @@ def test_signs_cut_search_transferability_plates():
         checks.transferability(merged("transferability", arch="resnet"))
     with pytest.raises(ValueError, match="unknown plate arm 'pretrianed'"):
         checks.plates(merged("plates", arms=["pretrianed"]))
+    with pytest.raises(ValueError, match="(?s)two_stage needs head_epochs < epochs.*plate_csv: needs plate_dir"):
+        checks.plates(merged("plates", arms=["two_stage"], epochs=3, head_epochs=3, plate_csv="labels.csv"))
 
 
 def test_a_corrupt_image_folder_is_named(tmp_path):

@@ -9,6 +9,7 @@ perspective, blur, lighting and, sometimes, a smudge over part of one character.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -464,3 +465,259 @@ def judge_explanations(acc: dict[str, list[float]], noise_std: float, *, n_test:
             out.append(claim(f"noise_too_strong.{base}", f"the noise was too strong: weaker noise beats std {noise_std:g} ({base})",
                              "the seed's own explanation", rival, study))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The report's steps (notebooks/plates.ipynb): each cell calls one of these with the run's
+# parameters ``p`` (as :func:`lib.params.collect` returns them).
+
+def all_arms(arms, noise_sweep) -> list[str]:
+    """The arms of a run: ``arms``, then ``pretrained+noise:STD`` for each strength of the sweep."""
+    return list(dict.fromkeys([*arms, *(f"pretrained+noise:{s:g}" for s in noise_sweep)]))
+
+
+@dataclass
+class Plan:
+    """What a run trains, decided before any training: the premises every claim shares
+    (``common``: seeds, the budget), the source weights' premise (``source``, ``None`` when nothing
+    would load them), each arm's own premises, the arms not trained (with why) and those trained."""
+
+    arms: list[str]
+    steps: int | None
+    common: list
+    source: object | None
+    arm_premises: dict
+    skipped: dict
+    trained: list[str]
+
+    def markdown(self) -> str:
+        known = "; ".join(x.text() for x in [*self.common, *([self.source] if self.source else [])])
+        text = f"**Premises known before training**: {known}."
+        if self.skipped:
+            text += (f"\n\n**Not trained** ({len(self.skipped)} of {len(self.arms)} arms): a premise of theirs fails before "
+                     "any training, so their claims are *not testable here* whatever they would score. The seed's regime "
+                     "is the `paper` profile (224 px, 10,000 plates, 10 epochs, ImageNet weights, a GPU); "
+                     "`run_untestable: true` trains them here anyway.")
+        return text
+
+
+def plan(p: dict) -> Plan:
+    """The run's :class:`Plan`. The source weights' premise is read only when an arm that loads them
+    can train (else ``make`` did not pre-train them first); their file is then checked now."""
+    from lib import backbones
+    from lib import claims as C
+
+    arms = all_arms(p["arms"], p["noise_sweep"])
+    steps = p["epochs"] * -(-p["n_train"] // p["batch_size"]) if not p["plate_dir"] else None
+    common = [C.enough_seeds(p["n_seeds"]), C.budget(steps, SEED_STEPS)]
+    budget = [x for x in common if x.name == "training budget"]  # known before training; seeds are no reason to skip
+    force = p["run_untestable"]
+    src = (backbones.source_premise("efficientnetb0", p["image_size"], p["weights"])
+           if force or all(x.held for x in budget) else None)
+    pretrained = [a for a in arms if parse_plate_arm(a)["policy"] != "scratch"]
+    arm_premises = {a: [src] for a in pretrained if src is not None}
+    skipped = C.not_trained(arms, arm_premises, budget, force=force)
+    trained = [a for a in arms if a not in skipped]
+    if any(a in pretrained for a in trained):  # only then are the weights loaded (lib/prereqs.py agrees)
+        backbones.check_weights("efficientnetb0", p["image_size"], p["weights"])  # offline imagenet: fail now
+    return Plan(arms, steps, common, src, arm_premises, skipped, trained)
+
+
+def load_task(p: dict):
+    """The run's plates as a :class:`lib.data.Task` (float32 raw pixels, ``(n, 7)`` labels): the
+    built-in generator's ``n_train / n_val / n_test``, or ``plate_dir`` split 70/15/15 after a
+    shuffle by ``data_seed``."""
+    from lib.data import Task
+
+    if p["plate_dir"]:
+        x, y = load_plate_folder(p["plate_dir"], p["image_size"], csv=p["plate_csv"] or None)
+        n = len(y)
+        order = np.random.default_rng(p["data_seed"]).permutation(n)
+        x, y = x[order], y[order]
+        cuts = (0, int(0.7 * n), int(0.85 * n), n)
+    else:
+        x, y = make_plates(p["n_train"] + p["n_val"] + p["n_test"], p["image_size"], seed=p["data_seed"], hard=p["hard"])
+        cuts = (0, p["n_train"], p["n_train"] + p["n_val"], len(y))
+    x = x.astype("float32")
+    splits = [a for lo, hi in zip(cuts, cuts[1:]) for a in (x[lo:hi], y[lo:hi])]
+    return Task("plates", *splits, list(ALPHABET))
+
+
+def plot_examples(task, n: int = 12):
+    """The first ``n`` training plates with their labels."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, -(-n // 2), figsize=(12, 4.4))
+    for ax, i in zip(axes.flat, range(n)):
+        ax.imshow(task.x_train[i].astype("uint8")); ax.set_title(decode(task.y_train[i]), fontsize=9); ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def data_markdown(task) -> str:
+    x = task.x_train
+    return (f"{sum(task.sizes().values())} plates at {x.shape[1]}x{x.shape[2]} px, raw pixels {x.min():.0f}-{x.max():.0f}; "
+            f"{task.sizes()}. Alphabet ({len(ALPHABET)} symbols, no `O`): `{ALPHABET}`; "
+            f"chance per character {1 / len(ALPHABET):.3f}.")
+
+
+def train_kwargs(p: dict, **override) -> dict:
+    """The training settings of :func:`run_plate_arm` from the run's parameters."""
+    keys = ("weights", "epochs", "head_epochs", "batch_size", "learning_rate", "finetune_learning_rate", "noise_std",
+            "cache_features")
+    return {**{k: p[k] for k in keys}, **override}
+
+
+def run_arms(arms, task, p: dict, seeds, record=None) -> list[dict]:
+    """Every arm for every seed (histories and test character accuracy to ``record``); one line per arm."""
+    from lib import report
+
+    rows = []
+    for a in arms:
+        for s in seeds:
+            row, hist = run_plate_arm(a, task, p["image_size"], seed=s, **train_kwargs(p))
+            if record is not None:
+                record.add_history(a, s, hist, test_acc=row["test_char_acc"])
+            rows.append(row)
+        mine = [r for r in rows if r["arm"] == a]
+        print(f"{a}: test character accuracy {report.mean_sd([r['test_char_acc'] for r in mine])}, plate accuracy "
+              f"{report.mean_sd([r['test_plate_acc'] for r in mine])}", flush=True)
+    return rows
+
+
+def run_controls(rows, task, p: dict, seeds) -> tuple[list[float], list[float]]:
+    """The controls' test character accuracies per seed: the scratch model on shuffled plates
+    (negative) and on the true ones (positive: the scratch arm's own runs when it trained)."""
+    from lib import report
+    from lib.data import shuffled_labels_task
+
+    kw = train_kwargs(p, weights="none")
+    shuffled = shuffled_labels_task(task, seed=p["data_seed"])
+    negative = [run_plate_arm("scratch", shuffled, p["image_size"], seed=s, **kw)[0]["test_char_acc"] for s in seeds]
+    done = sorted((r for r in rows if r["arm"] == "scratch"), key=lambda r: r["seed"])
+    positive = ([r["test_char_acc"] for r in done] if done else
+                [run_plate_arm("scratch", task, p["image_size"], seed=s, **kw)[0]["test_char_acc"] for s in seeds])
+    print(f"controls (scratch): shuffled plates {report.mean_sd(negative)}, true plates {report.mean_sd(positive)} "
+          "test character accuracy")
+    return negative, positive
+
+
+def arm_table(rows):
+    """One row per arm: what it is, its noise, train / validation / test accuracies (mean ± sd),
+    parameters, input range, speed and whether features were cached."""
+    from lib import report
+
+    table = rows.groupby("arm", sort=False).agg(
+        noise=("noise_std", "first"), train_char=("train_char_acc", report.mean_sd),
+        val_char=("val_char_acc", report.mean_sd), test_char=("test_char_acc", report.mean_sd),
+        test_plate=("test_plate_acc", report.mean_sd), trainable=("trainable_params", "first"),
+        frozen=("frozen_params", "first"), input_max=("input_max", "first"), images_per_s=("images_per_s", "mean"),
+        cached=("cached_features", "first"))
+    table.insert(0, "what", [PLATE_ARMS[parse_plate_arm(a)["name"]][1] for a in table.index])
+    return table
+
+
+def plot_positions(rows, arms):
+    """Test character accuracy by plate position, per arm."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    pos = pd.DataFrame([{"arm": r.arm, "position": k + 1, "accuracy": v} for r in rows.itertuples()
+                        for k, v in enumerate(r.test_char_acc_by_position)])
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    sns.barplot(data=pos[pos.arm.isin(arms)], x="position", y="accuracy", hue="arm", errorbar="sd", ax=ax)
+    ax.set_title("test character accuracy by position (mean, sd over seeds)"); ax.legend(fontsize=7, ncol=4)
+    fig.tight_layout()
+    return fig
+
+
+def confusions(rows, top: int = 3):
+    """Each arm's ``top`` most confused (true, read as) symbol pairs, counted over its seeds."""
+    import pandas as pd
+
+    pairs: dict = {}
+    for r in rows.itertuples():
+        for t, pred, c in r.confused_pairs:
+            pairs[(r.arm, t, pred)] = pairs.get((r.arm, t, pred), 0) + c
+    frame = pd.DataFrame([{"arm": a, "true": t, "read as": pred, "count (all seeds)": c}
+                          for (a, t, pred), c in pairs.items()], columns=["arm", "true", "read as", "count (all seeds)"])
+    return frame.sort_values(["arm", "count (all seeds)"], ascending=[True, False]).groupby("arm").head(top)
+
+
+def per_seed(rows, column: str) -> dict[str, list[float]]:
+    """``{arm: [value per seed, seeds in order]}``."""
+    return rows.sort_values("seed").groupby("arm")[column].apply(list).to_dict() if len(rows) else {}
+
+
+def noise_sweep_rows(rows):
+    """The rows of arms run at two noise strengths or more (with ``base``: the arm's name), else empty."""
+    if not len(rows):
+        return rows
+    rows = rows.assign(base=[parse_plate_arm(a)["name"] for a in rows.arm])
+    swept = [b for b, g in rows.groupby("base") if g.noise_std[g.noise_std > 0].nunique() >= 2]
+    return rows[rows.base.isin(swept)]
+
+
+def plot_noise_sweep(sweep):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    sns.pointplot(data=sweep, x="noise_std", y="test_char_acc", hue="base", errorbar="sd", ax=ax)
+    ax.axhline(1 / len(ALPHABET), color="grey", ls=":", label="chance")
+    ax.set_xlabel("Gaussian noise std (0-255 pixel units; 0 = no noise)"); ax.set_ylabel("test character accuracy")
+    ax.set_title("test character accuracy against noise strength (mean, sd over seeds)"); ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def diagnosis_lines(acc, sweep, plan_: Plan, task, n_test: int) -> list[str]:
+    """The diagnosis in words: negative transfer (pretrained against scratch), the noise strengths,
+    what the source weights knew, and the data against the seed's 10,000 plates."""
+    from lib import claims as C
+
+    lines = []
+    if "pretrained" in acc and "scratch" in acc:
+        iv = C.paired_interval(acc["pretrained"], acc["scratch"], n_test)
+        lines.append("- **Negative transfer** (frozen source features worse than learning from scratch): pretrained - "
+                     f"scratch {iv.text()}" + ("; both arms sit near chance, so this difference says nothing about "
+                                               "transfer." if near_chance([acc["pretrained"], acc["scratch"]]) else "."))
+    if len(sweep):
+        by_noise = sweep.groupby(["base", "noise_std"]).test_char_acc.agg(["mean", "std"]).fillna(0)
+        lines += [f"- **Noise strength** ({b}, test character accuracy by noise std in 0-255 units): " + ", ".join(
+            f"{k:g}: {m:.3f} ± {s:.3f}" for k, (m, s) in by_noise.loc[b].iterrows()) + "." for b in sweep.base.unique()]
+    if plan_.source is not None:
+        lines.append(f"- **What the source weights knew**: {plan_.source.text()}.")
+    lines.append(f"- **Too little data**: {task.sizes()['train']} training plates here against the seed's 10,000; "
+                 "rerun at the paper profile to see whether the ranking holds.")
+    return lines
+
+
+def controls(negative, positive, n_test: int) -> list:
+    """The positive and negative controls as contract claims (none when they did not run)."""
+    from lib import claims as C
+
+    if not negative:
+        return []
+    chance = 1 / len(ALPHABET)
+    return [C.positive_control("plates.control.positive", "the scratch plate model on the true plates", positive,
+                               chance, n_test),
+            C.negative_control("plates.control.negative", "the scratch plate model", negative, chance, n_test)]
+
+
+def metrics(rows, plan_: Plan, acc, sweep) -> dict:
+    """The record's metrics: per trained arm its test accuracies, the skipped arms, the budget, the
+    noise sweep and the cost per arm."""
+    trained = plan_.trained
+    means = rows.groupby("arm", sort=False)[["test_char_acc", "test_plate_acc"]].mean() if trained else None
+    return {
+        "arms": {a: {"test_char_acc": means.loc[a, "test_char_acc"], "test_plate_acc": means.loc[a, "test_plate_acc"],
+                     "test_char_acc_per_seed": acc[a]} for a in trained},
+        "skipped": plan_.skipped, "optimizer_steps": plan_.steps, "seed_optimizer_steps": SEED_STEPS,
+        "noise_sweep": ({f"{b} {k:g}": m for (b, k), m in sweep.groupby(["base", "noise_std"]).test_char_acc.mean().items()}
+                        if len(sweep) else {}),
+        "cost": rows.groupby("arm").agg(wall_s=("wall_s", "mean"), images_per_s=("images_per_s", "mean"),
+                                        trainable_params=("trainable_params", "first")).to_dict(orient="index")
+        if trained else {},
+    }

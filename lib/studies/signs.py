@@ -592,6 +592,295 @@ class SignRuns:
                 "trainable_params": row["trainable_params"], **evaluate_domains(parts.model, domains)}, hist
 
 
+# --------------------------------------------------------------------------- the report's steps
+# (notebooks/signs.ipynb: each cell calls one of these with the run's parameters ``p``)
+
+def prepare(p: dict) -> list[str]:
+    """Before any data or training: every pre-trained initialisation's weights can be had (offline
+    ``imagenet`` or missing source weights fail now). Returns the architecture's block names."""
+    from lib import backbones
+
+    for init in p["source_inits"]:
+        if init != "scratch":
+            backbones.check_weights(p["arch"], p["image_size"], init)
+    return backbones.get(p["arch"]).blocks(backbones.build_backbone(p["arch"], p["image_size"], "none")[1])
+
+
+def task_kwargs(p: dict) -> dict:
+    return dict(image_size=p["image_size"], n_classes=p["n_classes"], val_per_class=p["val_per_class"],
+                test_per_class=p["test_per_class"], data_seed=p["data_seed"], reference=p["source_country"])
+
+
+def largest_size(p: dict) -> int:
+    """The most target examples per class any part of the run takes."""
+    return max([*p["target_sizes"], p["surgical_size"], p["shift_size"]])
+
+
+def load_tasks(p: dict):
+    """``(source task, target task, note)``: the built-in countries (the target drawn at ``shift``,
+    :func:`largest_size` examples per class to take nested sizes from), or ``sign_dir``'s folders;
+    ``note`` says when a folder's smallest class holds fewer examples than a size asks (else "")."""
+    from lib.data import split_task
+
+    src_c, tgt_c, k = p["source_country"], p["target_country"], largest_size(p)
+    if p["sign_dir"]:
+        loaded = load_country_folders(p["sign_dir"], [src_c, tgt_c], p["image_size"])
+        src, tgt = (split_task(c, *loaded[c], seed=p["data_seed"]) for c in (src_c, tgt_c))
+        have = int(np.bincount(tgt.y_train).min())
+        note = (f"**Note:** {tgt_c} has only {have} training images in its smallest class; sizes above {have} per "
+                f"class use what there is.") if have < k else ""
+        return src, tgt, note
+    src = built_in_task(src_c, 1.0, p["source_per_class"], f"country {src_c}", **task_kwargs(p))
+    tgt = built_in_task(tgt_c, p["shift"], k, f"country {tgt_c} (shift {p['shift']:g})", **task_kwargs(p))
+    return src, tgt, ""
+
+
+def plot_countries(src, tgt, source_country: str, target_country: str, most: int = 12):
+    """The first training example of each class in both countries, one row each."""
+    import matplotlib.pyplot as plt
+
+    show = min(src.n_classes, most)
+    fig, axes = plt.subplots(2, show, figsize=(1.1 * show, 2.8), squeeze=False)
+    for row, (task, label) in enumerate([(src, source_country), (tgt, target_country)]):
+        for c in range(show):
+            ax = axes[row, c]
+            ax.imshow(task.x_train[np.flatnonzero(task.y_train == c)[0]].astype("uint8")); ax.axis("off")
+            if row == 0:
+                ax.set_title(task.class_names[c].replace("_", " "), fontsize=6)
+        axes[row, 0].text(-0.3, 0.5, label, transform=axes[row, 0].transAxes, ha="right", va="center")
+    fig.suptitle(f"The same classes in the source country {source_country} (top) and the target {target_country} (bottom)")
+    fig.tight_layout()
+    return fig
+
+
+def data_markdown(src, tgt, p: dict) -> str:
+    n = src.n_classes
+    return (f"{n} classes, {p['image_size']}x{p['image_size']} px raw pixels (every model preprocesses inside). "
+            f"Source country {p['source_country']}: {src.sizes()}. Target country {p['target_country']}: a pool of "
+            f"{tgt.sizes()['train']} training images ({largest_size(p)} per class), of which each size takes the first k "
+            f"per class, and validation {tgt.sizes()['validation']}, test {tgt.sizes()['test']}. Chance is {1 / n:.3f}.")
+
+
+def runs(p: dict, src) -> "SignRuns":
+    """The run's :class:`SignRuns` from its parameters."""
+    keys = ("arch", "image_size", "target_accuracy", "epochs", "source_epochs", "batch_size", "learning_rate",
+            "train_learning_rate", "head_epochs")
+    return SignRuns(source_task=src, **{k: p[k] for k in keys})
+
+
+def run_sources(runs_: "SignRuns", p: dict, seeds, domains: dict, record, work: Path):
+    """Every source initialisation for every seed: rows of validation and both countries' test
+    accuracy, epochs to target and wall time; the ``transfer_from`` models saved under ``work`` for
+    the target arms. One line per initialisation."""
+    import pandas as pd
+
+    from lib import report
+
+    out = []
+    for init in p["source_inits"]:
+        for s in seeds:
+            keep = work / f"source_{s}.weights.h5" if init == p["transfer_from"] else None
+            row, hist, parts = runs_.source(init, s, out_file=keep)
+            tested = evaluate_domains(parts.model, domains)
+            record.add_history(f"source:{init}", s, hist, test_acc=tested["test_acc_A"])
+            ep, _ = convergence(hist, len(runs_.source_task.y_train), runs_.target_accuracy)
+            out.append({"init": init, "seed": s, "val_acc": row["val_acc"], "epochs_to_target": ep,
+                        "wall_s": row["wall_s"], **tested})
+        print(f"source model ({init}): {p['source_country']} test "
+              + report.mean_sd([r["test_acc_A"] for r in out if r["init"] == init]))
+    return pd.DataFrame(out)
+
+
+def run_targets(runs_: "SignRuns", tgt, p: dict, seeds, record) -> list[dict]:
+    """Every arm of ``arms`` at every target size for every seed (histories to ``record``, named
+    ``arm @ k/class``); one line per arm and size."""
+    from lib import report
+
+    rows = []
+    for k in p["target_sizes"]:
+        task = with_train(tgt, k)
+        for name in p["arms"]:
+            for s in seeds:
+                row, hist = runs_.target(name, task, s, k, p["shift"])
+                rows.append(row)
+                if hist is not None:
+                    record.add_history(f"{name} @ {k}/class", s, hist, test_acc=row["test_acc_B"])
+            got = [r["test_acc_B"] for r in rows if r["arm"] == name and r["size"] == k]
+            print(f"{k:>3}/class  {name:<16} {p['target_country']} test {report.mean_sd(got)}")
+    return rows
+
+
+def plot_sizes(rows, p: dict, n_classes: int):
+    """Test accuracy of each arm against the target examples per class, on both countries."""
+    import seaborn as sns
+
+    sizes, tc, sc = p["target_sizes"], p["target_country"], p["source_country"]
+    long = rows.melt(id_vars=["arm", "size", "seed"], value_vars=["test_acc_B", "test_acc_A"], var_name="split",
+                     value_name="accuracy")
+    long["split"] = long.split.map({"test_acc_B": f"country {tc} test (target, out-of-distribution)",
+                                    "test_acc_A": f"country {sc} test (source, in-distribution)"})
+    g = sns.relplot(data=long, x="size", y="accuracy", hue="arm", hue_order=p["arms"], col="split", kind="line",
+                    marker="o", errorbar="sd", height=3.8, aspect=1.25, facet_kws={"sharey": True})
+    for ax in g.axes.flat:
+        ax.set_xscale("log", base=2); ax.set_xticks(sizes, [str(k) for k in sizes])
+        ax.axhline(1 / n_classes, color="grey", ls=":", lw=1)
+    g.set_axis_labels("target training examples per class", "test accuracy")
+    g.figure.suptitle(f"Test accuracy of each arm against the number of {tc} examples (mean ± sd, {p['n_seeds']} seeds)",
+                      y=1.03)
+    return g
+
+
+def plot_convergence(history: dict, p: dict):
+    """Validation accuracy per epoch of every trained target arm, one panel per size."""
+    import seaborn as sns
+
+    from lib import report
+
+    curves = report.history_frame({a: h for a, h in history.items() if " @ " in a})
+    curves = curves[curves.metric == "val_accuracy"].copy()
+    curves["size"] = curves.arm.str.split(" @ ").str[1]
+    curves["arm"] = curves.arm.str.split(" @ ").str[0]
+    g = sns.relplot(data=curves, x="epoch", y="value", hue="arm", hue_order=[a for a in p["arms"] if a != "zero_shot"],
+                    col="size", kind="line", errorbar="sd", height=3.3, aspect=1.1, facet_kws={"sharex": False})
+    for ax in g.axes.flat:
+        ax.axhline(p["target_accuracy"], color="grey", ls="--", lw=1)
+    g.set_axis_labels("epoch", "validation accuracy")
+    g.figure.suptitle(f"Convergence on country {p['target_country']}: validation accuracy per epoch "
+                      f"(dashed: target {p['target_accuracy']})", y=1.04)
+    return g
+
+
+def _runs_at(runs_: "SignRuns", rows, names, task, seeds, size: int, shift: float) -> list[dict]:
+    """The rows of ``names`` at ``size`` and ``shift``: those already in ``rows``, the rest run now."""
+    out = []
+    for name in names:
+        done = [r for r in rows if r["arm"] == name and r["size"] == size and np.isclose(r["shift"], shift)]
+        out += done or [runs_.target(name, task, s, size, shift)[0] for s in seeds]
+    return out
+
+
+def surgical_sweep(runs_: "SignRuns", tgt, rows, p: dict, blocks: list[str], seeds, n_test: int):
+    """At ``surgical_size`` per class, each block trained alone with the head, against the head
+    alone (``frozen``) and every layer (``finetune``), reusing runs already made. Returns the rows
+    (``trained``: what trained) and a summary: the best single block chosen on validation, its test
+    accuracy against every layer trained, with the paired interval."""
+    import pandas as pd
+
+    from lib import claims as C
+
+    k = p["surgical_size"]
+    names = [f"surgical:{b}" for b in blocks] + ["frozen", "finetune"]
+    out = pd.DataFrame(_runs_at(runs_, rows.to_dict(orient="records"), names, with_train(tgt, k), seeds, k, p["shift"]))
+    out["trained"] = out.arm.map(lambda a: a.split(":")[1] if a.startswith("surgical:") else
+                                 {"frozen": "head only", "finetune": "all layers"}[a])
+    best = out.groupby("trained", sort=False).best_val_acc.mean()[list(blocks)].idxmax()  # on validation
+    full = out[out.arm == "finetune"].sort_values("seed").test_acc_B.tolist()
+    one = out[out.arm == f"surgical:{best}"].sort_values("seed").test_acc_B.tolist()
+    iv = C.paired_interval(one, full, n_test)
+    return out, {"best_block": best, "best_block_acc": float(np.mean(one)), "finetune_acc": float(np.mean(full)),
+                 "diff": iv.diff, "ci": [iv.low, iv.high], "text": iv.text(),
+                 "by_block": out.groupby("trained", sort=False).test_acc_B.mean().to_dict()}
+
+
+def plot_surgical(surgical, p: dict):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    sns.barplot(data=surgical, x="trained", y="test_acc_B", errorbar="sd", ax=ax, color="tab:blue")
+    ax.axhline(surgical[surgical.arm == "finetune"].test_acc_B.mean(), color="tab:red", ls="--", lw=1,
+               label="all layers (mean)")
+    ax.set_ylabel(f"country {p['target_country']} test accuracy"); ax.set_xlabel("what trains (besides the head)")
+    ax.legend()
+    ax.set_title(f"Surgical fine-tuning at {p['surgical_size']} examples per class (mean ± sd, {p['n_seeds']} seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def surgical_markdown(s: dict) -> str:
+    low, high = s["ci"]
+    how = "not distinguishable" if low <= 0 <= high else "better" if low > 0 else "worse"
+    return (f"Best single block on **validation**: **{s['best_block']}**, test {s['best_block_acc']:.3f} against "
+            f"{s['finetune_acc']:.3f} with every layer trained (difference {s['text']}: {how}).")
+
+
+def shift_sweep(runs_: "SignRuns", rows, p: dict, seeds, shifts):
+    """At ``shift_size`` per class, the arms of ``shift_arms`` on targets drawn at each shift of
+    ``shifts`` (reusing the main runs at the run's own shift). One line per shift."""
+    import pandas as pd
+
+    k, out = p["shift_size"], []
+    for sh in shifts:
+        task = with_train(built_in_task(p["target_country"], sh, k, f"{p['target_country']} shift {sh:g}",
+                                        **task_kwargs(p)), k)
+        done = rows.to_dict(orient="records") if np.isclose(sh, p["shift"]) else []
+        out += _runs_at(runs_, done, p["shift_arms"], task, seeds, k, sh)
+        print(f"shift {sh:g}: " + ", ".join(
+            f"{a} {np.mean([r['test_acc_B'] for r in out if r['arm'] == a and r['shift'] == sh]):.3f}"
+            for a in p["shift_arms"]))
+    return pd.DataFrame(out)
+
+
+def plot_shift(shift_rows, p: dict, n_classes: int):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    sns.lineplot(data=shift_rows, x="shift", y="test_acc_B", hue="arm", hue_order=p["shift_arms"], marker="o",
+                 errorbar="sd", ax=ax)
+    ax.axhline(1 / n_classes, color="grey", ls=":", lw=1)
+    ax.set_xlabel(f"shift of country {p['target_country']} from {p['source_country']} (0: the same distribution)")
+    ax.set_ylabel("target test accuracy")
+    ax.set_title(f"Transfer against shift at {p['shift_size']} examples per class (mean ± sd, {p['n_seeds']} seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def metrics(rows, src_rows, shift_rows, p: dict, caught, surgical: dict, controls_: list) -> dict:
+    """The record's metrics: each arm's country-B test accuracy per size (mean and per seed) and its
+    country-A test accuracy, the source models, where scratch caught up, the sweeps, the controls
+    and the cost per arm."""
+    sizes, arms = p["target_sizes"], p["arms"]
+
+    def at(a, k):
+        return rows[(rows.arm == a) & (rows["size"] == k)]
+
+    return {
+        "target_test_acc": {f"{a} @ {k}": float(at(a, k).test_acc_B.mean()) for k in sizes for a in arms},
+        "target_test_acc_per_seed": {f"{a} @ {k}": at(a, k).sort_values("seed").test_acc_B.tolist()
+                                     for k in sizes for a in arms},
+        "source_test_acc_of_target_arms": {f"{a} @ {k}": float(at(a, k).test_acc_A.mean()) for k in sizes for a in arms},
+        "source_models": src_rows.groupby("init").agg(test_acc_A=("test_acc_A", "mean"),
+                                                      test_acc_B=("test_acc_B", "mean")).to_dict(orient="index"),
+        "scratch_catches_up_at": min(caught) if caught else None, "comparator_arm": p["comparator_arm"],
+        "surgical": {k: v for k, v in surgical.items() if k != "text"},
+        "shift_sweep": (shift_rows.groupby(["shift", "arm"]).test_acc_B.mean().unstack().to_dict()
+                        if len(shift_rows) else {}),
+        "controls": [c.as_dict() for c in controls_],
+        "cost": rows.groupby("arm").agg(wall_s=("wall_s", "mean"),
+                                        trainable_params=("trainable_params", "first")).to_dict(orient="index"),
+    }
+
+
+def conclusion_lines(rows, p: dict, caught, surgical: dict) -> list[str]:
+    """The conclusions in words: per size the best arm on validation with its test accuracy, where
+    scratch caught up, and the best single block."""
+    sizes, arms, margin, comp = p["target_sizes"], p["arms"], p["margin"], p["comparator_arm"]
+    means = rows.groupby(["size", "arm"]).test_acc_B.mean()
+    val = rows.groupby(["size", "arm"]).val_acc.mean()
+    lines = []
+    for k in sizes:
+        best = val[k].drop("zero_shot", errors="ignore").idxmax()  # chosen on validation
+        lines.append(f"- **{k} examples per class**: best arm on validation **{best}** ({means[(k, best)]:.3f} on "
+                     f"{p['target_country']} test); " + ", ".join(f"{a} {means[(k, a)]:.3f}" for a in arms if a != best))
+    lines.append(f"- From scratch is within {margin:g} of {comp} from {min(caught)} examples per class on." if caught else
+                 f"- From scratch is not shown to be within {margin:g} of {comp} up to {max(sizes)} examples per class.")
+    if surgical:
+        lines.append(f"- Surgical fine-tuning at {p['surgical_size']}/class: {surgical['best_block']} (best on validation) "
+                     f"alone {surgical['best_block_acc']:.3f} against all layers {surgical['finetune_acc']:.3f}.")
+    return lines
+
+
 # --------------------------------------------------------------------------- the study's verdicts
 
 def catch_up(rows, sizes: list[int], arms: list[str], comparator: str, n_test: int, margin: float):
