@@ -152,7 +152,12 @@ def _raise(study: str, problems: list[str | None]) -> None:
 
 
 def small_data(p: dict) -> None:
+    from lib.results import CLAIMS
+
     problems = [q for arm in p["arms"] for q in arm_problems(arm, p["image_size"])]
+    kinds = {k.split(" ")[0] for k in CLAIMS}
+    problems += [f"blog_claims: {a!r}: {c!r} must name one of the arms and a claim of {list(CLAIMS)}"
+                 for a, c in (p.get("blog_claims") or {}).items() if a not in p["arms"] or c.split(" ")[0] not in kinds]
     if p["reference_arm"] and p["reference_arm"] not in p["arms"]:
         problems.append(f"reference_arm {p['reference_arm']!r} is not one of the arms{_hint(p['reference_arm'], p['arms'])}")
     archs = {arch_name(a.split(":")[0]) for a in p["arms"]  # the archs that load the weights

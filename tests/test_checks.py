@@ -57,6 +57,8 @@ def test_small_data_arms_sizes_layers_and_weights():
         checks.small_data(merged("small_data", arms=["resnet50:frozen"], weights="hed"))
     with pytest.raises(ValueError, match="does not exist"):
         checks.small_data(merged("small_data", weights="/nowhere/w.weights.h5"))
+    with pytest.raises(ValueError, match="blog_claims: 'vgg16:frozen': 'plateaus' must name one of the arms"):
+        checks.small_data(merged("small_data", blog_claims={"vgg16:frozen": "plateaus"}))
 
 
 def test_signs_cut_search_transferability_plates():

@@ -1,0 +1,256 @@
+"""The small-data study of seed 002 (``notebooks/small_data.ipynb``): the report's steps, each
+called by one cell with the run's parameters ``p`` (as :func:`lib.params.collect` returns them).
+
+The arms are specs of the arm language (:func:`lib.checks.split_arm`) trained by the one arm
+runner (:func:`lib.transfer.run_image_arm`); the blog's findings are judged by
+:func:`lib.results.judge_claim` through the claims contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lib import backbones, report, train, transfer
+from lib import claims as C
+from lib import data as D
+from lib import results
+
+CONTROL_ARM = "simple_cnn:scratch"  # both controls train it: on shuffled labels (negative) and the true ones (positive)
+
+
+@dataclass
+class Plan:
+    """What a run trains, decided before any training: each arm's parsed spec, the source weights'
+    premise of each arm that loads them, the arms not trained (with why) and those trained."""
+
+    specs: dict
+    premises: dict
+    skipped: dict
+    trained: list[str]
+
+    def pretrained_archs(self) -> list[str]:
+        """The architectures whose weights a trained arm loads."""
+        return sorted({kw["arch"] for a, kw in self.specs.items() if kw["policy"] != "scratch" and a in self.trained})
+
+    def markdown(self) -> str:
+        if not self.skipped:
+            return ""
+        return ("**Not trained** (a premise is known to fail; `run_untestable: true` trains them anyway, real weights, "
+                "e.g. `make paper` on a GPU with `weights: imagenet`, would make them testable): "
+                + "; ".join(f"`{a}` ({why})" for a, why in self.skipped.items()) + ".")
+
+
+def plan(p: dict) -> Plan:
+    """The run's :class:`Plan`; the weights every pre-trained arm loads are checked now (offline
+    ``imagenet``, missing files)."""
+    specs = {a: transfer.parse_arm(a) for a in p["arms"]}
+    for kw in specs.values():
+        if kw["policy"] != "scratch":
+            backbones.check_weights(kw["arch"], p["image_size"], p["weights"])
+    premises = {a: [q] for a, kw in specs.items() if kw["policy"] != "scratch"
+                and (q := backbones.source_premise(kw["arch"], p["image_size"], p["weights"])) is not None}
+    skipped = C.not_trained(p["arms"], premises, force=p["run_untestable"])
+    return Plan(specs, premises, skipped, [a for a in p["arms"] if a not in skipped])
+
+
+def weights_note(record, p: dict, plan_: Plan) -> None:
+    """What the project's own source weights learned (``weights: source``), one line per
+    architecture: weights that learned nothing on their source transfer nothing."""
+    if p["weights"] == "source":
+        for arch in plan_.pretrained_archs():
+            report.source_weights_note(record, arch, p["image_size"], "source",
+                                       label=f"Source weights used by {arch} (`notebooks/source_pretrain.ipynb`)")
+
+
+def plot_examples(x, y, class_names, n: int = 16):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, -(-n // 2), figsize=(11, 3))
+    for ax, i in zip(axes.flat, range(n)):
+        ax.imshow(x[i].astype("uint8")); ax.set_title(class_names[y[i]], fontsize=8); ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def data_markdown(target, x, y, class_names) -> str:
+    return (f"{len(y)} images, {x.shape[1]}x{x.shape[2]} px, raw pixels {x.min():.0f}-{x.max():.0f} (every model does "
+            f"its own preprocessing inside); {target.sizes()}. Classes: {class_names}, majority rate "
+            f"{np.bincount(y).max() / len(y):.3f}.")
+
+
+def run_kwargs(p: dict) -> dict:
+    keys = ("weights", "epochs", "batch_size", "learning_rate", "finetune_learning_rate", "head_epochs",
+            "cache_features", "stop_stuck_after")
+    return {k: p[k] for k in keys}
+
+
+def run_arms(arms, target, p: dict, seeds, record):
+    """Every arm for every seed, each at its learning rate chosen on validation from ``lr_grid``
+    (one run per rate with the first seed) unless it names its own. Returns the rows, the pitfall
+    checks (one per arm and seed) and the chosen rates; one line per arm."""
+    rows, checks, chosen = [], [], {}
+    for spec in arms:
+        lr, scores = transfer.choose_learning_rate(spec, p["lr_grid"], target, p["image_size"], seed=seeds[0],
+                                                   **run_kwargs(p))
+        if lr is not None:
+            chosen[spec] = {"chosen": lr, "validation by rate": scores}
+        for s in seeds:
+            row, hist, parts = transfer.run_image_arm(spec if lr is None else f"{spec}@{lr:g}", target, p["image_size"],
+                                                      seed=s, **run_kwargs(p))
+            row["arm"] = spec
+            record.add_history(spec, s, hist, test_acc=row["test_acc"])
+            rows.append(row)
+            checks.append(transfer.pitfall_checks(spec, parts, target, row))
+        print(f"{spec}: test accuracy " + report.mean_sd([r["test_acc"] for r in rows if r["arm"] == spec])
+              + (f" at learning rate {lr:g} (chosen on validation from {p['lr_grid']})" if lr is not None else ""))
+    return pd.DataFrame(rows), pd.DataFrame(checks), chosen
+
+
+def run_controls(rows, target, p: dict, seeds) -> tuple[list[float], list[float]]:
+    """The simple CNN's test accuracy per seed on shuffled labels (negative) and on the true ones
+    (positive: the arm's own runs when it trained its whole budget). A control is never stopped
+    early: a slow start must not fail it."""
+    kw = {**run_kwargs(p), "stop_stuck_after": 0}
+    shuffled = D.shuffled_labels_task(target, seed=p["data_seed"])
+    negative = [transfer.run_image_arm(CONTROL_ARM, shuffled, p["image_size"], seed=s, **kw)[0]["test_acc"] for s in seeds]
+    done = rows[rows.arm == CONTROL_ARM].sort_values("seed").test_acc.tolist() if len(rows) else []
+    positive = (done if done and not p["stop_stuck_after"] else
+                [transfer.run_image_arm(CONTROL_ARM, target, p["image_size"], seed=s, **kw)[0]["test_acc"] for s in seeds])
+    print(f"controls (simple CNN): shuffled labels {report.mean_sd(negative)}, true labels {report.mean_sd(positive)} "
+          "test accuracy")
+    return negative, positive
+
+
+def final_markdown(rows, arms, epochs: int) -> str:
+    """Each arm's final and best validation accuracy, where the best epoch fell and what was lost after it."""
+    g = rows.groupby("arm", sort=False)
+    tr, va, best, at = g.train_acc.mean(), g.val_acc.mean(), g.best_val_acc.mean(), g.best_epoch.median()
+    return ("Final accuracies (mean over seeds): " + "; ".join(
+        f"**{a}** train {tr[a]:.3f}, validation {va[a]:.3f} (best {best[a]:.3f} at epoch {at[a]:.0f} of {epochs}, median "
+        f"over seeds; then {best[a] - va[a]:.3f} lost by the last epoch)" for a in arms)
+        + ". A train curve far above its validation curve is over-fitting; a best epoch well before the last means "
+        "validation accuracy fell afterwards.")
+
+
+def arm_table(rows, blog_reported: dict):
+    """One row per arm: what the blog reported, accuracies per split (mean ± sd), best epoch,
+    parameters, speed, cached features, epochs run and how many seeds stopped stuck."""
+    table = rows.groupby("arm", sort=False).agg(
+        train=("train_acc", report.mean_sd), validation=("val_acc", report.mean_sd), test=("test_acc", report.mean_sd),
+        best_epoch=("best_epoch", "median"), trainable=("trainable_params", "first"), frozen=("frozen_params", "first"),
+        images_per_s=("images_per_s", "mean"), cached=("cached_features", "first"),
+        epochs_run=("epochs_run", lambda e: ", ".join(str(int(v)) for v in e)),
+        stopped_stuck=("stopped_stuck", lambda e: sum(v > 0 for v in e)))
+    table.insert(0, "blog reported", [blog_reported.get(a, "not run") for a in table.index])
+    return table.rename(columns={"train": "train accuracy", "validation": "validation accuracy", "test": "test accuracy"})
+
+
+def per_seed(rows) -> dict[str, list[float]]:
+    """``{arm: [test accuracy per seed, seeds in order]}``."""
+    return rows.sort_values("seed").groupby("arm").test_acc.apply(list).to_dict() if len(rows) else {}
+
+
+def comparisons(rows, arms, reference: str, n_test: int):
+    """Every trained arm against ``reference`` on test accuracy, paired 95% interval."""
+    acc = per_seed(rows)
+    return pd.DataFrame([{"arm": a, "vs": reference, "test acc difference, paired 95% interval":
+                          C.paired_interval(acc[a], acc[reference], n_test).text()}
+                         for a in arms if a != reference and reference in arms])
+
+
+def stuck_arms(checks) -> list[str]:
+    return sorted(set(checks[checks.stuck_at_chance].arm)) if len(checks) else []
+
+
+def pitfall_markdown(checks) -> str:
+    stuck = stuck_arms(checks)
+    bad_bn = sorted(set(checks[checks.frozen_bn_inference == False].arm))  # noqa: E712 (None: nothing frozen)
+    return (("Stuck at chance in at least one seed: " + ", ".join(f"**{a}**" for a in stuck) if stuck
+             else "No arm is stuck at chance.") + " " +
+            ("Frozen BN layers NOT in inference mode: " + ", ".join(bad_bn) if bad_bn
+             else "Every frozen BN layer ran in inference mode."))
+
+
+def diagnose(arms, target, image_size: int, seed: int):
+    """At initialisation, for each architecture of ``arms`` built from random weights: the gradient
+    norm reaching each block and each block's activation spread on one batch of 64."""
+    frames = []
+    for spec in arms:
+        kw = transfer.parse_arm(spec)
+        train.set_seed(seed)
+        model, parts = transfer.build_image_classifier(image_size=image_size, n_classes=target.n_classes,
+                                                       weights="none", **{**kw, "policy": "scratch"})
+        d = train.block_diagnostics(model, parts.base, backbones.get(kw["arch"]).block_of,
+                                    target.x_train[:64], target.y_train[:64])
+        frames.append(pd.DataFrame(d).assign(arm=kw["arch"] + " (random init)"))
+    return pd.concat(frames).drop_duplicates(["arm", "block"])
+
+
+def plot_diagnosis(diag):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.5))
+    for ax, col, label in ((axes[0], "grad_norm", "gradient norm at init (log)"),
+                           (axes[1], "activation_std", "activation std at init (log)")):
+        sns.barplot(data=diag, x="block", y=col, hue="arm", ax=ax)
+        ax.set_yscale("log"); ax.set_ylabel(label); ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    return fig
+
+
+def diagnosis_markdown(diag) -> str:
+    ratio = diag.groupby("arm").grad_norm.agg(lambda g: g.iloc[0] / g.iloc[-1])
+    return ("Gradient norm of the first block over the last, at initialisation: "
+            + ", ".join(f"{a} {r:.2g}" for a, r in ratio.items()) + ". Far below 1 means the lower blocks barely move.")
+
+
+def claims(rows, target, p: dict, plan_: Plan, negative, positive) -> list:
+    """The controls, then the blog's findings (``blog_claims``) judged by :func:`lib.results.judge_claim`,
+    the controls gating them."""
+    n_test, n_val = target.sizes()["test"], target.sizes()["validation"]
+    per_arm = {a: rows[rows.arm == a].sort_values("seed")[["train_acc", "val_acc", "test_acc"]].to_dict(orient="list")
+               for a in plan_.trained}
+    majority = D.majority_rate(target.y_val)
+    test_majority = D.majority_rate(target.y_test)  # the controls are read on test
+    controls = [C.positive_control("seed002.control.positive", "the simple CNN on the true labels", positive,
+                                   test_majority, n_test),
+                C.negative_control("seed002.control.negative", "the simple CNN", negative, test_majority, n_test)
+                ] if negative else []
+    judged = [results.judge_claim(c, a, per_arm, majority, n_val=n_val, n_test=n_test, margin=p["margin"],
+                                  premises=plan_.premises, skipped=plan_.skipped,
+                                  seed_reported=p["blog_reported"].get(a, "")) for a, c in p["blog_claims"].items()]
+    return C.gate_by_controls(controls + judged)
+
+
+def metrics(rows, p: dict, plan_: Plan, checks, chosen: dict, reference: str, pairs) -> dict:
+    """The record's metrics: per trained arm its accuracies (test per seed), whether it is stuck and
+    what the blog reported; the skipped arms, chosen learning rates, comparisons and cost."""
+    arms, acc, stuck = plan_.trained, per_seed(rows), stuck_arms(checks)
+    means = rows.groupby("arm", sort=False)[["train_acc", "val_acc", "test_acc"]].mean() if arms else None
+    return {
+        "arms": {a: {"train_acc": means.loc[a, "train_acc"], "val_acc": means.loc[a, "val_acc"],
+                     "test_acc": means.loc[a, "test_acc"], "test_acc_per_seed": acc[a], "stuck_at_chance": a in stuck,
+                     "blog_reported": p["blog_reported"].get(a)} for a in arms},
+        "skipped": plan_.skipped, "learning_rates": chosen, "reference_arm": reference,
+        "comparisons": pairs.to_dict(orient="records"),
+        "cost": rows.groupby("arm").agg(wall_s=("wall_s", "mean"), images_per_s=("images_per_s", "mean"),
+                                        trainable_params=("trainable_params", "first")).to_dict(orient="index")
+        if arms else {},
+    }
+
+
+def conclusion_lines(rows, p: dict, plan_: Plan, checks, pairs) -> list[str]:
+    stuck = stuck_arms(checks)
+    means = rows.groupby("arm", sort=False)[["train_acc", "val_acc", "test_acc"]].mean() if plan_.trained else None
+    blog = p["blog_reported"]
+    lines = [f"- **{a}**: train {means.loc[a, 'train_acc']:.3f}, validation {means.loc[a, 'val_acc']:.3f}, test "
+             f"{means.loc[a, 'test_acc']:.3f}" + (f" (blog: {blog[a]})" if a in blog else "")
+             + (" — stuck at chance" if a in stuck else "") for a in plan_.trained]
+    lines += [f"- **{a}**: not trained ({why})." for a, why in plan_.skipped.items()]
+    lines += [f"- {r['arm']} against {r['vs']} on test accuracy: {r['test acc difference, paired 95% interval']}."
+              for r in pairs.to_dict(orient="records")]
+    return lines
