@@ -184,8 +184,14 @@ def transferability(p: dict) -> None:
 def cut_search(p: dict) -> None:
     bad = [c for c in [*p["cuts"], p["reference_cut"]] if str(p["arch"]).lower().startswith("inception")
            and c not in INCEPTION_BLOCKS]
+    more = []
+    if p["cuts"] and p["reference_cut"] not in p["cuts"]:
+        more.append(f"reference_cut {p['reference_cut']!r} is not among the candidate cuts {p['cuts']}")
+    if not p["lr_min"] < p["lr_max"]:
+        more.append(f"lr_min must be below lr_max; received lr_min={p['lr_min']}, lr_max={p['lr_max']}")
     _one_arch("cut_search", p, [weights_problem(p["weights"], set()), folder_problem("image_dir", p["image_dir"]),
-                                *[f"cut {c!r} is not an InceptionV3 block{_hint(c, INCEPTION_BLOCKS)}" for c in bad]])
+                                *[f"cut {c!r} is not an InceptionV3 block{_hint(c, INCEPTION_BLOCKS)}" for c in bad],
+                                *more])
 
 
 def signs(p: dict) -> None:

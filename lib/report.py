@@ -39,6 +39,18 @@ def begin(namespace: dict, notebook: str) -> tuple[dict, object, list[int]]:
     return P, record, seeds
 
 
+def plot_examples(images, titles, n: int = 16, rows: int = 2) -> plt.Figure:
+    """The first ``n`` images (raw 0-255 pixels) in ``rows`` rows, each titled by ``titles[i]``."""
+    n = min(n, len(images))
+    fig, axes = plt.subplots(rows, -(-n // rows), figsize=(11, 1.6 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, range(n)):
+        ax.imshow(np.asarray(images[i]).astype("uint8")); ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def history_frame(history: dict[str, dict[str, dict[str, list[float]]]]) -> pd.DataFrame:
     """Long table (arm, seed, epoch, metric, value) from a record's ``history`` mapping. Validation
     metrics sit at the epochs ``val_epoch`` names when the history has it (validation every k

@@ -66,6 +66,8 @@ def test_signs_cut_search_transferability_plates():
         checks.signs(merged("signs", arms=["scratch", "fine_tune"], comparator_arm="finetune"))
     with pytest.raises(ValueError, match="cut 'mixed12' is not an InceptionV3 block"):
         checks.cut_search(merged("cut_search", cuts=["mixed4", "mixed12"]))
+    with pytest.raises(ValueError, match="(?s)reference_cut 'mixed5' is not among the candidate cuts.*lr_min must be below"):
+        checks.cut_search(merged("cut_search", cuts=["mixed4", "mixed6"], lr_min=1e-3, lr_max=1e-4))
     with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
         checks.transferability(merged("transferability", arch="resnet"))
     with pytest.raises(ValueError, match="unknown plate arm 'pretrianed'"):

@@ -264,3 +264,144 @@ def claims(acc: dict[str, list[float]] | None, ref: tuple, chosen: tuple | None,
         controls.append(C.negative_control("seed002.cut_search.control.negative", "the blog's configuration", negative,
                                            majority, n_test))
     return C.gate_by_controls([*controls, claim])
+
+
+# ---------------------------------------------------------------------------------------------
+# The report's steps (notebooks/cut_search.ipynb): each cell calls one of these with the run's
+# parameters ``p`` (as :func:`lib.params.collect` returns them).
+
+def prepare(p: dict):
+    """Before any data or training: the candidate cuts (block outputs, each checked), the blog's
+    configuration checked against them, the weights checked (offline imagenet, missing source
+    weights) and their premise. Returns ``(blocks, reference, source premise, skip)``: ``skip``
+    when the source weights are known not to have learned their task (and ``run_untestable`` is off)."""
+    backbones.check_image_size(p["arch"], p["image_size"])  # an unknown architecture or a too-small input stops here
+    blocks = block_outputs(p["arch"], p["image_size"], p["cuts"])
+    if p["reference_cut"] not in blocks:
+        raise ValueError(f"reference_cut {p['reference_cut']!r} is not among the candidate cuts {blocks}")
+    unfreeze_from(blocks, p["reference_cut"], p["reference_unfreeze"])  # refuses unfreezing below the first block
+    backbones.check_weights(p["arch"], p["image_size"], p["weights"])
+    src = backbones.source_premise(p["arch"], p["image_size"], p["weights"])
+    ref = (p["reference_cut"], p["reference_unfreeze"], p["reference_learning_rate"])
+    return blocks, ref, src, bool(src is not None and not src.held and not p["run_untestable"])
+
+
+def skip_markdown(src) -> str:
+    return (f"**Not run**: {src.text()}. A search over the cuts of weights that learned nothing cannot say where learned "
+            "features should be cut, so this report's claim is *not testable here*; real weights (`weights: imagenet`, "
+            "e.g. `make paper` on a GPU) make it testable, and `run_untestable: true` runs it anyway.")
+
+
+def features_table(features: BlockFeatures):
+    import pandas as pd
+
+    shapes = features.shapes()
+    return pd.DataFrame({"block": list(shapes), "output shape": [str(s) for s in shapes.values()],
+                         "values per image": [int(np.prod(s)) for s in shapes.values()]}).set_index("block").T
+
+
+def fit_kwargs(p: dict) -> dict:
+    return {k: p[k] for k in ("head_learning_rate", "head_epochs", "epochs", "batch_size")}
+
+
+def search(features: BlockFeatures, p: dict, blocks: list[str]):
+    """Run the keras-tuner search (``trial_budget`` trials of ``oracle``) and return every trial,
+    best first (:func:`trials_table`); one line on what it cost."""
+    import tempfile
+
+    hypermodel = CutHyperModel(features, max_unfreeze=p["max_unfreeze"], lr_range=(p["lr_min"], p["lr_max"]),
+                               seed=p["seed"], **fit_kwargs(p))
+    tuner = make_tuner(hypermodel, oracle=p["oracle"], max_trials=p["trial_budget"], seed=p["seed"],
+                       directory=p["tuner_dir"] or tempfile.mkdtemp(prefix="cut_search_"))
+    tuner.search(verbose=0)
+    trials = trials_table(hypermodel.log, tuner.oracle, blocks)  # every trial, from any worker
+    print(f"{len(trials)} trials (budget {p['trial_budget']}); {len(hypermodel.log)} run by this process, "
+          f"{sum(t['wall_s'] for t in hypermodel.log):.0f} s of training")
+    return trials
+
+
+def plot_trials(trials, blocks: list[str], majority: float):
+    """Every trial's final validation accuracy by cut block, and against the learning rate."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4))
+    sns.stripplot(data=trials, x="cut_at", y="val_acc", hue="unfreeze_blocks", order=blocks, dodge=True, size=8,
+                  palette="viridis", ax=axes[0])
+    axes[0].axhline(majority, color="grey", ls="--", lw=1, label="majority rate")
+    axes[0].set_ylabel("final validation accuracy"); axes[0].set_title("every trial, by cut block")
+    axes[0].tick_params(axis="x", rotation=45); axes[0].legend(title="unfrozen blocks", fontsize=8)
+    sns.scatterplot(data=trials, x="learning_rate", y="val_acc", hue="cut_at", style="unfreeze_blocks", s=70, ax=axes[1])
+    axes[1].set_xscale("log"); axes[1].set_ylabel("final validation accuracy")
+    axes[1].set_title("against the learning rate"); axes[1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def choice(trials, blocks: list[str]) -> tuple[tuple, str]:
+    """The search's choice (the trial best on validation) as ``(cut, unfrozen blocks, learning rate)``
+    and a sentence with the best validation accuracy per cut block."""
+    best = trials.iloc[0]
+    chosen = (best.cut_at, int(best.unfreeze_blocks), float(best.learning_rate))
+    per_cut = trials.groupby("cut_at").val_acc.max().reindex(blocks)
+    return chosen, (f"The search's choice: cut at **{chosen[0]}**, {chosen[1]} block(s) unfrozen, learning rate "
+                    f"{chosen[2]:.1e} (validation {best.val_acc:.3f}). Best validation per cut block: "
+                    + ", ".join(f"{b} {v:.3f}" if v == v else f"{b} not tried" for b, v in per_cut.items()) + ".")
+
+
+def retrain(features: BlockFeatures, configs: dict, p: dict, seeds, record, target):
+    """Each configuration (``{who: (cut, unfrozen, rate)}``) retrained from the source weights with
+    every seed and scored once on test: rows, histories to ``record``; one line per configuration."""
+    import pandas as pd
+
+    from lib import report
+
+    rows = []
+    for who, cfg in configs.items():
+        for s in seeds:
+            model, hist = train_cut(features, *cfg, seed=s, **fit_kwargs(p))
+            test_acc = train.accuracy(model, target.x_test, target.y_test)
+            record.add_history(f"{who}: {config_name(cfg)}", s, hist, test_acc=test_acc)
+            rows.append({"configuration": who, "cut_at": cfg[0], "unfreeze_blocks": cfg[1], "learning_rate": cfg[2],
+                         "seed": s, "train_acc": hist["accuracy"][-1], "val_acc": hist["val_accuracy"][-1],
+                         "test_acc": test_acc})
+        print(f"{who} ({config_name(cfg)}): test accuracy "
+              + report.mean_sd([r["test_acc"] for r in rows if r["configuration"] == who]))
+    return pd.DataFrame(rows)
+
+
+def negative_runs(p: dict, target, blocks: list[str], ref: tuple, seeds) -> list[float]:
+    """The negative control: the blog's configuration on the same block outputs (read back from the
+    feature cache) with shuffled training labels, scored on the true test labels."""
+    from lib import report
+    from lib.data import shuffled_labels_task
+
+    shuffled = BlockFeatures(p["arch"], p["image_size"], p["weights"], shuffled_labels_task(target, seed=p["data_seed"]),
+                             blocks)
+    out = [train.accuracy(train_cut(shuffled, *ref, seed=s, **fit_kwargs(p))[0], target.x_test, target.y_test)
+           for s in seeds]
+    print("negative control (the blog's configuration, shuffled labels): test accuracy " + report.mean_sd(out))
+    return out
+
+
+def config_table(rows):
+    from lib import report
+
+    return rows.groupby("configuration", sort=False).agg(
+        cut=("cut_at", "first"), unfrozen=("unfreeze_blocks", "first"), learning_rate=("learning_rate", "first"),
+        train=("train_acc", report.mean_sd), validation=("val_acc", report.mean_sd), test=("test_acc", report.mean_sd))
+
+
+def per_seed(rows) -> dict[str, list[float]]:
+    return {w: g.sort_values("seed").test_acc.tolist() for w, g in rows.groupby("configuration", sort=False)}
+
+
+def metrics(trials, chosen: tuple, ref: tuple, acc: dict, p: dict, feature_pass_s: float) -> dict:
+    return {
+        "chosen": {"cut_at": chosen[0], "unfreeze_blocks": chosen[1], "learning_rate": chosen[2],
+                   "search_val_acc": float(trials.iloc[0].val_acc)},
+        "reference": {"cut_at": ref[0], "unfreeze_blocks": ref[1], "learning_rate": ref[2]},
+        "agrees_with_reference": bool(chosen[0] == ref[0]),
+        "arms": {w: {"test_acc": float(np.mean(v)), "test_acc_per_seed": v} for w, v in acc.items()},
+        "trials": trials.to_dict(orient="records"), "trial_budget": p["trial_budget"], "feature_pass_s": feature_pass_s,
+    }

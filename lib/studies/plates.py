@@ -543,17 +543,6 @@ def load_task(p: dict):
     return Task("plates", *splits, list(ALPHABET))
 
 
-def plot_examples(task, n: int = 12):
-    """The first ``n`` training plates with their labels."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, -(-n // 2), figsize=(12, 4.4))
-    for ax, i in zip(axes.flat, range(n)):
-        ax.imshow(task.x_train[i].astype("uint8")); ax.set_title(decode(task.y_train[i]), fontsize=9); ax.axis("off")
-    fig.tight_layout()
-    return fig
-
-
 def data_markdown(task) -> str:
     x = task.x_train
     return (f"{sum(task.sizes().values())} plates at {x.shape[1]}x{x.shape[2]} px, raw pixels {x.min():.0f}-{x.max():.0f}; "

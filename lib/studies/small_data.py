@@ -65,16 +65,6 @@ def weights_note(record, p: dict, plan_: Plan) -> None:
                                        label=f"Source weights used by {arch} (`notebooks/source_pretrain.ipynb`)")
 
 
-def plot_examples(x, y, class_names, n: int = 16):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, -(-n // 2), figsize=(11, 3))
-    for ax, i in zip(axes.flat, range(n)):
-        ax.imshow(x[i].astype("uint8")); ax.set_title(class_names[y[i]], fontsize=8); ax.axis("off")
-    fig.tight_layout()
-    return fig
-
-
 def data_markdown(target, x, y, class_names) -> str:
     return (f"{len(y)} images, {x.shape[1]}x{x.shape[2]} px, raw pixels {x.min():.0f}-{x.max():.0f} (every model does "
             f"its own preprocessing inside); {target.sizes()}. Classes: {class_names}, majority rate "
