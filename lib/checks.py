@@ -177,8 +177,24 @@ def _one_arch(study: str, p: dict, extra: list[str | None] = ()) -> None:
 def transferability(p: dict) -> None:
     from lib.studies.transferability import arm_problems
 
-    _one_arch("transferability", p, [weights_problem(p["weights"], set()), folder_problem("image_dir", p["image_dir"]),
-                                     *arm_problems(p["arms"])])
+    none = ("weights: must name task A's weights (source, imagenet or a file); 'none' has nothing to transfer"
+            if p["weights"] in ("none", "") else None)
+    _one_arch("transferability", p, [none, weights_problem(p["weights"], set()),
+                                     folder_problem("image_dir", p["image_dir"]), *arm_problems(p["arms"])])
+
+
+def source_pretrain(p: dict) -> None:
+    problems = []
+    for arch in p["archs"]:
+        try:
+            problems.append(image_size_problem(arch_name(arch), p["image_size"]))
+        except ValueError as exc:
+            problems.append(f"archs: {exc}")
+    classes = 35 if p["source_task"] == "glyphs" else p["n_classes"]  # the plate alphabet
+    if p["n_images"] < 7 * classes:  # the stratified split needs every class in validation and test
+        problems.append(f"n_images: {p['n_images']} is too few for {classes} {p['source_task']} classes: use at least "
+                        f"{7 * classes}")
+    _raise("source_pretrain", problems)
 
 
 def cut_search(p: dict) -> None:

@@ -245,7 +245,8 @@ def validate(
 # every problem. The module must not import TensorFlow: this runs before any kernel starts.
 STUDY_CHECKS = {"sign_detector": "lib.studies.sign_detector:check", "small_data": "lib.checks:small_data",
                 "signs": "lib.checks:signs", "transferability": "lib.checks:transferability",
-                "cut_search": "lib.checks:cut_search", "plates": "lib.checks:plates"}
+                "cut_search": "lib.checks:cut_search", "plates": "lib.checks:plates",
+                "source_pretrain": "lib.checks:source_pretrain"}
 
 
 def check_study(notebook: str, merged: dict[str, Any], source: str = "") -> None:

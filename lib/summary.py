@@ -294,3 +294,46 @@ def counts_by_study(s: dict[str, Any]) -> list[dict]:
         row = out.setdefault(study, {"study": study, "controls passed": ctl.get(study, "none"), **{v: 0 for v in VERDICTS}})
         row[c["verdict"]] += 1
     return sorted(out.values(), key=lambda r: r["study"])
+
+
+def outputs_root(given: str = "") -> Path:
+    """The outputs root the summary reads: ``given``, else the runner's (``TLLAB_OUTPUTS``), else
+    ``outputs``; refused when it is not a folder."""
+    import os
+
+    from lib.params import OUTPUTS_ENV
+
+    root = Path(given or os.environ.get(OUTPUTS_ENV, "outputs"))
+    if not root.is_dir():
+        raise FileNotFoundError(f"outputs root not found: {root}")
+    return root
+
+
+def plot_verdicts(claims: pd.DataFrame):
+    """Counted claims per source document, coloured by verdict."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    sns.countplot(data=claims, y="source", hue="verdict", hue_order=list(VOCABULARY), ax=ax,
+                  palette=["tab:green", "tab:red", "tab:grey", "tab:orange", "lightgrey"])
+    ax.set_xlabel("claims"); ax.set_ylabel(""); ax.set_title("Verdicts per source document")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_cost(cost: pd.DataFrame):
+    """Test accuracy against training seconds per seed (log), every arm of every counted run."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    pts = cost.dropna(subset=["test_acc", "train_s"])
+    pts = pts[pts.train_s > 0]
+    sns.scatterplot(data=pts, x="train_s", y="test_acc", hue="run", style="run", s=60, ax=ax)
+    ax.set_xscale("log"); ax.set_xlabel("training seconds per seed (log)"); ax.set_ylabel("test accuracy")
+    ax.set_title("Accuracy against compute, every arm of every counted run")
+    ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.tight_layout()
+    return fig

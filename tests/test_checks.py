@@ -70,6 +70,10 @@ def test_signs_cut_search_transferability_plates():
         checks.cut_search(merged("cut_search", cuts=["mixed4", "mixed6"], lr_min=1e-3, lr_max=1e-4))
     with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
         checks.transferability(merged("transferability", arch="resnet"))
+    with pytest.raises(ValueError, match="'none' has nothing to transfer"):
+        checks.transferability(merged("transferability", weights="none"))
+    with pytest.raises(ValueError, match="(?s)unknown architecture 'resnet5'.*n_images: 100 is too few for 35 glyphs"):
+        checks.source_pretrain(merged("source_pretrain", archs=["resnet5"], source_task="glyphs", n_images=100))
     with pytest.raises(ValueError, match="unknown plate arm 'pretrianed'"):
         checks.plates(merged("plates", arms=["pretrianed"]))
     with pytest.raises(ValueError, match="(?s)two_stage needs head_epochs < epochs.*plate_csv: needs plate_dir"):

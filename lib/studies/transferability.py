@@ -327,3 +327,115 @@ def conclusion_lines(per: dict, cuts: list[str], arms: list[str], val: dict) -> 
         if arm in arms:
             lines.append(f"- {arm} by depth: " + ", ".join(f"n={n} {mean[(arm, n)]:.3f}" for n in range(1, len(cuts) + 1)) + ".")
     return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# The report's steps (notebooks/transferability.ipynb)
+
+def depths_markdown(cuts: list[str], arms: list[str]) -> str:
+    return (f"Depths of the curve (n = 1..{len(cuts)}): " + ", ".join(f"n={i} `{c}`" for i, c in enumerate(cuts, 1))
+            + ". n = 0 is B, trained from scratch. Arms run: " + ", ".join(arms) + ".")
+
+
+def estimates(arch: str, image_size: int, weights: str, task, cuts: list[str], folds: int):
+    """:func:`block_estimates` per depth ``n`` on task A's weights, with ``probe_random``: the same
+    linear probe on one draw of random weights of the architecture (the floor the weights must beat)."""
+    import pandas as pd
+
+    est = pd.DataFrame(block_estimates(arch, image_size, weights, task, cuts, folds=folds))
+    est.insert(0, "n", range(1, len(cuts) + 1))
+    est["probe_random"] = [r["linear_probe"] for r in block_estimates(arch, image_size, "none", task, cuts, folds=folds)]
+    return est
+
+
+def control_name(arm: str, n_cuts: int) -> str:
+    return "B (from scratch)" if arm == "B" else f"AnB n={n_cuts} (a new head on the frozen base)"
+
+
+def negative_runs(task, arms: list[str], cuts: list[str], src, seeds, data_seed: int, **common) -> list[float]:
+    """The negative control: :func:`control_arm` trained on shuffled labels, test accuracy per seed."""
+    from lib import report
+    from lib.data import shuffled_labels_task
+
+    arm, cut = control_arm(arms, cuts)
+    shuffled = shuffled_labels_task(task, seed=data_seed)
+    out = [yosinski_arm(arm, cut, shuffled, src=src, seed=s, **common)[0]["test_acc"] for s in seeds]
+    print(f"negative control ({control_name(arm, len(cuts))} on shuffled labels): test accuracy " + report.mean_sd(out))
+    return out
+
+
+def plot_curve(rows, cuts: list[str], arms: list[str], majority: float, title: str):
+    """Test accuracy against the blocks copied, one line per arm, starting at B (n = 0), with B's
+    band (mean ± sd) and the majority rate."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    curves = [a for a in ("AnB", "AnB+", "BnB") if a in arms]
+    b = rows[rows.arm == "B"]
+    curve = pd.concat([rows[rows.arm != "B"], *[b.assign(arm=a) for a in curves]])  # curves start at B (n = 0)
+    sns.lineplot(data=curve, x="n", y="test_acc", hue="arm", hue_order=curves, style="arm", markers=True,
+                 errorbar="sd", ax=ax)
+    if len(b):
+        sd = b.test_acc.std(ddof=1) if len(b) > 1 else 0.0
+        ax.axhspan(b.test_acc.mean() - sd, b.test_acc.mean() + sd, color="grey", alpha=0.2,
+                   label=f"B from scratch {b.test_acc.mean():.3f}")
+    ax.axhline(majority, color="black", ls=":", lw=1, label="majority rate")
+    ax.set_xticks(range(len(cuts) + 1), ["0 (B)"] + [f"{i}\n{c}" for i, c in enumerate(cuts, 1)])
+    ax.set_xlabel("blocks copied (n)"); ax.set_ylabel("test accuracy"); ax.legend(fontsize=8); ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def realised_arm(arms: list[str]) -> str:
+    """What the estimates are judged against: fine-tuned accuracy where it runs, else frozen transfer's."""
+    return "AnB+" if "AnB+" in arms else "AnB"
+
+
+def rank_correlations(est, rows):
+    """Spearman's rho between each estimate (LogME, the linear probe) and each transfer arm's mean
+    test accuracy over the depths."""
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    real = rows[rows.arm != "B"].groupby(["arm", "n"]).test_acc.mean().unstack(0)
+    return pd.DataFrame([{"estimate": e, "realised": f"{a} test accuracy", "cuts": len(est),
+                          "spearman_rho": float(spearmanr(est[e], real.loc[est.n, a]).statistic) if len(est) > 1
+                          else float("nan")}
+                         for e in ("logme", "linear_probe") for a in ("AnB+", "AnB") if a in real])
+
+
+def rho_of(corr, estimate: str, realised: str) -> float:
+    return float(corr[(corr.estimate == estimate) & (corr.realised == f"{realised} test accuracy")].spearman_rho.iloc[0])
+
+
+def plot_estimates(est, rows, corr, realised: str):
+    """Each estimate against the realised arm's test accuracy, one point per cut."""
+    import matplotlib.pyplot as plt
+
+    real = rows[rows.arm == realised].groupby("n").test_acc.mean()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for ax, estimate in zip(axes, ("logme", "linear_probe")):
+        ax.scatter(est[estimate], real.loc[est.n], s=60)
+        for _, r in est.iterrows():
+            ax.annotate(r.cut, (r[estimate], real.loc[r.n]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+        ax.set_xlabel(estimate + " (before training)"); ax.set_ylabel(f"{realised} test accuracy (mean over seeds)")
+        ax.set_title(f"{estimate}: Spearman rho {rho_of(corr, estimate, realised):+.2f} over {len(est)} cuts")
+    fig.tight_layout()
+    return fig
+
+
+def controls(per: dict, arms: list[str], n_cuts: int, negative, majority: float, n_test: int) -> list:
+    """The positive control (:func:`positive_arm` on the true labels beats the majority rate) and,
+    when it ran, the negative one."""
+    from lib import claims as C
+
+    arm, n = positive_arm(arms)
+    name = "B (from scratch)" if arm == "B" else f"{arm} n={n}"
+    out = [C.positive_control("literature.control.positive", f"{name} on the true labels", per[(arm, n)], majority,
+                              n_test)]
+    if negative:
+        who = control_name("B" if "B" in arms else "AnB", n_cuts)  # control_arm's choice
+        out.append(C.negative_control("literature.control.negative", who, negative, majority, n_test))
+    return out
