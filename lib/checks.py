@@ -29,6 +29,20 @@ def _hint(name: str, known) -> str:
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
+def table_arm(name: str, known: dict[str, str], what: str) -> str:
+    """An arm of a study's own table of arms (``known``: name -> description, a parameterised one
+    written ``kind:ARG``, e.g. ``freeze_first:K`` or ``surgical:BLOCK``): unknown names and missing or
+    extra arguments are refused with the nearest names; an argument written ``K`` must be a whole
+    number. Used by the sign study's and the sign detector's tables."""
+    kind, _, arg = name.partition(":")
+    heads = {k.partition(":")[0]: k for k in known}
+    if kind not in heads or (":" in heads[kind]) != bool(arg):
+        raise ValueError(f"unknown {what} {name!r}{_hint(name, known)} (known: {', '.join(known)})")
+    if heads[kind].endswith(":K") and not arg.isdigit():
+        raise ValueError(f"{what} {name!r}: {kind} takes a whole number, e.g. '{kind}:2'")
+    return name
+
+
 def arch_name(arch: str) -> str:
     """The registry name of ``arch`` (``InceptionV3``, ``inception_v3`` -> ``inceptionv3``);
     an unknown one is refused with the nearest names."""

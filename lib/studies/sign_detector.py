@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lib import claims as C
+from lib.checks import table_arm
 
 SOURCE = "seed 001"
 
@@ -46,16 +47,6 @@ VGG16_CUTS = [f"block{b}_{k}" for b in range(2, 6) for k in ("conv1", "conv2", "
               if not (b == 2 and k == "conv3")]
 FOLDER_LAYOUT = ("<folder>/<country>/ holding the images and either one COCO file annotations.json "
                  "or one Pascal VOC .xml file per image")
-
-
-def check_arm(name: str, known: dict[str, str], what: str) -> str:
-    kind, _, arg = name.partition(":")
-    heads = {k.partition(":")[0]: k for k in known}
-    if kind not in heads or (":" in heads[kind]) != bool(arg) or (arg and not arg.isdigit()):
-        close = difflib.get_close_matches(name, list(known), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown {what} {name!r}{hint} (known: {', '.join(known)})")
-    return name
 
 
 def feature_map_sizes(image_size: int, cut: str, extra_levels: int) -> list[int]:
@@ -99,7 +90,7 @@ def check(p: dict) -> None:
                              ("target_arms", TARGET_ARMS, "target-country arm")):
         for arm in p.get(key, []):
             try:
-                check_arm(arm, known, what)
+                table_arm(arm, known, what)
             except ValueError as exc:
                 problems.append(f"{key}: {exc}")
         if key == "target_arms":
@@ -370,3 +361,73 @@ def folder_splits(folder: str, source: str, target: str, image_size: int, n_targ
             raise ValueError(f"{folder}: too few scenes to split 60/20/20 (at least 2 per split); found {len(x)}")
         out.append(split)
     return out[0], out[1], names
+
+
+# ---------------------------------------------------------------------------------------------
+# The report's steps (notebooks/sign_detector.ipynb)
+
+SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2, "control": 3}  # scene seed = 10 * data_seed + this
+
+
+def built_in_splits(p: dict):
+    """The built-in scenes: ``(source splits, target splits, positive control's splits, class names)``,
+    each split ``(images, boxes)`` drawn with its own seed so every training seed sees the same scenes.
+    The positive control's "new" country is drawn exactly like the source (shift 0), with the
+    source's validation and test scenes."""
+    from lib import detector as det
+    from lib.studies import signs
+
+    def draw(country, n, split, shift=p["shift"]):
+        return det.make_scenes(n, p["image_size"], country=country, shift=shift, n_classes=p["n_classes"],
+                               max_signs=p["max_signs"], seed=10 * p["data_seed"] + SPLIT_SEEDS[split],
+                               reference=p["source_country"])
+
+    src, tgt = p["source_country"], p["target_country"]
+    a = {"train": draw(src, p["n_source"], "train"), "val": draw(src, p["n_val"], "val"),
+         "test": draw(src, p["n_test"], "test")}
+    b = {"train": draw(tgt, p["n_target"], "control"), "val": draw(tgt, p["n_val"], "val"),
+         "test": draw(tgt, p["n_test"], "test")}
+    positive = {"train": draw(tgt, p["n_target"], "control", 0.0), "val": a["val"], "test": a["test"]}
+    return a, b, positive, signs.CLASS_NAMES[:p["n_classes"]]
+
+
+def load_splits(p: dict):
+    """:func:`built_in_splits` (``data: built_in``) or the user's folders (:func:`folder_splits`, no
+    positive control)."""
+    if p["data"] == "built_in":
+        return built_in_splits(p)
+    a, b, names = folder_splits(p["folder"], p["source_country"], p["target_country"], p["image_size"],
+                                p["n_target"], p["data_seed"])
+    return a, b, None, names
+
+
+def converged(rows, history: dict, seeds) -> dict[str, float]:
+    """Per stage/arm, the fraction of seeds whose run ended by early stopping (it converged)."""
+    out = {}
+    for st, a in rows[["stage", "arm"]].drop_duplicates().itertuples(index=False):
+        key = f"{st}/{a}"
+        if key in history:
+            out[key] = float(np.mean([history[key][str(s)]["stopped_early"][0] for s in seeds]))
+    return out
+
+
+def against_seed(rows) -> str:
+    """The seed's reported numbers beside this run's, as a Markdown table."""
+    mean = rows.groupby(["stage", "arm"]).mean(numeric_only=True)
+
+    def get(st, a, k):
+        return f"{mean.loc[(st, a), k]:.3f}" if (st, a) in mean.index else "not run"
+
+    said = [("source", "scratch", "map50_A", "source country, from scratch", "loss 3 after 40 epochs, the fastest"),
+            ("source", "hed", "map50_A", "source country, model-zoo weights", "loss never below 9"),
+            ("source", "signs", "map50_A", "source country, traffic-sign VGG16", "stagnated at 11: the worst"),
+            ("target", "finetune", "map50_B", "target country, fine-tuned", "no advantage"),
+            ("target", "scratch", "map50_B", "target country, from scratch", "(the comparison)")]
+    return "\n".join(["| | seed 001 reported | this run (test mAP@0.5 / final train loss) |", "|---|---|---|"]
+                     + [f"| {what} | {seed} | {get(st, a, k)} / {get(st, a, 'final_loss')} |"
+                        for st, a, k, what, seed in said])
+
+
+def metrics(rows) -> dict:
+    mean = rows.groupby(["stage", "arm"]).mean(numeric_only=True)
+    return {f"{st}_{a.replace(':', '_')}_{k}": mean.loc[(st, a), k] for st, a in mean.index for k in ("map50_A", "map50_B")}

@@ -445,17 +445,9 @@ SIGN_ARMS = {
 
 def check_arm(name: str) -> str:
     """Refuse an arm name the study does not know, naming the nearest."""
-    import difflib
+    from lib.checks import table_arm
 
-    kind, _, arg = name.partition(":")
-    known = {k.partition(":")[0]: k for k in SIGN_ARMS}
-    if kind not in known or (":" in known[kind]) != bool(arg):
-        close = difflib.get_close_matches(name, list(SIGN_ARMS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown sign-study arm {name!r}{hint} (known: {', '.join(SIGN_ARMS)})")
-    if kind == "freeze_first" and not arg.isdigit():
-        raise ValueError(f"arm {name!r}: freeze_first takes a number of blocks, e.g. 'freeze_first:2'")
-    return name
+    return table_arm(name, SIGN_ARMS, "sign-study arm")
 
 
 def arm_spec(name: str, arch: str, train_learning_rate: float) -> tuple[str | None, bool]:
