@@ -66,11 +66,20 @@ TRANSFORMS = {
 }
 
 
-def split_arm(spec: str) -> tuple[str, dict[str, float | None], str | None]:
+def _positive(value: str) -> float | None:
+    try:
+        v = float(value)
+    except ValueError:
+        return None
+    return v if v > 0 else None
+
+
+def split_arm(spec: str) -> tuple[str, dict[str, float | None], float | None]:
     """``'arch:policy[:args][+transform[:value]]...[@LR]'`` -> ``(core, transforms, lr)``:
-    ``vgg16:frozen+noise:50@1e-4`` -> ``('vgg16:frozen', {'noise': 50.0}, '1e-4')``; a transform
-    without a value maps to ``None``. Raises ``ValueError`` on an unknown transform or a value that
-    is not a positive number. The one parser of the arm language (no TensorFlow)."""
+    ``vgg16:frozen+noise:50@1e-4`` -> ``('vgg16:frozen', {'noise': 50.0}, 0.0001)``; a transform
+    without a value maps to ``None``, an arm without ``@LR`` has ``lr`` ``None``. Raises
+    ``ValueError`` on an unknown transform, or a transform value or learning rate that is not a
+    positive number. The one parser of the arm language (no TensorFlow)."""
     body, at, lr = str(spec).partition("@")
     core, *mods = body.split("+")
     transforms: dict[str, float | None] = {}
@@ -81,14 +90,12 @@ def split_arm(spec: str) -> tuple[str, dict[str, float | None], str | None]:
                              f"(known: {', '.join('+' + t for t in TRANSFORMS)})")
         if name == "div255" and colon:
             raise ValueError(f"arm {spec!r}: '+div255' takes no value")
-        try:
-            v = float(value) if colon else None
-        except ValueError:
-            v = -1.0
-        if v is not None and not v > 0:
+        if colon and _positive(value) is None:
             raise ValueError(f"arm {spec!r}: the value after '+{name}:' must be a positive number; received {value!r}")
-        transforms[name] = v
-    return core, transforms, (lr if at else None)
+        transforms[name] = _positive(value) if colon else None
+    if at and _positive(lr) is None:
+        raise ValueError(f"arm {spec!r}: the learning rate after '@' must be a positive number; received {lr!r}")
+    return core, transforms, (_positive(lr) if at else None)
 
 
 def arm_policy(spec: str) -> str:
@@ -101,16 +108,10 @@ def arm_problems(spec: str, image_size: int) -> list[str]:
     """Problems of one image arm ``arch:policy[:args][+transform[:value]][@LR]`` (``lib.transfer.parse_arm``'s grammar)."""
     out = []
     try:
-        body, _, lr = split_arm(spec)
+        body = split_arm(spec)[0]
     except ValueError as exc:
-        return [str(exc)]
-    if lr is not None:
-        try:
-            ok = float(lr) > 0
-        except ValueError:
-            ok = False
-        if not ok:
-            out.append(f"arm {spec!r}: the learning rate after '@' must be a positive number; received {lr!r}")
+        out.append(str(exc))
+        body = str(spec).partition("@")[0].split("+")[0]  # the rest of the arm is still checked
     parts = body.split(":")
     if len(parts) < 2:
         return out + [f"arm {spec!r}: an arm is 'arch:policy[:args]' (e.g. 'vgg16:frozen')"]

@@ -342,17 +342,8 @@ def fit_cached(parts, task, **fit_kwargs):
 
 def arm_learning_rate(spec: str) -> float | None:
     """The arm's own learning rate, ``arch:policy[:args]@LR`` (e.g. ``vgg16:scratch@1e-4``), or
-    ``None`` when the arm uses the study's learning rates."""
-    _, at, lr = spec.partition("@")
-    if not at:
-        return None
-    try:
-        value = float(lr)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise ValueError(f"arm {spec!r}: the learning rate after '@' must be a positive number; received {lr!r}")
-    return value
+    ``None`` when the arm uses the study's learning rates (:func:`lib.checks.split_arm` validates it)."""
+    return split_arm(spec)[2]
 
 
 def parse_arm(spec: str) -> dict:
@@ -456,7 +447,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
                                           weights="none" if init_weights else weights, head=head, **kw)
     if init_weights:
         model.load_weights(init_weights)
-    graph = (spec.partition("@")[0].split("+")[0], image_size, task.n_classes, parts.bn_mode,
+    graph = (split_arm(spec)[0], image_size, task.n_classes, parts.bn_mode,
              getattr(head, "__name__", None))
     model, parts = POOL.take(graph, model, parts)  # same graph as an earlier seed's: trained without a new trace
     counts = models.parameter_counts(model)

@@ -112,7 +112,7 @@ def test_the_arm_language_parses_transforms_and_learning_rates_in_one_place():
     from lib.checks import arm_policy, arm_problems, split_arm
 
     assert split_arm("vgg16:frozen") == ("vgg16:frozen", {}, None)
-    assert split_arm("efficientnetb0:frozen+noise:50@1e-4") == ("efficientnetb0:frozen", {"noise": 50.0}, "1e-4")
+    assert split_arm("efficientnetb0:frozen+noise:50@1e-4") == ("efficientnetb0:frozen", {"noise": 50.0}, 1e-4)
     assert split_arm("efficientnetb0:frozen+noise+div255") == ("efficientnetb0:frozen", {"noise": None, "div255": None}, None)
     assert arm_policy("vgg16:freeze_first:2+noise@1e-4") == "freeze_first"
     with pytest.raises(ValueError, match="unknown transform '\\+nois'.*did you mean 'noise'"):
@@ -121,6 +121,8 @@ def test_the_arm_language_parses_transforms_and_learning_rates_in_one_place():
         split_arm("vgg16:frozen+noise:-1")
     with pytest.raises(ValueError, match="takes no value"):
         split_arm("vgg16:frozen+div255:2")
+    with pytest.raises(ValueError, match="learning rate after '@' must be a positive number"):
+        split_arm("vgg16:scratch@0")
     assert arm_problems("vgg16:frozen+noise:20", 32) == []
     (problem,) = arm_problems("vgg16:frozen+blur", 32)
     assert "unknown transform '+blur'" in problem
