@@ -197,3 +197,20 @@ def test_near_chance_uses_one_named_margin():
     assert plates.near_chance([[chance, chance + 0.02], [0.05]])
     assert not plates.near_chance([[0.05], [chance + plates.READS_MARGIN + 0.01]])
     assert plates.near_chance([[0.5]], chance=0.45) and not plates.near_chance([[0.6]], chance=0.45)
+
+
+def test_report_steps_sweep_confusions_and_arms():
+    import pandas as pd
+
+    assert plates.all_arms(["scratch", "pretrained+noise:40"], [10.0, 40.0]) == [
+        "scratch", "pretrained+noise:40", "pretrained+noise:10"]
+    rows = pd.DataFrame([{"arm": a, "noise_std": n, "test_char_acc": acc, "seed": s,
+                          "confused_pairs": [("8", "B", 2), ("0", "D", 1)]}
+                         for a, n, acc in (("scratch", 0.0, 0.3), ("pretrained", 0.0, 0.2),
+                                           ("pretrained+noise:10", 10.0, 0.25), ("pretrained+noise:40", 40.0, 0.1))
+                         for s in (0, 1)])
+    sweep = plates.noise_sweep_rows(rows)
+    assert set(sweep.arm) == {"pretrained", "pretrained+noise:10", "pretrained+noise:40"}  # scratch has no sweep
+    assert plates.noise_sweep_rows(rows[rows.arm != "pretrained+noise:10"]).empty  # one strength is no sweep
+    top = plates.confusions(rows, top=1)
+    assert len(top) == 4 and set(top["read as"]) == {"B"} and set(top["count (all seeds)"]) == {4}

@@ -167,3 +167,16 @@ def test_claims_follow_the_evidence_and_the_controls():
                                                            floor=0.05, classifier=clf, n_seeds=3,
                                                            converged={**conv, "source/hed": 0.0})}
     assert capped["model_zoo_no_gain"].verdict == C.NOT_TESTABLE and "convergence" in capped["model_zoo_no_gain"].reason
+
+
+def test_the_table_against_the_seed_says_what_did_not_run():
+    import pandas as pd
+
+    rows = pd.DataFrame([{"stage": "source", "arm": "scratch", "map50_A": 0.5, "map50_B": 0.2, "final_loss": 3.0},
+                         {"stage": "target", "arm": "finetune", "map50_A": 0.4, "map50_B": 0.45, "final_loss": 2.0}])
+    table = S.against_seed(rows)
+    assert "| source country, from scratch | loss 3 after 40 epochs, the fastest | 0.500 / 3.000 |" in table
+    assert "| source country, model-zoo weights | loss never below 9 | not run / not run |" in table
+    assert S.metrics(rows)["target_finetune_map50_B"] == 0.45
+    history = {"source/scratch": {"0": {"stopped_early": [1]}, "1": {"stopped_early": [0]}}}
+    assert S.converged(rows, history, [0, 1]) == {"source/scratch": 0.5}

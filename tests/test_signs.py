@@ -132,3 +132,33 @@ def test_any_country_can_be_the_reference():
     c, _, _ = signs.make_signs(2, 32, country="C", n_classes=4, seed=2)
     b0, _, _ = signs.make_signs(2, 32, country="B", shift=0.0, reference="C", n_classes=4, seed=2)
     np.testing.assert_array_equal(c, b0)
+
+
+class _StubRuns:
+    """Stands in for SignRuns: a target run's accuracies come from a table; calls are counted."""
+
+    def __init__(self, test, val):
+        self.test, self.val, self.calls = test, val, []
+
+    def target(self, name, task, seed, size, shift):
+        self.calls.append((name, size, shift))
+        return {"arm": name, "seed": seed, "size": size, "shift": shift, "test_acc_B": self.test[name],
+                "best_val_acc": self.val[name]}, None
+
+
+def test_surgical_sweep_picks_its_block_on_validation_and_reuses_runs():
+    import pandas as pd
+
+    test = {"surgical:block1": 0.9, "surgical:block2": 0.5, "frozen": 0.4, "finetune": 0.6}
+    val = {"surgical:block1": 0.3, "surgical:block2": 0.8, "frozen": 0.4, "finetune": 0.6}
+    runs = _StubRuns(test, val)
+    done = pd.DataFrame([{"arm": "finetune", "seed": s, "size": 2, "shift": 1.0, "test_acc_B": 0.6,
+                          "best_val_acc": 0.6} for s in (0, 1)])
+    tgt = signs.built_in_task("B", 1.0, 2, "B", image_size=16, n_classes=2, val_per_class=1, test_per_class=1,
+                              data_seed=0, reference="A")
+    p = {"surgical_size": 2, "shift": 1.0}
+    out, summary = signs.surgical_sweep(runs, tgt, done, p, ["block1", "block2"], [0, 1], n_test=100)
+    assert summary["best_block"] == "block2"  # best on validation, though block1 is better on test
+    assert summary["best_block_acc"] == 0.5 and summary["finetune_acc"] == 0.6
+    assert ("finetune", 2, 1.0) not in runs.calls and len(runs.calls) == 6  # finetune reused, 3 arms x 2 seeds run
+    assert set(out.trained) == {"block1", "block2", "head only", "all layers"}

@@ -1,0 +1,47 @@
+"""The small-data report's steps (lib/studies/small_data.py) on hand-made rows: no training."""
+
+import numpy as np
+import pandas as pd
+
+from lib import claims as C
+from lib.data import Task
+from lib.studies import small_data as study
+
+
+def _rows():
+    return pd.DataFrame([{"arm": a, "seed": s, "train_acc": t, "val_acc": t - 0.05, "test_acc": t - 0.1,
+                          "best_val_acc": t, "best_epoch": 3} for a, t in (("vgg16:frozen", 0.95), ("vgg16:scratch", 0.6))
+                         for s in (0, 1, 2)])
+
+
+def _target(n=100):
+    y = np.arange(n) % 2
+    x = np.zeros((n, 2, 2, 3), "float32")
+    return Task("t", x, y, x, y, x, y, ["a", "b"])
+
+
+def test_comparisons_are_paired_against_the_reference_only():
+    pairs = study.comparisons(_rows(), ["vgg16:frozen", "vgg16:scratch"], "vgg16:scratch", n_test=100)
+    (row,) = pairs.to_dict(orient="records")
+    assert row["arm"] == "vgg16:frozen" and row["vs"] == "vgg16:scratch"
+    assert row["test acc difference, paired 95% interval"].startswith("+0.350")
+    assert study.comparisons(_rows(), ["vgg16:frozen"], "vgg16:scratch", n_test=100).empty  # reference not trained
+
+
+def test_pitfalls_name_the_stuck_arm_and_a_bn_layer_in_training_mode():
+    checks = pd.DataFrame([{"arm": "a", "stuck_at_chance": True, "frozen_bn_inference": None},
+                           {"arm": "b", "stuck_at_chance": False, "frozen_bn_inference": False}])
+    text = study.pitfall_markdown(checks)
+    assert "Stuck at chance in at least one seed: **a**" in text and "NOT in inference mode: b" in text
+    ok = pd.DataFrame([{"arm": "a", "stuck_at_chance": False, "frozen_bn_inference": True}])
+    assert study.pitfall_markdown(ok) == "No arm is stuck at chance. Every frozen BN layer ran in inference mode."
+
+
+def test_a_failed_negative_control_makes_the_blogs_claims_not_testable():
+    plan = study.Plan(specs={}, premises={}, skipped={}, trained=["vgg16:frozen", "vgg16:scratch"])
+    p = {"margin": 0.02, "blog_claims": {"vgg16:frozen": "learns"}, "blog_reported": {}}
+    good = study.claims(_rows(), _target(), p, plan, negative=[0.5, 0.49, 0.51], positive=[0.9, 0.92, 0.91])
+    assert [c.kind for c in good] == ["control", "control", "claim"]
+    assert good[-1].verdict == C.REPRODUCED
+    bad = study.claims(_rows(), _target(), p, plan, negative=[0.95, 0.96, 0.97], positive=[0.9, 0.92, 0.91])
+    assert bad[1].verdict != bad[1].expected and bad[-1].verdict == C.NOT_TESTABLE
