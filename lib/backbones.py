@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Callable
 
 import keras
-import numpy as np
 
 from lib import checks
 from lib.params import OUTPUTS_ENV, REPO_ROOT

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import time
 from dataclasses import dataclass
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path

@@ -20,7 +20,7 @@ country, so country B at ``shift=0`` draws the very same images as country A for
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
