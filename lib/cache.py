@@ -67,7 +67,9 @@ def model_fingerprint(model) -> str | None:
         config = json.dumps(model.get_config(), sort_keys=True, default=str)
     except Exception:  # a layer without get_config: no safe key
         return None
-    names = {layer.name: i for i, layer in enumerate(model._flatten_layers(include_self=True, recursive=True))}
+    from lib.models import walk_layers  # here: the ledger side of this module loads without TensorFlow
+
+    names = {layer.name: i for i, layer in enumerate(walk_layers(model))}
     config = re.sub(r'"([^"\\]*)"', lambda m: f'"#{names[m.group(1)]}"' if m.group(1) in names else m.group(0), config)
     h = hashlib.sha256(config.encode())
     for v in model.variables:

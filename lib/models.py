@@ -41,3 +41,21 @@ def parameter_counts(model: keras.Model) -> dict[str, int]:
     trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
     frozen = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
     return {"trainable": trainable, "frozen": frozen, "total": trainable + frozen}
+
+
+def walk_layers(layer) -> list:
+    """``layer`` and every layer inside it, each once, breadth first: a model's ``layers`` and a
+    wrapper layer's inner model (an attribute holding a layer, e.g. ``backbones.InferenceMode.inner``).
+    Public attributes only (Keras' own recursive walk is private); the order is fixed for a given
+    architecture, so two models built alike walk alike (the graph pool copies ``trainable`` flags
+    along it; the feature cache names layers by their position in it)."""
+    out, seen, queue = [], set(), [layer]
+    while queue:
+        current = queue.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        out.append(current)
+        queue += list(getattr(current, "layers", None) or [])
+        queue += [v for k, v in sorted(vars(current).items()) if isinstance(v, keras.layers.Layer)]
+    return out

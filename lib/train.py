@@ -16,6 +16,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import accuracy_score, confusion_matrix
 
 from lib.data import Task
+from lib.models import walk_layers
 from lib.results import STUCK_LOSS_FRACTION, STUCK_MARGIN  # one definition of "stuck at chance"
 
 
@@ -169,8 +170,7 @@ class ModelPool:
             old, old_parts = kept
             for a, b in zip(old.variables, model.variables):
                 a.assign(b)
-            for a, b in zip(old._flatten_layers(include_self=True, recursive=True),
-                            model._flatten_layers(include_self=True, recursive=True)):
+            for a, b in zip(walk_layers(old), walk_layers(model)):
                 a.trainable = b.trainable
             if parts is not None and old_parts is not None:  # plain values (flags, names) from the fresh build
                 old_parts.refresh_from(parts)

@@ -56,3 +56,18 @@ def test_body_layers_refuses_foreign_model():
     m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")])
     with pytest.raises(ValueError, match="no 'norm'/'hidden_k'"):
         transfer.body_layers(m)
+
+
+def test_walk_layers_reaches_inside_models_and_wrappers():
+    import keras
+
+    from lib.backbones import InferenceMode
+
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="deep"), keras.layers.Dense(2, name="deeper")],
+                             name="inner")
+    x = keras.Input((4,))
+    outer = keras.Model(x, keras.layers.Dense(1, name="top")(InferenceMode(inner, name="wrap")(x)), name="outer")
+    names = [layer.name for layer in models.walk_layers(outer)]
+    assert names[0] == "outer" and {"wrap", "inner", "deep", "deeper", "top"} <= set(names)
+    assert len(names) == len(set(names))  # each layer once
+    assert names == [layer.name for layer in models.walk_layers(outer)]  # a fixed order
