@@ -1,0 +1,36 @@
+"""lib/report.py: a notebook's one-call setup, and the small figures every image study shares."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lib import params, records, report
+
+
+def test_begin_validates_opens_the_runners_record_and_counts_seeds(tmp_path, monkeypatch):
+    spec = params.read_parameters("summary").specs
+    good = params.validate({"title": "T", "outputs_root": ""}, spec)
+    path = tmp_path / "run.json"
+    records.Record(path, records.new_record("summary", "x", good)).save()
+    monkeypatch.setenv(records.RECORD_ENV, str(path))
+    P, record, seeds = report.begin({"title": "T", "outputs_root": ""}, "summary")
+    assert P == good and record.path == path and seeds == []  # the summary has no training seeds
+    with pytest.raises(params.ParameterError):
+        report.begin({"title": 3, "outputs_root": ""}, "summary")  # a bad value typed in the kernel
+
+
+def test_begin_lists_the_seeds(tmp_path, monkeypatch):
+    namespace = {name: s.default for name, s in params.read_parameters("d1_d2").specs.items()}
+    namespace.update(seed=4, n_seeds=3)
+    path = tmp_path / "run.json"
+    records.Record(path, records.new_record("d1_d2", "x", params.validate(namespace, params.read_parameters("d1_d2").specs))).save()
+    monkeypatch.setenv(records.RECORD_ENV, str(path))
+    assert report.begin(namespace, "d1_d2")[2] == [4, 5, 6]
+    assert json.loads(path.read_text())["notebook"] == "d1_d2"
+
+
+def test_plot_examples_titles_each_image_and_hides_spare_axes():
+    fig = report.plot_examples(np.zeros((5, 8, 8, 3)), list("abcde"), n=6, rows=2)
+    titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titled == list("abcde") and len(fig.axes) == 6
