@@ -45,3 +45,22 @@ def test_a_failed_negative_control_makes_the_blogs_claims_not_testable():
     assert good[-1].verdict == C.REPRODUCED
     bad = study.claims(_rows(), _target(), p, plan, negative=[0.95, 0.96, 0.97], positive=[0.9, 0.92, 0.91])
     assert bad[1].verdict != bad[1].expected and bad[-1].verdict == C.NOT_TESTABLE
+
+
+def test_controls_train_the_named_arm_and_reuse_only_runs_at_its_rate(monkeypatch):
+    calls = []
+
+    def fake_run(spec, task, image_size, *, seed, **kw):
+        calls.append((spec, kw["stop_stuck_after"]))
+        return {"test_acc": 0.5}, None, None
+
+    monkeypatch.setattr(study.transfer, "run_image_arm", fake_run)
+    p = {"weights": "none", "epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "finetune_learning_rate": 1e-4,
+         "head_epochs": 1, "cache_features": True, "stop_stuck_after": 0, "data_seed": 0, "image_size": 32}
+    rows = pd.DataFrame([{"arm": "simple_cnn:scratch", "seed": s, "test_acc": 0.8} for s in (0, 1)])
+    neg, pos = study.run_controls(rows, _target(), p, [0, 1], chosen={"simple_cnn:scratch": {"chosen": 3e-4}})
+    assert pos == [0.8, 0.8] and neg == [0.5, 0.5]  # the arm ran at the control's rate: its runs are reused
+    assert calls == [(study.CONTROL_ARM, 0)] * 2  # only the negative control trained, never stopped early
+    calls.clear()
+    neg, pos = study.run_controls(rows, _target(), p, [0, 1], chosen={"simple_cnn:scratch": {"chosen": 1e-3}})
+    assert pos == [0.5, 0.5] and calls == [(study.CONTROL_ARM, 0)] * 4  # another rate: the control trains its own
