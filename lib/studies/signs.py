@@ -581,7 +581,8 @@ class SignRuns:
         ep, imgs = convergence(hist, len(task.y_train), self.target_accuracy)
         return {**base, "val_acc": row["val_acc"], "best_val_acc": row["best_val_acc"], "epochs_to_target": ep,
                 "images_to_target": imgs, "wall_s": row["wall_s"], "epochs": n_epochs,
-                "trainable_params": row["trainable_params"], **evaluate_domains(parts.model, domains)}, hist
+                "trainable_params": row["trainable_params"], "test_acc_B": row["test_acc"],  # the runner's own test pass
+                **evaluate_domains(parts.model, {"A": self.source_task})}, hist
 
 
 # --------------------------------------------------------------------------- the report's steps
@@ -673,7 +674,8 @@ def run_sources(runs_: "SignRuns", p: dict, seeds, domains: dict, record, work: 
         for s in seeds:
             keep = work / f"source_{s}.weights.h5" if init == p["transfer_from"] else None
             row, hist, parts = runs_.source(init, s, out_file=keep)
-            tested = evaluate_domains(parts.model, domains)
+            tested = {"test_acc_A": row["test_acc"],  # the runner's own test pass on the source task
+                      **evaluate_domains(parts.model, {k: t for k, t in domains.items() if k != "A"})}
             record.add_history(f"source:{init}", s, hist, test_acc=tested["test_acc_A"])
             ep, _ = convergence(hist, len(runs_.source_task.y_train), runs_.target_accuracy)
             out.append({"init": init, "seed": s, "val_acc": row["val_acc"], "epochs_to_target": ep,
