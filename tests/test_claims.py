@@ -129,3 +129,149 @@ def test_a_premise_shared_by_two_arms_is_listed_once():
     src = C.Premise("source weights learned", False, detail="0.03 against 0.03")
     c = C.judge("x", "s", "h", rule="greater", a=[0.5] * 3, b=[0.4] * 3, n_test=100, premises=[src, src, C.enough_seeds(3)])
     assert len(c.premises) == 2 and c.reason.count("source weights learned") == 1
+
+
+# ---------------------------------------------------------------- against scipy / statsmodels
+
+
+def test_seeds_only_interval_is_scipys_paired_t():
+    from scipy import stats
+
+    a, b = np.array([0.81, 0.79, 0.84, 0.80]), np.array([0.78, 0.77, 0.80, 0.79])
+    iv = C.paired_interval(a, b)
+    ref = stats.ttest_rel(a, b)
+    ci = ref.confidence_interval(0.95)
+    assert math.isclose(iv.low, ci.low, rel_tol=1e-9) and math.isclose(iv.high, ci.high, rel_tol=1e-9)
+    assert math.isclose(iv.p_value, ref.pvalue, rel_tol=1e-9)
+
+
+def test_equivalence_p_values_are_statsmodels_ttost_paired():
+    from statsmodels.stats.weightstats import ttost_paired
+
+    a = np.array([0.801, 0.795, 0.806, 0.799, 0.803])
+    b = np.array([0.800, 0.798, 0.801, 0.802, 0.800])
+    v, iv = C.rule_verdict("equivalent", a, b, margin=0.01)
+    p_ref = ttost_paired(a, b, -0.01, 0.01)[0]
+    assert math.isclose(iv.p_rule, p_ref, rel_tol=1e-9) and v == C.REPRODUCED
+    # the no_better rule is TOST's upper one-sided test
+    v, iv = C.rule_verdict("no_better", a, b, margin=0.01)
+    assert math.isclose(iv.p_rule, ttost_paired(a, b, -10, 0.01)[2][1], rel_tol=1e-9)
+    # p below 0.05 exactly when the 90% interval says so
+    for m in (0.002, 0.004, 0.006, 0.01):
+        v, iv = C.rule_verdict("no_better", a, b, margin=m)
+        assert (v == C.REPRODUCED) == (iv.high < m) == (iv.p_rule < 0.05)
+
+
+def test_paired_test_term_is_agresti_min_and_shrinks_with_agreement():
+    rng = np.random.default_rng(0)
+    n = 1000
+    truth = rng.random(n) < 0.8
+    ca = truth[None, :].astype(float).repeat(3, 0)
+    cb = ca.copy()
+    flip = rng.choice(n, 40, replace=False)  # B disagrees with A on 40 examples, 20 each way
+    cb[:, flip[:20]] = 1 - cb[:, flip[:20]]
+    cb[:, flip[20:]] = 1 - cb[:, flip[20:]]
+    var, null, k = C.paired_test_var(ca, cb)
+    n12 = float(((ca[0] == 1) & (cb[0] == 0)).sum()) + 0.5
+    n21 = float(((ca[0] == 0) & (cb[0] == 1)).sum()) + 0.5
+    nn = n + 2
+    agresti_min = ((n12 + n21) / nn - ((n12 - n21) / nn) ** 2) / nn
+    assert k == n and math.isclose(var, agresti_min, rel_tol=1e-9)
+    # far narrower than two independent binomials on the same accuracies
+    assert var < 0.25 * C.test_sampling_var(ca.mean(), cb.mean(), n)
+    # identical arms still get a (small) width
+    assert C.paired_test_var(ca, ca)[0] > 0
+
+
+def test_paired_bootstrap_agrees_with_the_paired_term():
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    n = 600
+    p_item = rng.beta(4, 1, n)
+    ca = (rng.random(n) < p_item).astype(float)
+    cb = np.where(rng.random(n) < 0.85, ca, (rng.random(n) < p_item).astype(float))
+    iv = C.paired_interval([ca.mean()] * 3, [cb.mean()] * 3, outcomes=(ca[None], cb[None]))
+    boot = stats.bootstrap((ca, cb), lambda x, y: x.mean() - y.mean(), paired=True, n_resamples=4000,
+                           confidence_level=0.95, random_state=0, method="percentile")
+    width = iv.high - iv.low
+    assert 0.85 < width / (boot.confidence_interval.high - boot.confidence_interval.low) < 1.2
+
+
+def _null_claim(rng, n=3000, k=3, margin=None, rule="greater", p=0.8, disagree=0.12, seed_sd=0.004):
+    """Two arms of equal skill: per-example outcomes on a shared test set of a fresh draw."""
+    p_item = np.clip(rng.beta(p * 5, (1 - p) * 5, n), 0, 1)
+    out = []
+    for _arm in range(2):
+        base = rng.random(n) < p_item
+        rows = []
+        for _s in range(k):
+            re = rng.random(n) < disagree  # examples this seed's model decides anew
+            rows.append(np.where(re, rng.random(n) < p_item + rng.normal(0, seed_sd), base).astype(float))
+        out.append(np.array(rows))
+    ca, cb = out
+    return C.rule_verdict(rule, ca.mean(1), cb.mean(1), margin=margin, outcomes=(ca, cb))
+
+
+def test_holm_over_every_judged_claim_keeps_the_family_wise_error():
+    rng = np.random.default_rng(2)
+    sims, errors, errors_decisive_only = 100, 0, 0
+    for _ in range(sims):
+        fam = []
+        for _c in range(20):
+            v, iv = _null_claim(rng, n=200)
+            fam.append({"kind": "claim", "verdict": v, "p_value": iv.p_rule, "rule": "greater"})
+        errors += any(v in C.DECISIVE for v in C.adjusted_verdicts(fam))
+        # the old way: adjusting only the verdicts that were already decisive
+        dec = [c for c in fam if c["verdict"] in C.DECISIVE]
+        errors_decisive_only += bool(dec) and any(C.holm([c["p_value"] for c in dec]))
+    assert errors / sims <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / sims)
+    assert errors_decisive_only / sims > 0.2  # why the family must hold every judged claim
+
+
+def test_null_equivalence_design_at_default_sizes_is_reproduced():
+    # the lab's default margin claims: 3 seeds, margin 0.03, test sets sized by planned_test_size
+    n = C.planned_test_size(0.03)
+    assert 1_500 < n < 3_500
+    rng = np.random.default_rng(3)
+    got = [_null_claim(rng, n=n, rule="no_better", margin=0.03)[0] for _ in range(300)]
+    assert got.count(C.REPRODUCED) / len(got) >= 0.8
+
+
+def test_a_design_that_cannot_resolve_its_margin_is_not_testable():
+    rng = np.random.default_rng(4)
+    ca = (rng.random((3, 150)) < 0.8).astype(float)
+    cb = (rng.random((3, 150)) < 0.8).astype(float)
+    c = C.judge("x", "seed 001", "h", rule="no_better", a=ca.mean(1), b=cb.mean(1), margin=0.02, outcomes=(ca, cb))
+    assert c.verdict == C.NOT_TESTABLE and "design resolves the margin" in c.reason
+    big = np.tile(ca, (1, 20))
+    c = C.judge("x", "seed 001", "h", rule="no_better", a=big.mean(1), b=big.mean(1), margin=0.02, outcomes=(big, big))
+    assert c.verdict == C.REPRODUCED and c.p_value < 0.05
+
+
+def test_censored_times_are_compared_as_time_to_event():
+    from scipy import stats
+
+    # fine-tuning reached the target in every seed, scratch never did (censored at 30 epochs)
+    v, ev = C.time_to_event([3, 4, 5, 4, 3], [True] * 5, [30] * 5, [False] * 5)
+    assert v == C.REPRODUCED and ev["a_reached"] == 5 and ev["b_reached"] == 0
+    ref = stats.logrank(stats.CensoredData(uncensored=[3, 4, 5, 4, 3]), stats.CensoredData(right=[30] * 5))
+    assert math.isclose(ev["p_value"], ref.pvalue, rel_tol=1e-6)
+    assert C.time_to_event([30] * 5, [False] * 5, [3, 4, 5, 4, 3], [True] * 5)[0] == C.NOT_REPRODUCED
+    # three seeds each way is not enough for a decision after all, and the text says why
+    v, ev = C.time_to_event([3, 4], [True, True], [9, 9], [False, False])
+    assert v == C.INCONCLUSIVE and "never" in C.event_text(ev)
+    c = C.judge_time_to_event("s", "seed 001", "h", a=[3, 4, 5, 4, 3], a_reached=[True] * 5, b=[30] * 5,
+                              b_reached=[False] * 5, a_name="finetune", b_name="scratch")
+    assert c.verdict == C.REPRODUCED and "scratch reached it in 0 of 5 seeds" in c.evidence and c.p_value < 0.05
+
+
+def test_claims_carry_their_quote_and_the_p_value_they_rest_on():
+    c = C.judge("x", "seed 001", "h", rule="greater", a=[0.9, 0.91, 0.92], b=[0.5, 0.52, 0.51], n_test=1000,
+                quote="it doesn't have any advantage at all", said_by="asker", data="stand-in")
+    d = c.as_dict()
+    assert d["quote"].startswith("it doesn't") and d["said_by"] == "asker" and d["data"] == "stand-in"
+    assert d["p_value"] == d["interval"]["p_rule"] and d["p_value"] < 0.001
+    # an older record without p_value: the test is recomputed from its interval
+    del d["p_value"]
+    assert C.claim_p_value(d) < 0.001
