@@ -46,6 +46,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from lib.quotes import quote_for
+
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 NOT_TESTABLE, OPEN = "not testable here", "open"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_TESTABLE, OPEN)
@@ -457,7 +459,10 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
         p_value = iv.p_rule
         evidence = evidence or f"{measure}, {comparator or 'B'} as B: A - B {iv.text()}"
         if margin is not None and kind == "claim":
-            premises.append(resolution(iv, margin))
+            res = resolution(iv, margin)
+            if not res.held and own in DECISIVE:  # power is the design's concern; a decided test stays valid
+                res = Premise(res.name, True, res.value, res.threshold, res.detail + "; the interval decided regardless")
+            premises.append(res)
     elif verdict in VERDICTS:
         own = verdict
     else:
@@ -468,6 +473,9 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
         final, reason = NOT_TESTABLE, "; ".join(p.text() for p in failed)
     else:
         final, reason = own, RULES.get(rule, OWN_RULES.get(rule, rule))
+    if kind == "claim" and not quote:
+        quote, who = quote_for(id)
+        said_by = said_by or who
     return Claim(id=id, source=source, hypothesis=hypothesis, direction=direction or RULES.get(rule, OWN_RULES.get(rule, rule)),
                  measure=measure, split=split, comparator=comparator, rule=rule, verdict=final, reason=reason,
                  kind=kind, margin=margin, expected=expected, interval=asdict(iv) if iv else None,

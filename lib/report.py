@@ -210,12 +210,23 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 def claims_table(claims) -> pd.DataFrame:
     """The claims a report judged (:class:`lib.claims.Claim` or their dicts), one row each: kind,
-    who said it, the hypothesis, the verdict, the rule or failed premise, the evidence, premises."""
+    who said it and the sentence it tests, the hypothesis, the verdict (and after Holm's adjustment
+    over this report's judged claims), the rule or failed premise, the p-value, the evidence and
+    the premises (the margin claims' design check among them). Claims judged on the lab's generated
+    data say so."""
+    from lib import claims as C
+
+    dicts = [c.as_dict() if hasattr(c, "as_dict") else c for c in claims]
+    adjusted = C.holm_adjust(dicts)
     rows = []
-    for c in claims:
-        c = c.as_dict() if hasattr(c, "as_dict") else c
-        rows.append({"kind": c["kind"], "source": c["source"], "hypothesis": c["hypothesis"],
+    for c, (holm_v, holm_p) in zip(dicts, adjusted):
+        p = C.claim_p_value(c) if c["kind"] == "claim" else None
+        rows.append({"kind": c["kind"], "source": c["source"] + (f" ({c['said_by']})" if c.get("said_by") else ""),
+                     "quote": f"“{c['quote']}”" if c.get("quote") else "",
+                     "hypothesis": c["hypothesis"] + (" [on the lab's stand-in data]" if c.get("data") == "stand-in" else ""),
                      "verdict": c["verdict"] + (f" (must be {c['expected']})" if c["kind"] == "control" else ""),
+                     "after Holm (this report)": holm_v if c["kind"] == "claim" else "",
+                     "p": "" if p is None else f"{p:.3g}" + ("" if holm_p is None else f" (Holm {holm_p:.3g})"),
                      "the interval alone": c.get("interval_verdict"), "why": c["reason"], "evidence": c["evidence"],
                      "premises": "; ".join(f"{p['name']}: {'held' if p['held'] else 'FAILED'} ({p['detail']})"
                                            for p in c.get("premises") or [])})
@@ -229,7 +240,9 @@ def claims_markdown(claims) -> str:
         c = c.as_dict() if hasattr(c, "as_dict") else c
         tag = "control" if c["kind"] == "control" else c["source"]
         ok = "" if c["kind"] != "control" else (" — passed" if c["verdict"] == c["expected"] else " — **FAILED**")
-        lines.append(f"- *{tag}*: {c['hypothesis']}: **{c['verdict']}**{ok} ({c['evidence']}"
+        said = f" (\u201c{c['quote']}\u201d, {c.get('said_by') or 'source'})" if c.get("quote") else ""
+        stand_in = " [on the lab's stand-in data]" if c.get("data") == "stand-in" else ""
+        lines.append(f"- *{tag}*: {c['hypothesis']}{said}{stand_in}: **{c['verdict']}**{ok} ({c['evidence']}"
                      + (f"; {c['reason']}" if c["verdict"] == "not testable here" else "") + ").")
     return "\n".join(lines)
 

@@ -41,7 +41,8 @@ CLAIMS = {
 
 def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[float]]], majority: float, *,
                 n_val: int, n_test: int, margin: float = 0.02, premises: dict[str, list] | None = None,
-                source: str = "seed 002", seed_reported: str = "", skipped: dict[str, str] | None = None) -> C.Claim:
+                source: str = "seed 002", seed_reported: str = "", skipped: dict[str, str] | None = None,
+                y_val: Sequence[int] | None = None) -> C.Claim:
     """Judge one seed-document claim about ``arm`` through the claims contract.
 
     ``per_arm`` maps arm -> {"train_acc": [...], "val_acc": [...], "test_acc": [...]} (one value
@@ -64,22 +65,46 @@ def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[floa
         why = "; ".join(f"{a}: {(skipped or {}).get(a, 'not run')}" for a in missing)
         failed = [*prem, C.Premise("every arm trained", False, detail=why)]
         return C.judge(cid, rule=kind, verdict=INCONCLUSIVE, evidence=f"not trained ({why})", premises=failed, **common)
-    a = {k: np.asarray(v, dtype=float) for k, v in per_arm[arm].items()}
+    a = {k: np.asarray(v, dtype=float) for k, v in per_arm[arm].items() if k not in ("test_correct", "val_correct")}
     prem = [C.enough_seeds(len(a["val_acc"])), *prem]
     if kind == "learns":
         return C.judge(cid, rule="above", a=a["val_acc"], b=majority + LEARNS_MARGIN, n_test=n_val, premises=prem,
                        measure="validation accuracy", split="validation",
                        **{**common, "comparator": f"majority rate {majority:.3f} + {LEARNS_MARGIN}"})
     if kind == "stuck":
+        stopped = int(np.sum(a.get("stopped_stuck", [0])))
+        prem.append(C.Premise("trained its whole budget (not stopped by the criterion judged)", stopped == 0,
+                              value=stopped, threshold=0, detail=f"{stopped} of {len(a['val_acc'])} seeds stopped as stuck"))
+        outcomes = None
+        vc = per_arm[arm].get("val_correct")
+        if y_val is not None and vc is not None and all(np.ndim(x) == 1 for x in vc):
+            y = np.asarray(y_val)
+            top = np.bincount(y).argmax()
+            outcomes = (np.stack([np.asarray(x, dtype=float) for x in vc]), (y == top).astype(float)[None])
         return C.judge(cid, rule="no_better", a=a["val_acc"], b=majority, margin=STUCK_MARGIN, n_test=n_val,
-                       premises=prem, measure="validation accuracy", split="validation",
+                       premises=prem, measure="validation accuracy", split="validation", outcomes=outcomes,
                        **{**common, "comparator": f"majority rate {majority:.3f}"})
     if kind == "overfits":
         return C.judge(cid, rule="greater", a=a["train_acc"], b=a["val_acc"], offset=OVERFIT_GAP, n_test=n_val,
                        premises=prem, measure=f"train minus validation accuracy, minus {OVERFIT_GAP}",
                        split="train and validation", **{**common, "comparator": f"its validation accuracy + {OVERFIT_GAP}"})
     b = per_arm[other]["test_acc"]
+    outcomes = paired_outcomes(per_arm[arm], per_arm[other])
     if kind == "beats":
-        return C.judge(cid, rule="greater", a=a["test_acc"], b=b, n_test=n_test,
+        return C.judge(cid, rule="greater", a=a["test_acc"], b=b, n_test=n_test, outcomes=outcomes,
                        premises=[*prem, C.above_chance(arm, a["test_acc"], majority, n_test)], **common)
-    return C.judge(cid, rule="no_better", a=a["test_acc"], b=b, n_test=n_test, margin=margin, premises=prem, **common)
+    return C.judge(cid, rule="no_better", a=a["test_acc"], b=b, n_test=n_test, margin=margin, premises=prem,
+                   outcomes=outcomes, **common)
+
+
+def paired_outcomes(a: dict, b: dict, key: str = "test_correct"):
+    """``(A's, B's)`` per-seed, per-example outcomes for :func:`lib.claims.judge` when both arms kept
+    them (``key``: a list of one array per seed, seeds in the same order), else ``None`` (the
+    interval then falls back to the unpaired test-set term)."""
+    ca, cb = a.get(key), b.get(key)
+    if ca is None or cb is None or len(ca) != len(cb) or any(np.ndim(x) != 1 for x in [*ca, *cb]):
+        return None
+    try:
+        return np.stack([np.asarray(x, dtype=float) for x in ca]), np.stack([np.asarray(x, dtype=float) for x in cb])
+    except ValueError:  # different test sets (lengths): nothing to pair
+        return None

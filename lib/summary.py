@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from lib.claims import (INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, OPEN, REPRODUCED, VERDICTS, VOCABULARY,  # noqa: F401
-                        Claim, adjusted_verdicts, gate_by_controls)
+                        Claim, gate_by_controls)
+from lib import claims as C
 
 # experiment -> the verdicts it provides (what the summary expects, and says is open without it)
 EXPECTED: dict[str, list[str]] = {
@@ -52,7 +53,7 @@ EXPECTED: dict[str, list[str]] = {
                      "seed 000 answer: the two-stage recipe beats the frozen base",
                      "pitfall: pixels /255 hurt a model that expects 0-255"],
     "plates/noise_sweep": ["seed 000: the noise was too strong (weaker noise beats it)"],
-    "signs/country_shift": ["seed 001: from scratch beats transfer with few examples",
+    "signs/country_shift": ["seed 001: transfer has no advantage over scratch with few examples",
                             "seed 001: from scratch converges fastest",
                             "seed 001: freezing gives no speed-up",
                             "seed 001: pre-trained initialisation does not help the first country"],
@@ -141,6 +142,12 @@ def _premise_text(c: dict) -> str:
     return "; ".join(f"{p['name']}: {'held' if p['held'] else 'FAILED'}" for p in c.get("premises") or [])
 
 
+def _resolution_text(c: dict) -> str:
+    """The margin claim's design check (:func:`lib.claims.resolution`), as the summary shows it."""
+    got = next((p for p in c.get("premises") or [] if p["name"] == "design resolves the margin"), None)
+    return "" if got is None else f"{'held' if got['held'] else 'FAILED'}: {got['detail']}"
+
+
 def _claim_rows(key: str, rec: dict) -> list[dict]:
     """The contract claims of one counted run (:mod:`lib.claims`), as the summary's rows; the run's
     controls gate its claims (a failed control makes them not testable)."""
@@ -157,7 +164,9 @@ def _claim_rows(key: str, rec: dict) -> list[dict]:
                      "verdict": c["verdict"], "interval_verdict": c.get("interval_verdict"),
                      "expected": c.get("expected"), "evidence": c.get("evidence", ""), "reason": c.get("reason", ""),
                      "premises": _premise_text(c), "prerequisites": prereq, "interval": c.get("interval"),
-                     "rule": c.get("rule"), "margin": c.get("margin"), "report": rec.get("output")})
+                     "rule": c.get("rule"), "margin": c.get("margin"), "report": rec.get("output"),
+                     "p_value": C.claim_p_value(c), "quote": c.get("quote", ""), "said_by": c.get("said_by", ""),
+                     "data": c.get("data", ""), "resolution": _resolution_text(c)})
     return rows
 
 
@@ -213,12 +222,43 @@ def summarise(root: str | Path, min_figures: dict[str, int] | None = None) -> di
         claims += [{"run": key, "id": f"{key}:{i}", "kind": "claim", "source": c.split(":")[0],
                     "claim": c, "seed_reported": "", "verdict": OPEN, "interval_verdict": None, "expected": None,
                     "evidence": runs[-1]["why"], "reason": runs[-1]["why"], "premises": "", "prerequisites": [],
-                    "interval": None, "rule": None, "margin": None, "report": None}
+                    "interval": None, "rule": None, "margin": None, "report": None, "p_value": None, "quote": "",
+                    "said_by": "", "data": "", "resolution": ""}
                    for i, c in enumerate(EXPECTED.get(key, []))]
-    adjusted = adjusted_verdicts(claims)
-    for c, a in zip(claims, adjusted):
-        c["holm_verdict"] = a
+    # Holm over every judged claim of the summary (the family), and within each report
+    for c, (v, p) in zip(claims, C.holm_adjust(claims)):
+        c["holm_verdict"], c["holm_p"] = v, p
+    for run in {c["run"] for c in claims}:
+        mine = [c for c in claims if c["run"] == run]
+        for c, (v, _) in zip(mine, C.holm_adjust(mine)):
+            c["report_holm_verdict"] = v
     return {"runs": runs, "claims": claims, "cost": cost, "controls": controls_table(claims)}
+
+
+def claims_view(claims: pd.DataFrame, root: str | Path) -> pd.DataFrame:
+    """The summary's table of every claim: who said it and the sentence it tests, the hypothesis
+    (flagged when judged on the lab's stand-in data), the verdict, the verdict after Holm's
+    adjustment over every judged claim of the summary (with the adjusted p-value), the margin and
+    the design's resolution check, the rule or failed premise, the evidence and links."""
+    def said(r) -> str:
+        who = f"{r.source} ({r.said_by})" if r.said_by else r.source
+        return who + (f": \u201c{r.quote}\u201d" if r.quote else "")
+
+    def holm(r) -> str:
+        if r.kind != "claim" or r.holm_p is None or (isinstance(r.holm_p, float) and np.isnan(r.holm_p)):
+            return r.holm_verdict if r.kind == "claim" else ""
+        return f"{r.holm_verdict} (p {r.p_value:.3g}, Holm {r.holm_p:.3g})"
+
+    view = pd.DataFrame({
+        "kind": claims.kind, "said": [said(r) for r in claims.itertuples()],
+        "claim": [c + (" [on the lab's stand-in data]" if d == "stand-in" else "") for c, d in zip(claims.claim, claims.data)],
+        "seed reported": claims.seed_reported, "verdict": claims.verdict,
+        "after Holm (all claims)": [holm(r) for r in claims.itertuples()],
+        "margin": claims.margin, "design resolves the margin": claims.resolution,
+        "rule or failed premise": claims.reason, "evidence": claims.evidence,
+        "report": claims.report.map(lambda p: link(p, root)),
+        "prerequisites": claims.prerequisites.map(lambda ps: ", ".join(link(p, root, ".ipynb") for p in ps))})
+    return view
 
 
 def controls_table(claims: list[dict]) -> list[dict]:

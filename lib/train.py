@@ -275,6 +275,15 @@ def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
     return accuracy_of(model.predict(x, batch_size=1024, verbose=0), y)
 
 
+def correct_of(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-example outcomes of predicted class probabilities: 1.0 where the example is right; with
+    several labels per example (a plate's ``(n, 7)`` characters), the share of its labels right, one
+    value per example, since the labels of one example are not independent draws (the claims'
+    paired test-set term, :func:`lib.claims.paired_test_var`, reads these)."""
+    right = (np.argmax(probs, axis=-1) == np.asarray(y)).astype(np.float32)
+    return right.mean(axis=-1) if right.ndim > 1 else right
+
+
 def accuracy_of(probs: np.ndarray, y: np.ndarray) -> float:
     """:func:`accuracy` of predicted class probabilities ``probs`` (last axis: classes)."""
     pred = np.argmax(probs, axis=-1)

@@ -487,6 +487,10 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
            "best_val_acc": max(hist["val_accuracy"]),
            "best_epoch": int(hist["val_epoch"][int(np.argmax(hist["val_accuracy"]))]),
            "test_acc": train.accuracy_of(test_probs, task.y_test), "final_val_loss": hist["val_loss"][-1],
+           "test_correct": train.correct_of(test_probs, task.y_test),  # per example, for the paired intervals
+           # the final model's per-example validation outcomes (its last val_accuracy): the stuck rule pairs them
+           # with the majority-class predictor's on the same examples
+           "val_correct": train.correct_of(model.predict(task.x_val, batch_size=1024, verbose=0), task.y_val),
            "wall_s": wall, "images_per_s": len(hist["loss"]) * len(task.y_train) / wall,
            "epochs_run": len(hist["loss"]), "stopped_stuck": int((hist.get("stopped_stuck") or [0])[0]),
            "cached_features": bool((parts.frozen or parts.frozen_until) and cache_features

@@ -582,6 +582,7 @@ class SignRuns:
         return {**base, "val_acc": row["val_acc"], "best_val_acc": row["best_val_acc"], "epochs_to_target": ep,
                 "images_to_target": imgs, "wall_s": row["wall_s"], "epochs": n_epochs,
                 "trainable_params": row["trainable_params"], "test_acc_B": row["test_acc"],  # the runner's own test pass
+                "correct_B": row["test_correct"],
                 **evaluate_domains(parts.model, {"A": self.source_task})}, hist
 
 
@@ -674,7 +675,7 @@ def run_sources(runs_: "SignRuns", p: dict, seeds, domains: dict, record, work: 
         for s in seeds:
             keep = work / f"source_{s}.weights.h5" if init == p["transfer_from"] else None
             row, hist, parts = runs_.source(init, s, out_file=keep)
-            tested = {"test_acc_A": row["test_acc"],  # the runner's own test pass on the source task
+            tested = {"test_acc_A": row["test_acc"], "correct_A": row["test_correct"],  # the runner's own test pass
                       **evaluate_domains(parts.model, {k: t for k, t in domains.items() if k != "A"})}
             record.add_history(f"source:{init}", s, hist, test_acc=tested["test_acc_A"])
             ep, _ = convergence(hist, len(runs_.source_task.y_train), runs_.target_accuracy)
@@ -931,28 +932,28 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
 
     k0 = min(sizes)
     at = rows[rows["size"] == k0]
-    per_arm = {a: at[at.arm == a].sort_values("seed").rename(columns={"test_acc_B": "test_acc"})[["test_acc", "val_acc"]]
-               .assign(train_acc=np.nan).to_dict(orient="list") for a in arms}
+    cols = ["test_acc", "val_acc"] + (["test_correct"] if "correct_B" in at else [])
+    per_arm = {a: at[at.arm == a].sort_values("seed").rename(columns={"test_acc_B": "test_acc", "correct_B": "test_correct"})
+               [cols].assign(train_acc=np.nan).to_dict(orient="list") for a in arms}
     said = "from scratch converged fastest; every transfer arm stayed at a higher loss"
-    out = [results.judge_claim(f"beats {other}", "scratch", per_arm, 1 / n_classes, n_val=n_val, n_test=n_test,
+    # the asker's words: transfer "doesn't have any advantage at all" (an equivalence claim at the margin)
+    out = [results.judge_claim("no_better_than scratch", other, per_arm, 1 / n_classes, n_val=n_val, n_test=n_test,
                                margin=margin, source="seed 001", seed_reported=said)
            for other in [a for a in ("finetune", "frozen", "freeze_first:2") if a in arms] if "scratch" in arms]
     if "scratch" in arms and comparator in arms:
         spe = -(-k0 * n_classes // batch_size)  # optimizer steps per epoch at k0 per class
-        steps = {a: [(e if pd.notna(e) else g.epochs.iloc[0] + 1) * spe for e in g.sort_values("seed").epochs_to_target]
-                 for a, g in at.groupby("arm") if a in ("scratch", comparator)}
-        never = {a: int(at[at.arm == a].epochs_to_target.isna().sum()) for a in steps}
-        out.append(C.judge(f"seed001.scratch.faster.{comparator}", "seed 001",
-                           f"with {k0} examples per class, scratch reaches validation {target_accuracy} in fewer optimizer "
-                           f"steps than {comparator}", rule="less", a=steps["scratch"], b=steps[comparator],
-                           measure="optimizer steps to the target validation accuracy", split="validation",
-                           comparator=comparator,
-                           premises=[C.enough_seeds(n_seeds),
-                                     C.above_chance("scratch", per_arm["scratch"]["test_acc"], 1 / n_classes, n_test)],
-                           evidence=f"steps: scratch {np.mean(steps['scratch']):.0f} (never reached: {never['scratch']}), "
-                                    f"{comparator} {np.mean(steps[comparator]):.0f} (never reached: {never[comparator]}); "
-                                    "a run that never reaches the target counts as its epochs + 1 (a lower bound)",
-                           seed_reported=said))
+        times = {a: g.sort_values("seed") for a, g in at.groupby("arm") if a in ("scratch", comparator)}
+        steps = {a: [(e if pd.notna(e) else n) * spe for e, n in zip(g.epochs_to_target, g.epochs)]
+                 for a, g in times.items()}
+        reached = {a: g.epochs_to_target.notna().tolist() for a, g in times.items()}
+        out.append(C.judge_time_to_event(
+            f"seed001.scratch.faster.{comparator}", "seed 001",
+            f"with {k0} examples per class, scratch reaches validation {target_accuracy} in fewer optimizer steps than "
+            f"{comparator}", a=steps["scratch"], a_reached=reached["scratch"], b=steps[comparator],
+            b_reached=reached[comparator], a_name="scratch", b_name=comparator, split="validation",
+            premises=[C.enough_seeds(n_seeds),
+                      C.above_chance("scratch", per_arm["scratch"]["test_acc"], 1 / n_classes, n_test)],
+            seed_reported=said, data="stand-in"))
     if {"frozen", "finetune"} <= set(arms):
         w = rows[rows["size"] == max(sizes)].groupby("arm").wall_s.mean()
         same = C.Premise("the frozen arm runs its base every step, as the seed's did", False,
@@ -963,8 +964,10 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
                                     f"{w['frozen']:.1f} s per run", seed_reported="freezing gave no speed-up"))
     if len(source_inits) > 1 and "scratch" in source_inits:
         pre = [i for i in source_inits if i != "scratch"][0]
-        per_src = {i: src_rows[src_rows.init == i].sort_values("seed").rename(columns={"test_acc_A": "test_acc"})
-                   [["test_acc", "val_acc"]].assign(train_acc=np.nan).to_dict(orient="list") for i in source_inits}
+        src_cols = ["test_acc", "val_acc"] + (["test_correct"] if "correct_A" in src_rows else [])
+        per_src = {i: src_rows[src_rows.init == i].sort_values("seed")
+                   .rename(columns={"test_acc_A": "test_acc", "correct_A": "test_correct"})
+                   [src_cols].assign(train_acc=np.nan).to_dict(orient="list") for i in source_inits}
         out.append(results.judge_claim("no_better_than scratch", pre, per_src, 1 / n_classes, n_val=src_n_val,
                                        n_test=src_n_test, margin=margin,
                                        premises={pre: [source_premise] if source_premise else []}, source="seed 001",

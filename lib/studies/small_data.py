@@ -209,7 +209,8 @@ def claims(rows, target, p: dict, plan_: Plan, negative, positive) -> list:
     """The controls, then the blog's findings (``blog_claims``) judged by :func:`lib.results.judge_claim`,
     the controls gating them."""
     n_test, n_val = target.sizes()["test"], target.sizes()["validation"]
-    per_arm = {a: rows[rows.arm == a].sort_values("seed")[["train_acc", "val_acc", "test_acc"]].to_dict(orient="list")
+    cols = ["train_acc", "val_acc", "test_acc"] + [c for c in ("test_correct", "val_correct", "stopped_stuck") if c in rows]
+    per_arm = {a: rows[rows.arm == a].sort_values("seed")[cols].to_dict(orient="list")
                for a in plan_.trained}
     majority = D.majority_rate(target.y_val)
     test_majority = D.majority_rate(target.y_test)  # the controls are read on test
@@ -219,7 +220,8 @@ def claims(rows, target, p: dict, plan_: Plan, negative, positive) -> list:
                 ] if negative else []
     judged = [results.judge_claim(c, a, per_arm, majority, n_val=n_val, n_test=n_test, margin=p["margin"],
                                   premises=plan_.premises, skipped=plan_.skipped,
-                                  seed_reported=p["blog_reported"].get(a, "")) for a, c in p["blog_claims"].items()]
+                                  seed_reported=p["blog_reported"].get(a, ""), y_val=target.y_val)
+              for a, c in p["blog_claims"].items()]
     return C.gate_by_controls(controls + judged)
 
 
