@@ -127,13 +127,19 @@ def _d1_d2_arm(arm, src, task, hidden, new_hidden, learning_rate, finetune_learn
     raise ValueError(f"unknown D1 -> D2 arm {arm!r}; known: {', '.join(D1_D2_ARMS)}")
 
 
+def _tested(model, task) -> dict:
+    """Test accuracy and the per-example outcomes behind it (the claims' paired test-set term)."""
+    probs = model.predict(task.x_test, batch_size=1024, verbose=0)
+    return {"test_acc": train.accuracy_of(probs, task.y_test), "test_correct": train.correct_of(probs, task.y_test)}
+
+
 def _keep(rows, record, arm, seed, model, task, hist):
 
     best = int(np.argmax(hist["val_accuracy"])) if "best_epoch" in hist else -1  # early stopping restored it
     rows.append({
         "arm": arm, "seed": seed, "dataset": task.name, "epochs_run": len(hist["loss"]),
         "train_acc": hist["accuracy"][best], "val_acc": hist["val_accuracy"][best],
-        "test_acc": train.accuracy(model, task.x_test, task.y_test),
+        **_tested(model, task),
         "epoch_time_s": float(sum(hist["epoch_time_s"]) / len(hist["epoch_time_s"])),
     })
     if record is not None:

@@ -12,34 +12,38 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib import claims as C
+from lib import claims as C, results
 
 SOURCE = "seed 003"
 
 
 def steps_to_target(history: dict, target: float) -> tuple[float, bool]:
     """Optimizer steps until validation accuracy first reached ``target`` and whether it never did
-    (then the run's steps + one epoch: a lower bound, censored)."""
+    (then the steps the run trained: the time it was censored at, never scored as a value)."""
     spe = (history.get("steps_per_epoch") or [1.0])[0]
     for epoch, v in zip(history["val_epoch"], history["val_accuracy"]):
         if v >= target:
             return epoch * spe, False
-    return (len(history["loss"]) + 1) * spe, True
+    return len(history["loss"]) * spe, True
 
 
-def arm_steps(history: dict, arm: str, target: float) -> tuple[list[float], int]:
-    """Steps to ``target`` for each seed of ``arm`` (seed order) and how many were censored."""
+def arm_steps(history: dict, arm: str, target: float) -> tuple[list[float], list[bool]]:
+    """Steps to ``target`` for each seed of ``arm`` (seed order) and whether each was censored."""
     by_seed = history[arm]
     out = [steps_to_target(by_seed[s], target) for s in sorted(by_seed, key=int)]
-    return [s for s, _ in out], sum(c for _, c in out)
+    return [s for s, _ in out], [c for _, c in out]
 
 
 def claims(rows, history: dict, *, n_test: int, chance: float, d1_n_test: int, d1_chance: float, target: float,
            margin: float, control_n_test: dict[str, int] | None = None,
-           control_chance: dict[str, float] | None = None) -> list[C.Claim]:
+           control_chance: dict[str, float] | None = None, data: str = "stand-in") -> list[C.Claim]:
     """The study's controls and seed 003's claims. ``rows``: the run's per-arm, per-seed rows
-    (a DataFrame with ``arm``, ``seed``, ``test_acc``); ``history``: the record's histories."""
+    (a DataFrame with ``arm``, ``seed``, ``test_acc`` and, when kept, ``test_correct``); ``history``: the
+    record's histories; ``data``: "stand-in" (generated or bundled data) or "user" (the user's CSV files)."""
     acc = {a: g.sort_values("seed").test_acc.tolist() for a, g in rows.groupby("arm")}
+    cor = ({a: g.sort_values("seed").test_correct.tolist() for a, g in rows.groupby("arm")}
+           if "test_correct" in rows else {})
+    pair = lambda x, y: results.paired_outcomes({"test_correct": cor.get(x)}, {"test_correct": cor.get(y)})  # noqa: E731
     n_seeds = len(acc["frozen"])
     out = []
     control_n_test, control_chance = control_n_test or {}, control_chance or {}
@@ -49,6 +53,7 @@ def claims(rows, history: dict, *, n_test: int, chance: float, d1_n_test: int, d
             "when D2 is drawn like D1 (its held-out part, same labels), the frozen D1 layers + new layers beat the "
             "re-initialised control: transfer must help", rule="greater", a=acc["positive/frozen"],
             b=acc["positive/control"], n_test=control_n_test.get("positive"), comparator="positive/control",
+            outcomes=pair("positive/frozen", "positive/control"),
             kind="control", expected=C.REPRODUCED))
     if "negative/frozen" in acc:
         for arm in ("frozen", "control"):
@@ -65,19 +70,15 @@ def claims(rows, history: dict, *, n_test: int, chance: float, d1_n_test: int, d
         "the transferred D1 layers did not help: frozen D1 layers + new layers end no better than a re-initialised "
         f"control on D2 (the author's inference; margin {margin:g})", rule="no_better", a=acc["frozen"],
         b=acc["control"], n_test=n_test, margin=margin, comparator="control", premises=base,
+        outcomes=pair("frozen", "control"), data=data,
         seed_reported="the author: the new layers did all the work (frozen transfer 0.876 on D2, no control run)"))
     steps_f, cens_f = arm_steps(history, "frozen", target)
     steps_c, cens_c = arm_steps(history, "control", target)
-    reached = C.Premise("the control reaches the target", cens_c == 0, value=n_seeds - cens_c, threshold=n_seeds,
-                        detail=f"{n_seeds - cens_c} of {n_seeds} control runs reached validation {target:.3f}")
-    out.append(C.judge(
+    out.append(C.judge_time_to_event(
         "d1_d2.answer.faster", SOURCE,
         "the transferred D1 layers speed up training: frozen D1 layers + new layers reach the target validation "
-        "accuracy in fewer optimizer steps than the re-initialised control (the accepted answer's first measure)",
-        rule="less", a=steps_f, b=steps_c, measure="optimizer steps to the target validation accuracy",
-        split="validation", comparator="control", premises=[*base, reached],
-        evidence=f"steps to validation {target:.3f}: frozen {np.mean(steps_f):.0f} (censored {cens_f}), control "
-                 f"{np.mean(steps_c):.0f} (censored {cens_c}); frozen - control "
-                 + C.paired_interval(steps_f, steps_c, accuracies=False).text(0),
+        f"accuracy {target:.3f} in fewer optimizer steps than the re-initialised control (the accepted answer's "
+        "first measure)", a=steps_f, a_reached=[not c for c in cens_f], b=steps_c, b_reached=[not c for c in cens_c],
+        a_name="frozen", b_name="control", split="validation", premises=base, data=data,
         seed_reported="not measured by the author; the answer's measure (a)"))
     return out
