@@ -256,9 +256,11 @@ def paired_interval(a: Sequence[float], b: Sequence[float] | float, n_test: int 
                     se_test=math.sqrt(var_test), se_null_test=math.sqrt(var_null))
 
 
-def mean_interval(values: Sequence[float], n_test: int | None = None, confidence: float = 0.95) -> Interval:
-    """A mean accuracy over seeds with its interval (seeds' spread + test-set sampling)."""
-    return paired_interval(values, 0.0, n_test, confidence)
+def mean_interval(values: Sequence[float], n_test: int | None = None, confidence: float = 0.95,
+                  outcomes: Any = None) -> Interval:
+    """A mean accuracy over seeds with its interval (seeds' spread + test-set sampling; from the
+    per-example or per-cluster ``outcomes``, (seeds, examples), when given)."""
+    return paired_interval(values, 0.0, n_test, confidence, outcomes=None if outcomes is None else (outcomes, None))
 
 
 # --------------------------------------------------------------------------- rules
@@ -370,10 +372,11 @@ def source_learned(quality: dict | None, name: str = "source weights learned the
 
 
 def above_chance(arm: str, values: Sequence[float], chance: float, n_test: int | None = None,
-                 margin: float = ABOVE_CHANCE_MARGIN) -> Premise:
+                 margin: float = ABOVE_CHANCE_MARGIN, outcomes: Any = None) -> Premise:
     """``arm`` learned the target: the lower end of its mean accuracy's 95% interval clears chance
-    by ``margin`` (:data:`ABOVE_CHANCE_MARGIN` unless a study states its own)."""
-    iv = mean_interval(values, n_test)
+    by ``margin`` (:data:`ABOVE_CHANCE_MARGIN` unless a study states its own); ``outcomes``: its
+    per-example (or per-cluster) scores, (seeds, examples)."""
+    iv = mean_interval(values, n_test, outcomes=outcomes)
     ok = bool(np.isfinite(iv.low)) and iv.low > chance + margin
     return Premise(f"{arm} above chance", ok, value=iv.diff, threshold=chance + margin,
                    detail=f"{iv.diff:.3f}, 95% lower end {iv.low:.3f}, needs > chance {chance:.3f} + {margin:g}")

@@ -120,7 +120,21 @@ def test_judge_hypotheses():
     v = {h: c.verdict for h, c in _hyp(acc).items()}
     assert v["H4"] == "not reproduced" and v["H2"] == "not reproduced"
     acc["scratch+noise"] = [0.60, 0.95, 0.70]
-    assert _hyp(acc)["H3"].verdict == "inconclusive"
+    # undecided, and 600 plates counted as 4,200 independent characters cannot resolve a 0.02 margin: said so
+    h3 = _hyp(acc)["H3"]
+    assert h3.verdict == "not testable here" and "design resolves the margin" in h3.reason
+    assert h3.interval_verdict == "inconclusive"
+
+
+def test_hypotheses_pair_plates_as_clusters():
+    rng = np.random.default_rng(0)
+    n = 3000
+    base = (rng.random((n, 7)) < 0.8).mean(1)  # each plate's share of characters read right
+    arms = {a: [np.clip(base + rng.normal(0, 0.02, n), 0, 1) for _ in range(3)] for a in plates.FACTORIAL}
+    acc = {a: [float(x.mean()) for x in v] for a, v in arms.items()}
+    got = _hyp(acc, outcomes=arms)
+    assert "paired" in got["H2"].interval["method"] and got["H2"].interval["n_test"] == n
+    assert got["H2"].verdict == "reproduced" and got["H3"].verdict == "reproduced"
     assert all(c.verdict == "not testable here" for c in _hyp({"scratch": [0.5]}).values())
 
 

@@ -309,6 +309,7 @@ def run_plate_arm(arm: str, task, image_size: int, *, weights: str, epochs: int,
     out = {"arm": arm, "seed": seed, "noise_std": row["noise_std"], "policy": parse_plate_arm(arm)["policy"],
            "train_char_acc": row["train_acc"], "val_char_acc": row["val_acc"], "best_val_char_acc": row["best_val_acc"],
            "test_char_acc": m["char_acc"], "test_plate_acc": m["plate_acc"],
+           "test_plate_correct": row["test_correct"],  # per plate: the share of its 7 characters read right
            "test_char_acc_by_position": m["char_acc_by_position"], "confused_pairs": m["confused_pairs"],
            "wall_s": row["wall_s"], "images_per_s": row["images_per_s"], "cached_features": row["cached_features"],
            "input_max": row["input_max"], **{k: v for k, v in row.items() if k.endswith("_params")}}
@@ -334,7 +335,7 @@ SOURCE = "seed 000"
 
 def judge_hypotheses(acc: dict[str, list[float]], val_acc: dict[str, list[float]], *, n_test: int, margin: float,
                      premises: list, arm_premises: dict[str, list] | None = None,
-                     chance: float = 1 / len(ALPHABET)) -> list:
+                     chance: float = 1 / len(ALPHABET), outcomes: dict[str, list] | None = None) -> list:
     """The seed's H1-H4, as the seed found them, from per-seed test character accuracies (``acc``)
     of the 2x2 arms ``scratch``, ``scratch+noise``, ``pretrained``, ``pretrained+noise`` (seeds in
     the same order); comparators are chosen on validation (``val_acc``), never on test:
@@ -345,6 +346,9 @@ def judge_hypotheses(acc: dict[str, list[float]], val_acc: dict[str, list[float]
     - H3 failed: noise did not improve accuracy: with noise no better than without (mean over pretraining);
     - H4 failed: pretrained+noise was not the best: no better than the best other arm on validation.
 
+    ``outcomes``: per arm, one array per seed of each test plate's share of characters read right:
+    the test-set term is then paired over plates, the seven characters of a plate one cluster
+    (without them, ``n_test`` characters are taken as independent: too narrow).
     ``n_test``: test characters (plates x 7); ``premises``: those of every claim (enough seeds,
     the training budget against the seed's); ``arm_premises``: per arm (source weights learned).
     H2-H4 also need the compared arms to read plates (above chance by :data:`READS_MARGIN`)."""
@@ -364,8 +368,12 @@ def judge_hypotheses(acc: dict[str, list[float]], val_acc: dict[str, list[float]
     v = {k: float(np.mean(val_acc[k])) for k in FACTORIAL}
     ap = arm_premises or {}
 
+    o = {k: np.stack([np.asarray(x, dtype=float) for x in outcomes[k]]) for k in FACTORIAL} if outcomes else None
+    pair = (lambda x, y: (x, y)) if o else (lambda x, y: None)  # noqa: E731
+    one = (lambda k: o[k]) if o else (lambda k: None)  # noqa: E731
+
     def reads(*arms):
-        return [C.above_chance(x, acc[x], chance, n_test, margin=READS_MARGIN) for x in arms]
+        return [C.above_chance(x, acc[x], chance, n_test, margin=READS_MARGIN, outcomes=one(x)) for x in arms]
 
     def of(*arms):
         return [*premises, *[p for x in arms for p in ap.get(x, [])], *reads(*arms)]
@@ -374,19 +382,28 @@ def judge_hypotheses(acc: dict[str, list[float]], val_acc: dict[str, list[float]
     rival = max([k for k in FACTORIAL if k != "pretrained+noise"], key=v.get)
     pre, scr = (a["pretrained"] + a["pretrained+noise"]) / 2, (a["scratch"] + a["scratch+noise"]) / 2
     noisy, clean = (a["scratch+noise"] + a["pretrained+noise"]) / 2, (a["scratch"] + a["pretrained"]) / 2
+    if o:
+        o_pre, o_scr = (o["pretrained"] + o["pretrained+noise"]) / 2, (o["scratch"] + o["scratch+noise"]) / 2
+        o_noisy, o_clean = (o["scratch+noise"] + o["pretrained+noise"]) / 2, (o["scratch"] + o["pretrained"]) / 2
+    else:
+        o_pre = o_scr = o_noisy = o_clean = None
     said = {"H1": "held", "H2": "failed (frozen ImageNet model over-fitted, stagnated)", "H3": "failed (noise too strong)",
             "H4": "failed (from scratch without noise was best)"}
     return [
         C.judge("plates.H1", SOURCE, hyps["H1"], rule="above", a=a[best], b=chance + READS_MARGIN, n_test=n_test,
+                outcomes=(one(best), None) if o else None, data="stand-in",
                 comparator=f"chance {chance:.3f} + {READS_MARGIN:g}; arm {best} (best on validation)",
                 premises=[*premises, *ap.get(best, [])], measure="test character accuracy", seed_reported=said["H1"]),
         C.judge("plates.H2", SOURCE, hyps["H2"], rule="no_better", a=pre, b=scr, n_test=n_test, margin=margin,
+                outcomes=pair(o_pre, o_scr), data="stand-in",
                 comparator="scratch arms", premises=of(*FACTORIAL), measure="test character accuracy",
                 seed_reported=said["H2"]),
         C.judge("plates.H3", SOURCE, hyps["H3"], rule="no_better", a=noisy, b=clean, n_test=n_test, margin=margin,
+                outcomes=pair(o_noisy, o_clean), data="stand-in",
                 comparator="arms without noise", premises=of(*FACTORIAL), measure="test character accuracy",
                 seed_reported=said["H3"]),
         C.judge("plates.H4", SOURCE, hyps["H4"], rule="no_better", a=a["pretrained+noise"], b=a[rival], n_test=n_test,
+                outcomes=pair(one("pretrained+noise"), one(rival)), data="stand-in",
                 margin=margin, comparator=f"{rival} (best other arm on validation)",
                 premises=of("pretrained+noise", rival), measure="test character accuracy", seed_reported=said["H4"]),
     ]
