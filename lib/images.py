@@ -192,13 +192,24 @@ def load_image_folder(folder: str | Path, size: int, seed: int = 0) -> tuple[np.
     return np.concatenate(xs).astype("uint8"), np.concatenate(ys).astype("int64"), list(ds.class_names)
 
 
-def target_task(image_dir: str, image_size: int, *, n_images: int, difficulty: float, seed: int):
+def target_task(image_dir: str, image_size: int, *, n_images: int, difficulty: float, seed: int,
+                extra_test: int = 0):
     """The image studies' target: a user's folder (one subfolder per class, checked first) or the
-    built-in faces, split 64/16/20 by ``seed``. Returns ``(task, images, labels, class names)``."""
+    built-in faces, split 64/16/20 by ``seed``. Returns ``(task, images, labels, class names)``.
+
+    ``extra_test``: built-in data only, that many more faces drawn from the same generator (another
+    stream, so none repeats a training face) join the test split, which then resolves the margin
+    of the study's equivalence claims (:func:`lib.claims.planned_test_size`); the training and
+    validation splits are unchanged. A user's folder is split as it is."""
     from lib import data
 
     if image_dir:
         x, y, names = load_image_folder(image_dir, image_size, seed=seed)
-    else:
-        x, y, names = target_faces(n_images, image_size, seed=seed, difficulty=difficulty)
-    return data.split_task("faces" if not image_dir else image_dir, x, y, names, seed=seed), x, y, names
+        return data.split_task(image_dir, x, y, names, seed=seed), x, y, names
+    x, y, names = target_faces(n_images, image_size, seed=seed, difficulty=difficulty)
+    task = data.split_task("faces", x, y, names, seed=seed)
+    if extra_test > 0:
+        xe, ye, _ = target_faces(extra_test, image_size, seed=seed + 7_919, difficulty=difficulty)
+        task = data.Task(task.name, task.x_train, task.y_train, task.x_val, task.y_val,
+                         np.concatenate([task.x_test, xe]), np.concatenate([task.y_test, ye]), task.class_names)
+    return task, x, y, names

@@ -62,3 +62,16 @@ def test_image_folder_structure_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no images"):
         images.check_image_folder(tmp_path)
+
+
+def test_extra_test_faces_join_only_the_test_split():
+    from lib import images
+
+    base, *_ = images.target_task("", 16, n_images=40, difficulty=1.0, seed=0)
+    more, *_ = images.target_task("", 16, n_images=40, difficulty=1.0, seed=0, extra_test=30)
+    assert len(more.y_test) == len(base.y_test) + 30
+    np.testing.assert_array_equal(more.x_train, base.x_train)
+    np.testing.assert_array_equal(more.y_val, base.y_val)
+    # the extra faces are new draws, not copies of training faces
+    flat = more.x_train.reshape(len(more.x_train), -1)
+    assert not any((flat == e.reshape(1, -1)).all(1).any() for e in more.x_test[-30:])
