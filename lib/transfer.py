@@ -437,7 +437,9 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     ``finetune_learning_rate`` for the remaining epochs; ``cut`` and ``cut_unfreeze`` share one
     schedule (the head alone at ``learning_rate`` for ``head_epochs``, then ``finetune_learning_rate``:
     the cut's head only, or the unfrozen blocks with it), so unfreezing is all that differs;
-    ``finetune`` trains at ``finetune_learning_rate`` from the start; the rest at ``learning_rate``. An arm's own
+    ``finetune`` trains at ``finetune_learning_rate`` from the start, and so does every other policy
+    that trains pre-trained layers end to end (``freeze_first``, ``surgical``, a ``cut`` without cached
+    features); randomly initialised ones at ``learning_rate``. An arm's own
     ``@LR`` replaces both learning rates."""
 
     kw = parse_arm(spec)
@@ -484,7 +486,11 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     elif parts.frozen_until and cache_features:
         hist = fit_split(parts, task, epochs=epochs, learning_rate=finetune_learning_rate, **common)
     else:
-        lr = finetune_learning_rate if kw["policy"] in ("finetune", "cut_unfreeze") else learning_rate
+        # pre-trained layers train at the fine-tuning rate whatever the policy (equal treatment: freeze_first,
+        # surgical and a cut without cached features against finetune); random ones at learning_rate
+        pretrained = bool(init_weights) or weights not in ("none", None)
+        lr = (finetune_learning_rate if pretrained and kw["policy"] not in ("scratch", "frozen")
+              else learning_rate)
         hist = train.fit(fit_model, task, epochs=epochs, learning_rate=lr, stop_stuck_after=stop_stuck_after, **common)
     wall = time.perf_counter() - t0
     test_probs = model.predict(task.x_test, batch_size=1024, verbose=0)  # on the transformed test split (+div255)
