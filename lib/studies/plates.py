@@ -426,7 +426,8 @@ def plate_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
 
 
 def judge_explanations(acc: dict[str, list[float]], noise_std: float, *, n_test: int, premises: list,
-                       arm_premises: dict[str, list] | None = None, planned=None) -> list:
+                       arm_premises: dict[str, list] | None = None, planned=None,
+                       outcomes: dict[str, list] | None = None) -> list:
     """The candidate explanations of the seed's failure that the arms in ``acc`` (per-seed test
     character accuracies, seeds in the same order) can test, each as a contract claim "A beats B"
     (paired 95% interval). ``planned``: the arms the study set out to run (default: those in
@@ -446,15 +447,22 @@ def judge_explanations(acc: dict[str, list[float]], noise_std: float, *, n_test:
     chance = 1 / len(ALPHABET)
     ap = arm_premises or {}
 
-    def claim(cid, question, who, better, worse):
+    o = outcomes or {}
+
+    def stacked(arm):
+        return np.stack([np.asarray(x, dtype=float) for x in o[arm]]) if arm in o else None
+
+    def claim(cid, question, who, better, worse, source=SOURCE):
         prem = [*premises, *ap.get(better, []), *ap.get(worse, [])]
         untrained = [x for x in (better, worse) if x not in acc]
         if untrained:
-            return C.judge(f"plates.{cid}", SOURCE, question, rule="greater", verdict=C.INCONCLUSIVE, comparator=worse,
+            return C.judge(f"plates.{cid}", source, question, rule="greater", verdict=C.INCONCLUSIVE, comparator=worse,
                            premises=[*prem, C.Premise("every arm trained", False, detail=f"not trained: {untrained}")],
                            evidence="not trained", seed_reported=who)
-        prem.append(C.above_chance(better, acc[better], chance, n_test, margin=READS_MARGIN))
-        return C.judge(f"plates.{cid}", SOURCE, question, rule="greater", a=acc[better], b=acc[worse], n_test=n_test,
+        cb, cw = stacked(better), stacked(worse)
+        prem.append(C.above_chance(better, acc[better], chance, n_test, margin=READS_MARGIN, outcomes=cb))
+        return C.judge(f"plates.{cid}", source, question, rule="greater", a=acc[better], b=acc[worse], n_test=n_test,
+                       outcomes=(cb, cw) if cb is not None and cw is not None else None, data="stand-in",
                        comparator=worse, premises=prem, measure="test character accuracy", seed_reported=who)
 
     planned = list(acc) if planned is None else list(planned)
@@ -463,10 +471,13 @@ def judge_explanations(acc: dict[str, list[float]], noise_std: float, *, n_test:
         for arm, what in (("finetune", "a trainable base beats the frozen one"),
                           ("two_stage", "the two-stage recipe (head, then every layer) beats the frozen base")):
             if arm in planned:
-                out.append(claim(f"answer.{arm}", what, "the accepted answer", arm, "pretrained"))
+                out.append(claim(f"answer.{arm}", what, "the accepted answer" if arm == "finetune" else
+                                 "the keras.io transfer-learning guide (not in seed 000)", arm, "pretrained",
+                                 SOURCE if arm == "finetune" else "literature"))
         if "pretrained_div255" in planned:
             out.append(claim("pitfall.div255", "pixels /255 fed to a model that expects 0-255 hurt the frozen model",
-                             "RESEARCH.md pitfall (EfficientNet preprocesses inside)", "pretrained", "pretrained_div255"))
+                             "Keras' EfficientNet preprocesses inside (not in seed 000)", "pretrained",
+                             "pretrained_div255", "literature"))
     by_base: dict[str, dict[float, str]] = {}  # arm name -> noise std (0 = none) -> arm
     for arm in planned:
         spec = parse_plate_arm(arm)
