@@ -46,6 +46,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from lib.intervals import (Interval, logrank, mean_interval, paired_interval, paired_outcomes,  # noqa: F401
+                           paired_test_var, per_seed_outcomes, planned_test_size, rule_p_values, test_sampling_var,
+                           RESOLUTION_SHARE)
 from lib.quotes import quote_for
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
@@ -85,29 +88,6 @@ MIN_SEEDS = 3
 MIN_SOURCE_SKILL = 0.25
 # an arm "is above chance" when the lower end of its accuracy's 95% interval clears chance by this
 ABOVE_CHANCE_MARGIN = 0.02
-
-
-@dataclass
-class Interval:
-    """``A - B`` (or ``A - threshold``): mean difference, interval, p-value of "no difference"."""
-
-    diff: float
-    low: float
-    high: float
-    confidence: float
-    p_value: float  # two-sided t test of "no difference", the interval's own degrees of freedom
-    n_seeds: int
-    n_test: int | None
-    method: str
-    se: float = math.inf
-    df: float = math.inf
-    se_test: float = 0.0  # the test set's part of ``se``
-    se_null_test: float = 0.0  # the test set's part for a null effect (the design's resolution)
-    p_rule: float | None = None  # p-value of the test the rule decided with (:func:`rule_verdict`)
-
-    def text(self, digits: int = 3) -> str:
-        return (f"{self.diff:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}] "
-                f"({self.confidence:.0%}, {self.method})")
 
 
 @dataclass
@@ -161,134 +141,7 @@ class Claim:
         return None if self.kind != "control" else self.verdict == self.expected
 
 
-# --------------------------------------------------------------------------- intervals
-
-def _smoothed(p: float, n: int) -> float:
-    """Accuracy with one success and one failure added (Agresti-Caffo): never exactly 0 or 1."""
-    return (min(max(p, 0.0), 1.0) * n + 1) / (n + 2)
-
-
-def test_sampling_var(p_a: float, p_b: float | None, n_test: int | None) -> float:
-    """Variance that the test set's own sampling adds to a mean accuracy difference (or, with
-    ``p_b`` None, to one accuracy), when no per-example outcomes are at hand. Every seed shares the
-    same test examples, so this does not shrink with seeds. Without per-example outcomes the
-    covariance of the two arms is unknown and left out: conservative, since arms on the same
-    examples are positively correlated (:func:`paired_test_var` is the paired term)."""
-    if not n_test:
-        return 0.0
-    v = _smoothed(p_a, n_test) * (1 - _smoothed(p_a, n_test)) / n_test
-    if p_b is not None:
-        v += _smoothed(p_b, n_test) * (1 - _smoothed(p_b, n_test)) / n_test
-    return v
-
-
-def paired_test_var(ca: Any, cb: Any = None) -> tuple[float, float, int]:
-    """The test set's sampling variance of a mean difference, from per-example outcomes both arms
-    share: ``ca`` is (seeds, examples) of A's per-example scores (1/0 correct, or one value per
-    cluster, e.g. a plate's share of its seven characters read right), ``cb`` B's on the same
-    examples (one row is broadcast: a fixed predictor such as "always the majority class"), or
-    ``None`` for one arm alone. The per-example differences are averaged over seeds, then
-    Agresti-Min's half-count is added to each cell of the paired table (one-arm: Agresti-Caffo's
-    one success and one failure), so two arms that never disagree still get a (small) width.
-    Returns (variance, variance under a null effect, examples): the second uses the mean square
-    of the differences, i.e. what a null effect's interval would be on this test set."""
-    ca = np.atleast_2d(np.asarray(ca, dtype=float))
-    if cb is None:
-        d, pseudo = ca.mean(0), np.array([1.0, 0.0])
-        w = np.ones(2)
-    else:
-        cb = np.atleast_2d(np.asarray(cb, dtype=float))
-        if cb.shape[1] != ca.shape[1]:
-            raise ValueError(f"per-example outcomes need the same examples on both sides; received {ca.shape[1]} "
-                             f"and {cb.shape[1]}")
-        d, pseudo, w = ca.mean(0) - cb.mean(0), np.array([1.0, -1.0, 0.0, 0.0]), np.full(4, 0.5)
-    n = d.shape[0]
-    vals, wts = np.concatenate([d, pseudo]), np.concatenate([np.ones(n), w])
-    total = wts.sum()
-    mean = float((wts * vals).sum() / total)
-    var = float((wts * (vals - mean) ** 2).sum() / total) / total
-    null = float((wts * vals ** 2).sum() / total) / total if cb is not None else var
-    return var, null, n
-
-
-def paired_interval(a: Sequence[float], b: Sequence[float] | float, n_test: int | None = None,
-                    confidence: float = 0.95, accuracies: bool = True, offset: float = 0.0,
-                    outcomes: tuple[Any, Any] | None = None) -> Interval:
-    """``mean(a - b)`` over seeds, paired by seed (``a[i]`` and ``b[i]`` share seed ``i``), with a t
-    interval whose variance is the seeds' (``var(a - b) / k``) plus the test set's sampling error.
-    That second term comes from ``outcomes`` = (A's, B's) per-example scores when given
-    (:func:`paired_test_var`: paired over examples; B's may be ``None`` for a fixed ``b``), else
-    from two independent binomials on ``n_test`` examples (:func:`test_sampling_var`,
-    conservative) when the values are accuracies. ``b`` may be a fixed number (a threshold such as
-    chance). ``offset``: the interval is of ``a - b - offset`` (a claimed gap such as "train above
-    validation by more than 0.15"). With one seed and no test-set term the interval is unbounded;
-    with no spread over seeds the test-set term keeps it from collapsing to a point. Degrees of
-    freedom: Welch-Satterthwaite, the seeds' term with k - 1, the test-set term as known."""
-    a = np.asarray(a, dtype=float)
-    fixed = np.ndim(b) == 0
-    b_arr = np.full_like(a, float(b)) if fixed else np.asarray(b, dtype=float)
-    if len(a) != len(b_arr):
-        raise ValueError(f"paired values need one per seed on both sides; received {len(a)} and {len(b_arr)}")
-    if len(a) == 0:
-        raise ValueError("no values to compare")
-    d = a - b_arr
-    k = len(d)
-    var_seeds = (d.var(ddof=1) / k) if k > 1 else 0.0
-    method = "paired t over seeds"
-    if outcomes is not None:
-        var_test, var_null, n_test = paired_test_var(*outcomes)
-        method += " + test examples (paired)" if outcomes[1] is not None else " + test-set sampling"
-    elif accuracies and n_test:
-        var_test = test_sampling_var(float(a.mean()), None if fixed else float(b_arr.mean()), n_test)
-        var_null = var_test
-        method += " + test-set sampling" + ("" if fixed else " (unpaired binomials)")
-    else:
-        var_test = var_null = 0.0
-    var = var_seeds + var_test
-    diff = float(d.mean()) - offset
-    if var <= 0 or (k < 2 and not var_test):
-        return Interval(diff, -math.inf, math.inf, confidence, 1.0, k, n_test, method + " (no spread: unbounded)")
-    se = math.sqrt(var)
-    df = var ** 2 * (k - 1) / var_seeds ** 2 if var_seeds > 0 else math.inf
-    q = stats.t.ppf(0.5 + confidence / 2, df)
-    p = float(2 * stats.t.sf(abs(diff) / se, df))
-    return Interval(diff, diff - q * se, diff + q * se, confidence, p, k, n_test, method, se=se, df=df,
-                    se_test=math.sqrt(var_test), se_null_test=math.sqrt(var_null))
-
-
-def mean_interval(values: Sequence[float], n_test: int | None = None, confidence: float = 0.95,
-                  outcomes: Any = None) -> Interval:
-    """A mean accuracy over seeds with its interval (seeds' spread + test-set sampling; from the
-    per-example or per-cluster ``outcomes``, (seeds, examples), when given)."""
-    return paired_interval(values, 0.0, n_test, confidence, outcomes=None if outcomes is None else (outcomes, None))
-
-
 # --------------------------------------------------------------------------- rules
-
-def rule_p_values(rule: str, iv: Interval, margin: float | None = None) -> tuple[float, float]:
-    """The p-values of the two tests a rule decides with: (for "reproduced", for "not reproduced"),
-    from the interval's t distribution. Each is below 0.05 exactly when the rule's interval gives
-    that verdict, so Holm's adjustment works on the very tests the verdicts used: the ordering rules'
-    95% interval is one two-sided t test (``greater`` / ``above``: A above B; ``less``: below);
-    ``no_better`` is the one-sided test of ``d < margin`` (and of ``d > margin`` against it);
-    ``equivalent`` is TOST (the larger of its two one-sided p-values, as statsmodels'
-    ``ttost_paired``) against the smaller of the two tests of lying outside the margin."""
-    if not np.isfinite(iv.se):
-        return 1.0, 1.0
-    t = stats.t(iv.df)
-    d, se = iv.diff, iv.se
-    if rule in ("no_better", "equivalent"):
-        upper_in = float(t.cdf((d - margin) / se))  # H0: d >= margin
-        upper_out = float(t.sf((d - margin) / se))  # H0: d <= margin
-        if rule == "no_better":
-            return upper_in, upper_out
-        lower_in = float(t.sf((d + margin) / se))  # H0: d <= -margin
-        lower_out = float(t.cdf((d + margin) / se))  # H0: d >= -margin
-        return max(upper_in, lower_in), min(upper_out, lower_out)
-    two_sided = float(2 * t.sf(abs(d) / se))
-    for_a = (d > 0) if rule in ("greater", "above") else (d < 0)
-    return (two_sided, 1.0) if for_a else (1.0, two_sided)
-
 
 def rule_verdict(rule: str, a: Sequence[float], b: Sequence[float] | float, n_test: int | None = None,
                  margin: float | None = None, offset: float = 0.0,
@@ -314,31 +167,15 @@ def time_to_event(a: Sequence[float], a_reached: Sequence[bool], b: Sequence[flo
                   alpha: float = 0.05) -> tuple[str, dict]:
     """"A reaches the target sooner than B": times (epochs or optimizer steps) of every seed, and
     whether each run reached the target; a run that never did is censored at its last time (never
-    scored at its cap). Judged by the log-rank test (``scipy.stats.logrank``, two-sided):
+    scored at its cap). Judged by the log-rank test (:func:`lib.intervals.logrank`, two-sided):
     reproduced when A's runs reach it significantly sooner, not reproduced when later, else
     inconclusive. Returns the verdict and the evidence (counts reaching, medians, p-value). Pairing
     by seed is not used: the log-rank test treats the runs as two independent groups
     (conservative). Early stopping censors a run when it stops improving, which makes censoring
     informative against the stopped arm: the text says how many never reached the target."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    ra, rb = np.asarray(a_reached, dtype=bool), np.asarray(b_reached, dtype=bool)
-    if len(a) != len(ra) or len(b) != len(rb) or not len(a) or not len(b):
-        raise ValueError("time_to_event needs a time and a reached flag for every run of both arms")
-    ev = {"a_reached": int(ra.sum()), "b_reached": int(rb.sum()), "n_a": len(a), "n_b": len(b),
-          "a_median": float(np.median(a[ra])) if ra.any() else None,
-          "b_median": float(np.median(b[rb])) if rb.any() else None}
-    if not ra.any() and not rb.any():
-        ev["p_value"], ev["p_rule"] = 1.0, 1.0
-        return INCONCLUSIVE, ev
-    x = stats.CensoredData(uncensored=a[ra], right=a[~ra])
-    y = stats.CensoredData(uncensored=b[rb], right=b[~rb])
-    # scipy's one-sided alternatives are about the hazard ("greater": the first group's events come
-    # sooner); tests/test_claims.py pins the direction on a case whose answer is known
-    p_sooner = float(stats.logrank(x, y, alternative="greater").pvalue)
-    p_later = float(stats.logrank(x, y, alternative="less").pvalue)
-    p = min(1.0, 2 * min(p_sooner, p_later))
-    v = INCONCLUSIVE if p >= alpha else REPRODUCED if p_sooner < p_later else NOT_REPRODUCED
-    ev["p_value"] = ev["p_rule"] = p
+    ev = logrank(a, a_reached, b, b_reached)
+    p = ev["p_value"]
+    v = INCONCLUSIVE if p >= alpha else REPRODUCED if ev["p_sooner"] < ev["p_later"] else NOT_REPRODUCED
     return v, ev
 
 
@@ -404,34 +241,23 @@ def controls_passed(controls: Iterable[Claim | dict]) -> Premise:
                    detail=f"{len(rows) - len(failed)} of {len(rows)}" + (f"; failed: {', '.join(failed)}" if failed else ""))
 
 
-# a margin claim's design must leave the seeds at least half the margin: the test set's sampling
-# alone, for a null effect, may take at most this share of it (STATS.md section 0)
-RESOLUTION_SHARE = 0.5
-
-
-def resolution(iv: Interval, margin: float, share: float = RESOLUTION_SHARE) -> Premise:
+def resolution(iv: Interval, margin: float, share: float = RESOLUTION_SHARE, decided: bool = False) -> Premise:
     """The design resolves the claim's margin: the half-width the test set's sampling alone gives a
     null effect (at the rule's confidence) is at most ``share`` of the margin. Measured from the
     test set (its size, and for paired outcomes how often the arms disagree), not from the
-    effect; a claim that fails it is "not testable here (resolution)", never inconclusive by
-    construction. No test-set term (values that are not accuracies): held, nothing to resolve."""
+    effect; an undecided claim that fails it is "not testable here (resolution)", never
+    inconclusive by construction. ``decided``: the interval gave a decisive verdict anyway, which
+    stands (the design's power does not change a decided test's error rate): held, and said so.
+    No test-set term (values that are not accuracies): held, nothing to resolve."""
+    name = "design resolves the margin"
     if not iv.se_null_test or not np.isfinite(iv.se_null_test):
-        return Premise("design resolves the margin", True, detail="no test-set term")
+        return Premise(name, True, detail="no test-set term")
     half = float(stats.norm.ppf(0.5 + iv.confidence / 2) * iv.se_null_test)
-    return Premise("design resolves the margin", half <= share * margin, value=round(half, 4),
-                   threshold=share * margin,
+    ok = half <= share * margin
+    return Premise(name, ok or decided, value=round(half, 4), threshold=share * margin,
                    detail=f"a null effect's test-set half-width {half:.3f} on {iv.n_test:,} test examples, needs <= "
-                          f"{share:.0%} of the margin {margin:g}")
-
-
-def planned_test_size(margin: float, disagreement: float = 0.25, confidence: float = 0.90,
-                      share: float = RESOLUTION_SHARE) -> int:
-    """Test examples a margin claim needs before any data (STATS.md section 0): with two arms
-    disagreeing on ``disagreement`` of the examples (a planning guess; :func:`resolution` then
-    checks the measured one), the null half-width ``z * sqrt(disagreement / n)`` is at most
-    ``share * margin``."""
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    return int(math.ceil(disagreement * (z / (share * margin)) ** 2))
+                          f"{share:.0%} of the margin {margin:g}" + ("" if ok or not decided else
+                                                                   "; the interval decided regardless"))
 
 
 # --------------------------------------------------------------------------- judging
@@ -462,10 +288,7 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
         p_value = iv.p_rule
         evidence = evidence or f"{measure}, {comparator or 'B'} as B: A - B {iv.text()}"
         if margin is not None and kind == "claim":
-            res = resolution(iv, margin)
-            if not res.held and own in DECISIVE:  # power is the design's concern; a decided test stays valid
-                res = Premise(res.name, True, res.value, res.threshold, res.detail + "; the interval decided regardless")
-            premises.append(res)
+            premises.append(resolution(iv, margin, decided=own in DECISIVE))
     elif verdict in VERDICTS:
         own = verdict
     else:

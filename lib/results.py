@@ -76,11 +76,10 @@ def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[floa
         prem.append(C.Premise("trained its whole budget (not stopped by the criterion judged)", stopped == 0,
                               value=stopped, threshold=0, detail=f"{stopped} of {len(a['val_acc'])} seeds stopped as stuck"))
         outcomes = None
-        vc = per_arm[arm].get("val_correct")
-        if y_val is not None and vc is not None and all(np.ndim(x) == 1 for x in vc):
+        vc = C.per_seed_outcomes(per_arm[arm].get("val_correct"))
+        if y_val is not None and vc is not None:
             y = np.asarray(y_val)
-            top = np.bincount(y).argmax()
-            outcomes = (np.stack([np.asarray(x, dtype=float) for x in vc]), (y == top).astype(float)[None])
+            outcomes = (vc, (y == np.bincount(y).argmax()).astype(float)[None])  # the majority-class predictor
         return C.judge(cid, rule="no_better", a=a["val_acc"], b=majority, margin=STUCK_MARGIN, n_test=n_val,
                        premises=prem, measure="validation accuracy", split="validation", outcomes=outcomes,
                        **{**common, "comparator": f"majority rate {majority:.3f}"})
@@ -89,22 +88,10 @@ def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[floa
                        premises=prem, measure=f"train minus validation accuracy, minus {OVERFIT_GAP}",
                        split="train and validation", **{**common, "comparator": f"its validation accuracy + {OVERFIT_GAP}"})
     b = per_arm[other]["test_acc"]
-    outcomes = paired_outcomes(per_arm[arm], per_arm[other])
+    outcomes = C.paired_outcomes(per_arm[arm].get("test_correct"), per_arm[other].get("test_correct"))
     if kind == "beats":
         return C.judge(cid, rule="greater", a=a["test_acc"], b=b, n_test=n_test, outcomes=outcomes,
                        premises=[*prem, C.above_chance(arm, a["test_acc"], majority, n_test)], **common)
     return C.judge(cid, rule="no_better", a=a["test_acc"], b=b, n_test=n_test, margin=margin, premises=prem,
                    outcomes=outcomes, **common)
 
-
-def paired_outcomes(a: dict, b: dict, key: str = "test_correct"):
-    """``(A's, B's)`` per-seed, per-example outcomes for :func:`lib.claims.judge` when both arms kept
-    them (``key``: a list of one array per seed, seeds in the same order), else ``None`` (the
-    interval then falls back to the unpaired test-set term)."""
-    ca, cb = a.get(key), b.get(key)
-    if ca is None or cb is None or len(ca) != len(cb) or any(np.ndim(x) != 1 for x in [*ca, *cb]):
-        return None
-    try:
-        return np.stack([np.asarray(x, dtype=float) for x in ca]), np.stack([np.asarray(x, dtype=float) for x in cb])
-    except ValueError:  # different test sets (lengths): nothing to pair
-        return None

@@ -284,6 +284,12 @@ def correct_of(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
     return right.mean(axis=-1) if right.ndim > 1 else right
 
 
+def test_scores(probs: np.ndarray, y: np.ndarray) -> dict:
+    """``test_acc`` and the per-example ``test_correct`` (:func:`correct_of`) of predicted
+    probabilities: what every arm runner puts in its row."""
+    return {"test_acc": accuracy_of(probs, y), "test_correct": correct_of(probs, y)}
+
+
 def accuracy_of(probs: np.ndarray, y: np.ndarray) -> float:
     """:func:`accuracy` of predicted class probabilities ``probs`` (last axis: classes)."""
     pred = np.argmax(probs, axis=-1)

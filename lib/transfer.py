@@ -127,19 +127,13 @@ def _d1_d2_arm(arm, src, task, hidden, new_hidden, learning_rate, finetune_learn
     raise ValueError(f"unknown D1 -> D2 arm {arm!r}; known: {', '.join(D1_D2_ARMS)}")
 
 
-def _tested(model, task) -> dict:
-    """Test accuracy and the per-example outcomes behind it (the claims' paired test-set term)."""
-    probs = model.predict(task.x_test, batch_size=1024, verbose=0)
-    return {"test_acc": train.accuracy_of(probs, task.y_test), "test_correct": train.correct_of(probs, task.y_test)}
-
-
 def _keep(rows, record, arm, seed, model, task, hist):
 
     best = int(np.argmax(hist["val_accuracy"])) if "best_epoch" in hist else -1  # early stopping restored it
     rows.append({
         "arm": arm, "seed": seed, "dataset": task.name, "epochs_run": len(hist["loss"]),
         "train_acc": hist["accuracy"][best], "val_acc": hist["val_accuracy"][best],
-        **_tested(model, task),
+        **train.test_scores(model.predict(task.x_test, batch_size=1024, verbose=0), task.y_test),
         "epoch_time_s": float(sum(hist["epoch_time_s"]) / len(hist["epoch_time_s"])),
     })
     if record is not None:
@@ -498,8 +492,8 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     row = {"arm": spec, "seed": seed, "train_acc": hist["accuracy"][-1], "val_acc": hist["val_accuracy"][-1],
            "best_val_acc": max(hist["val_accuracy"]),
            "best_epoch": int(hist["val_epoch"][int(np.argmax(hist["val_accuracy"]))]),
-           "test_acc": train.accuracy_of(test_probs, task.y_test), "final_val_loss": hist["val_loss"][-1],
-           "test_correct": train.correct_of(test_probs, task.y_test),  # per example, for the paired intervals
+           **train.test_scores(test_probs, task.y_test),  # test_correct: per example, for the paired intervals
+           "final_val_loss": hist["val_loss"][-1],
            # the final model's per-example validation outcomes (its last val_accuracy): the stuck rule pairs them
            # with the majority-class predictor's on the same examples
            "val_correct": train.correct_of(model.predict(task.x_val, batch_size=1024, verbose=0), task.y_val),

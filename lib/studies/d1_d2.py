@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib import claims as C, results
+from lib import claims as C
 
 SOURCE = "seed 003"
 
@@ -43,7 +43,6 @@ def claims(rows, history: dict, *, n_test: int, chance: float, d1_n_test: int, d
     acc = {a: g.sort_values("seed").test_acc.tolist() for a, g in rows.groupby("arm")}
     cor = ({a: g.sort_values("seed").test_correct.tolist() for a, g in rows.groupby("arm")}
            if "test_correct" in rows else {})
-    pair = lambda x, y: results.paired_outcomes({"test_correct": cor.get(x)}, {"test_correct": cor.get(y)})  # noqa: E731
     n_seeds = len(acc["frozen"])
     out = []
     control_n_test, control_chance = control_n_test or {}, control_chance or {}
@@ -53,7 +52,7 @@ def claims(rows, history: dict, *, n_test: int, chance: float, d1_n_test: int, d
             "when D2 is drawn like D1 (its held-out part, same labels), the frozen D1 layers + new layers beat the "
             "re-initialised control: transfer must help", rule="greater", a=acc["positive/frozen"],
             b=acc["positive/control"], n_test=control_n_test.get("positive"), comparator="positive/control",
-            outcomes=pair("positive/frozen", "positive/control"),
+            outcomes=C.paired_outcomes(cor.get("positive/frozen"), cor.get("positive/control")),
             kind="control", expected=C.REPRODUCED))
     if "negative/frozen" in acc:
         for arm in ("frozen", "control"):
@@ -70,7 +69,7 @@ def claims(rows, history: dict, *, n_test: int, chance: float, d1_n_test: int, d
         "the transferred D1 layers did not help: frozen D1 layers + new layers end no better than a re-initialised "
         f"control on D2 (the author's inference; margin {margin:g})", rule="no_better", a=acc["frozen"],
         b=acc["control"], n_test=n_test, margin=margin, comparator="control", premises=base,
-        outcomes=pair("frozen", "control"), data=data,
+        outcomes=C.paired_outcomes(cor.get("frozen"), cor.get("control")), data=data,
         seed_reported="the author: the new layers did all the work (frozen transfer 0.876 on D2, no control run)"))
     steps_f, cens_f = arm_steps(history, "frozen", target)
     steps_c, cens_c = arm_steps(history, "control", target)

@@ -368,9 +368,14 @@ def judge_hypotheses(acc: dict[str, list[float]], val_acc: dict[str, list[float]
     v = {k: float(np.mean(val_acc[k])) for k in FACTORIAL}
     ap = arm_premises or {}
 
-    o = {k: np.stack([np.asarray(x, dtype=float) for x in outcomes[k]]) for k in FACTORIAL} if outcomes else None
-    pair = (lambda x, y: (x, y)) if o else (lambda x, y: None)  # noqa: E731
-    one = (lambda k: o[k]) if o else (lambda k: None)  # noqa: E731
+    o = {k: C.per_seed_outcomes((outcomes or {}).get(k)) for k in FACTORIAL}
+    o = o if all(x is not None for x in o.values()) else None  # every arm kept them, or none is paired
+
+    def one(k):
+        return o[k] if o else None
+
+    def pair(x, y):
+        return (x, y) if o else None
 
     def reads(*arms):
         return [C.above_chance(x, acc[x], chance, n_test, margin=READS_MARGIN, outcomes=one(x)) for x in arms]
@@ -447,11 +452,6 @@ def judge_explanations(acc: dict[str, list[float]], noise_std: float, *, n_test:
     chance = 1 / len(ALPHABET)
     ap = arm_premises or {}
 
-    o = outcomes or {}
-
-    def stacked(arm):
-        return np.stack([np.asarray(x, dtype=float) for x in o[arm]]) if arm in o else None
-
     def claim(cid, question, who, better, worse, source=SOURCE):
         prem = [*premises, *ap.get(better, []), *ap.get(worse, [])]
         untrained = [x for x in (better, worse) if x not in acc]
@@ -459,10 +459,11 @@ def judge_explanations(acc: dict[str, list[float]], noise_std: float, *, n_test:
             return C.judge(f"plates.{cid}", source, question, rule="greater", verdict=C.INCONCLUSIVE, comparator=worse,
                            premises=[*prem, C.Premise("every arm trained", False, detail=f"not trained: {untrained}")],
                            evidence="not trained", seed_reported=who)
-        cb, cw = stacked(better), stacked(worse)
-        prem.append(C.above_chance(better, acc[better], chance, n_test, margin=READS_MARGIN, outcomes=cb))
+        pair = C.paired_outcomes((outcomes or {}).get(better), (outcomes or {}).get(worse))
+        prem.append(C.above_chance(better, acc[better], chance, n_test, margin=READS_MARGIN,
+                                   outcomes=C.per_seed_outcomes((outcomes or {}).get(better))))
         return C.judge(f"plates.{cid}", source, question, rule="greater", a=acc[better], b=acc[worse], n_test=n_test,
-                       outcomes=(cb, cw) if cb is not None and cw is not None else None, data="stand-in",
+                       outcomes=pair, data="stand-in",
                        comparator=worse, premises=prem, measure="test character accuracy", seed_reported=who)
 
     planned = list(acc) if planned is None else list(planned)
