@@ -24,7 +24,7 @@ WEIGHT_NAMES = ("none", "imagenet", "hed", "source", "source:glyphs")
 INCEPTION_BLOCKS = [f"mixed{i}" for i in range(11)]
 
 
-def _hint(name: str, known) -> str:
+def hint(name: str, known) -> str:
     close = difflib.get_close_matches(str(name), list(known), n=2)
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
@@ -37,7 +37,7 @@ def table_arm(name: str, known: dict[str, str], what: str) -> str:
     kind, _, arg = name.partition(":")
     heads = {k.partition(":")[0]: k for k in known}
     if kind not in heads or (":" in heads[kind]) != bool(arg):
-        raise ValueError(f"unknown {what} {name!r}{_hint(name, known)} (known: {', '.join(known)})")
+        raise ValueError(f"unknown {what} {name!r}{hint(name, known)} (known: {', '.join(known)})")
     if heads[kind].endswith(":K") and not arg.isdigit():
         raise ValueError(f"{what} {name!r}: {kind} takes a whole number, e.g. '{kind}:2'")
     return name
@@ -49,7 +49,7 @@ def arch_name(arch: str) -> str:
     key = str(arch).lower().replace("-", "").replace("_v3", "v3")
     if key in ARCHS:
         return key
-    raise ValueError(f"unknown architecture {arch!r}{_hint(str(arch).lower(), ARCHS)} (known: {', '.join(ARCHS)})")
+    raise ValueError(f"unknown architecture {arch!r}{hint(str(arch).lower(), ARCHS)} (known: {', '.join(ARCHS)})")
 
 
 def image_size_problem(arch: str, image_size: int) -> str | None:
@@ -86,7 +86,7 @@ def split_arm(spec: str) -> tuple[str, dict[str, float | None], float | None]:
     for m in mods:
         name, colon, value = m.partition(":")
         if name not in TRANSFORMS:
-            raise ValueError(f"arm {spec!r}: unknown transform {'+' + name!r}{_hint(name, TRANSFORMS)} "
+            raise ValueError(f"arm {spec!r}: unknown transform {'+' + name!r}{hint(name, TRANSFORMS)} "
                              f"(known: {', '.join('+' + t for t in TRANSFORMS)})")
         if name == "div255" and colon:
             raise ValueError(f"arm {spec!r}: '+div255' takes no value")
@@ -121,13 +121,13 @@ def arm_problems(spec: str, image_size: int) -> list[str]:
         return out + [f"arm {spec!r}: {exc}"]
     policy, args = parts[1], parts[2:]
     if policy not in POLICY_ARGS:
-        return out + [f"arm {spec!r}: unknown policy {policy!r}{_hint(policy, POLICY_ARGS)} (known: {', '.join(POLICY_ARGS)})"]
+        return out + [f"arm {spec!r}: unknown policy {policy!r}{hint(policy, POLICY_ARGS)} (known: {', '.join(POLICY_ARGS)})"]
     if len(args) != POLICY_ARGS[policy]:
         out.append(f"arm {spec!r}: policy {policy!r} takes {POLICY_ARGS[policy]} argument(s) after it; received {args}")
     elif policy == "freeze_first" and not args[0].isdigit():
         out.append(f"arm {spec!r}: freeze_first takes a number of blocks, e.g. '{arch}:freeze_first:2'")
     elif arch == "inceptionv3" and policy in ("cut", "cut_unfreeze") and args[0] not in INCEPTION_BLOCKS:
-        out.append(f"arm {spec!r}: unknown layer {args[0]!r} for inceptionv3{_hint(args[0], INCEPTION_BLOCKS)} "
+        out.append(f"arm {spec!r}: unknown layer {args[0]!r} for inceptionv3{hint(args[0], INCEPTION_BLOCKS)} "
                    f"(its blocks end at {', '.join(INCEPTION_BLOCKS)})")
     size = image_size_problem(arch, image_size)
     return out + ([f"arm {spec!r}: {size}"] if size else [])
@@ -141,7 +141,7 @@ def weights_problem(weights: str, archs: set[str]) -> str | None:
             return f"weights 'hed' are VGG16's; these arms use {sorted(archs - {'vgg16'})}"
         return None
     if not (str(weights).endswith(".h5") or "/" in str(weights)):
-        return f"weights must be one of {', '.join(WEIGHT_NAMES)} or a .weights.h5 file{_hint(weights, WEIGHT_NAMES)}; received {weights!r}"
+        return f"weights must be one of {', '.join(WEIGHT_NAMES)} or a .weights.h5 file{hint(weights, WEIGHT_NAMES)}; received {weights!r}"
     if not Path(weights).is_file():
         return f"weights file {weights!r} does not exist"
     return None
@@ -160,7 +160,7 @@ def folder_problem(key: str, folder: str) -> str | None:
     return None
 
 
-def _raise(study: str, problems: list[str | None]) -> None:
+def raise_problems(study: str, problems: list[str | None]) -> None:
     problems = [p for p in problems if p]
     if problems:
         raise ValueError(f"{study}:" + "".join(f"\n  - {p}" for p in problems))
@@ -174,28 +174,19 @@ def small_data(p: dict) -> None:
     problems += [f"blog_claims: {a!r}: {c!r} must name one of the arms and a claim of {list(CLAIMS)}"
                  for a, c in (p.get("blog_claims") or {}).items() if a not in p["arms"] or c.split(" ")[0] not in kinds]
     if p["reference_arm"] and p["reference_arm"] not in p["arms"]:
-        problems.append(f"reference_arm {p['reference_arm']!r} is not one of the arms{_hint(p['reference_arm'], p['arms'])}")
+        problems.append(f"reference_arm {p['reference_arm']!r} is not one of the arms{hint(p['reference_arm'], p['arms'])}")
     archs = {arch_name(a.split(":")[0]) for a in p["arms"]  # the archs that load the weights
              if not arm_problems(a, p["image_size"]) and a.split("@")[0].split(":")[1] != "scratch"}
-    _raise("small_data", [*problems, weights_problem(p["weights"], archs), folder_problem("image_dir", p["image_dir"])])
+    raise_problems("small_data", [*problems, weights_problem(p["weights"], archs), folder_problem("image_dir", p["image_dir"])])
 
 
-def _one_arch(study: str, p: dict, extra: list[str | None] = ()) -> None:
+def one_arch(study: str, p: dict, extra: list[str | None] = ()) -> None:
     try:
         arch = arch_name(p["arch"])
     except ValueError as exc:
-        _raise(study, [f"arch: {exc}", *extra])
+        raise_problems(study, [f"arch: {exc}", *extra])
         return
-    _raise(study, [image_size_problem(arch, p["image_size"]), *extra])
-
-
-def transferability(p: dict) -> None:
-    from lib.studies.transferability import arm_problems
-
-    none = ("weights: must name task A's weights (source, imagenet or a file); 'none' has nothing to transfer"
-            if p["weights"] in ("none", "") else None)
-    _one_arch("transferability", p, [none, weights_problem(p["weights"], set()),
-                                     folder_problem("image_dir", p["image_dir"]), *arm_problems(p["arms"])])
+    raise_problems(study, [image_size_problem(arch, p["image_size"]), *extra])
 
 
 def source_pretrain(p: dict) -> None:
@@ -209,7 +200,7 @@ def source_pretrain(p: dict) -> None:
     if p["n_images"] < 7 * classes:  # the stratified split needs every class in validation and test
         problems.append(f"n_images: {p['n_images']} is too few for {classes} {p['source_task']} classes: use at least "
                         f"{7 * classes}")
-    _raise("source_pretrain", problems)
+    raise_problems("source_pretrain", problems)
 
 
 def cut_search(p: dict) -> None:
@@ -220,71 +211,46 @@ def cut_search(p: dict) -> None:
         more.append(f"reference_cut {p['reference_cut']!r} is not among the candidate cuts {p['cuts']}")
     if not p["lr_min"] < p["lr_max"]:
         more.append(f"lr_min must be below lr_max; received lr_min={p['lr_min']}, lr_max={p['lr_max']}")
-    _one_arch("cut_search", p, [weights_problem(p["weights"], set()), folder_problem("image_dir", p["image_dir"]),
-                                *[f"cut {c!r} is not an InceptionV3 block{_hint(c, INCEPTION_BLOCKS)}" for c in bad],
+    one_arch("cut_search", p, [weights_problem(p["weights"], set()), folder_problem("image_dir", p["image_dir"]),
+                                *[f"cut {c!r} is not an InceptionV3 block{hint(c, INCEPTION_BLOCKS)}" for c in bad],
                                 *more])
 
 
-def signs(p: dict) -> None:
-    from lib.studies.signs import check_arm, check_country, check_n_classes
+# --------------------------------------------------------------------------- the detector's VGG16 geometry
+# (facts with no TensorFlow: lib.detector builds on them, lib.studies.sign_detector checks with them)
 
-    problems = []
-    try:
-        blocks = BLOCKS[arch_name(p["arch"])]
-    except ValueError:
-        blocks = None  # _one_arch names the architecture
-    for key in ("arms", "shift_arms"):
-        for arm in p[key]:
-            try:
-                kind, _, arg = check_arm(arm).partition(":")
-            except ValueError as exc:
-                problems.append(f"{key}: {exc}")
-                continue
-            if blocks and kind == "freeze_first" and not 0 < int(arg) <= len(blocks):
-                problems.append(f"{key}: arm {arm!r}: {p['arch']} has {len(blocks)} blocks ({', '.join(blocks)}); "
-                                f"freeze between 1 and {len(blocks)}")
-            if blocks and kind == "surgical" and arg not in blocks:
-                problems.append(f"{key}: arm {arm!r}: {p['arch']} has no block {arg!r}{_hint(arg, blocks)} "
-                                f"(blocks: {', '.join(blocks)})")
-    if p["comparator_arm"] not in p["arms"]:
-        problems.append(f"comparator_arm {p['comparator_arm']!r} is not one of the arms{_hint(p['comparator_arm'], p['arms'])}")
-    elif p["comparator_arm"].partition(":")[0] in ("scratch", "compute_matched", "zero_shot"):
-        problems.append(f"comparator_arm {p['comparator_arm']!r} must be an arm that trains from the source model")
-    unknown = [i for i in p["source_inits"] if i not in ("scratch", *WEIGHT_NAMES) and not str(i).endswith(".h5")]
-    problems += [f"source_inits: unknown initialisation {i!r}{_hint(i, ('scratch', *WEIGHT_NAMES))}" for i in unknown]
-    if blocks:
-        problems += [f"source_inits: {q}" for i in p["source_inits"] if i != "scratch" and i not in unknown
-                     for q in [weights_problem(i, {arch_name(p["arch"])})] if q]
-    if p["transfer_from"] not in p["source_inits"]:
-        problems.append(f"transfer_from {p['transfer_from']!r} must be one of source_inits {p['source_inits']}")
-    if not p["target_sizes"] or any(k < 1 for k in p["target_sizes"]):
-        problems.append(f"target_sizes must be positive numbers of examples per class; received {p['target_sizes']}")
-    if "lp_ft" in p["arms"] and p["head_epochs"] >= p["epochs"]:
-        problems.append(f"lp_ft needs head_epochs ({p['head_epochs']}) below epochs ({p['epochs']})")
-    if not p["sign_dir"]:
-        for check, value in ((check_country, p["source_country"]), (check_country, p["target_country"]),
-                             (check_n_classes, p["n_classes"])):
-            try:
-                check(value)
-            except ValueError as exc:
-                problems.append(str(exc))
-    _one_arch("signs", p, problems)
+VGG16_CUTS = [f"block{b}_{k}" for b in range(2, 6) for k in ("conv1", "conv2", "conv3", "pool")
+              if not (b == 2 and k == "conv3")]
 
 
-def plates(p: dict) -> None:
-    from lib.studies.plates import parse_plate_arm
+def feature_map_sizes(image_size: int, cut: str, extra_levels: int) -> list[int]:
+    """Side of each level's map: VGG16 halves the size at every pool up to ``cut``, then each extra
+    level (3x3 stride 2, 'same' padding) halves it again, rounding up."""
+    block = int(cut[5])
+    size = image_size
+    for _ in range(block - 1 + (1 if cut.endswith("_pool") else 0)):
+        size //= 2
+    sizes = [size]
+    for _ in range(extra_levels):
+        sizes.append(-(-sizes[-1] // 2))
+    return sizes
 
-    problems = []
-    for arm in p["arms"]:
-        try:
-            parse_plate_arm(arm)
-        except ValueError as exc:
-            problems.append(f"arms: {exc}")
-    arms = p["arms"] + [f"pretrained+noise:{s:g}" for s in p["noise_sweep"]]
-    if "two_stage" in arms and p["head_epochs"] >= p["epochs"]:
-        problems.append(f"head_epochs: two_stage needs head_epochs < epochs; received head_epochs={p['head_epochs']}, "
-                        f"epochs={p['epochs']}")
-    if p["plate_csv"] and not p["plate_dir"]:
-        problems.append("plate_csv: needs plate_dir (the folder its file names are relative to)")
-    _raise("plates", [*problems, image_size_problem("efficientnetb0", p["image_size"]),
-                      weights_problem(p["weights"], {"efficientnetb0"})])
+
+def check_cut(cut: str) -> str:
+    """``cut`` if the detector can stand on that VGG16 layer, else a ``ValueError`` naming the nearest."""
+    if cut not in VGG16_CUTS:
+        close = difflib.get_close_matches(cut, VGG16_CUTS, n=2)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"cut {cut!r} is not a VGG16 layer the detector can stand on{hint} (block2_conv1 .. "
+                         f"block5_pool; SSD's own is 'block4_conv3', conv4_3)")
+    return cut
+
+
+def freeze_until(arm: str, cut: str) -> str | None:
+    """The base layer up to which an arm freezes (``None``: nothing; ``"all"``: the whole base)."""
+    kind, _, k = arm.partition(":")
+    if kind == "frozen":
+        return "all"
+    if kind == "freeze_first":
+        return "all" if int(k) >= int(cut[5]) else f"block{int(k)}_pool"
+    return None

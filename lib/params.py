@@ -244,8 +244,8 @@ def validate(
 # annotations): notebook -> "module:function" taking the merged values and raising ValueError with
 # every problem. The module must not import TensorFlow: this runs before any kernel starts.
 STUDY_CHECKS = {"sign_detector": "lib.studies.sign_detector:check", "small_data": "lib.checks:small_data",
-                "signs": "lib.checks:signs", "transferability": "lib.checks:transferability",
-                "cut_search": "lib.checks:cut_search", "plates": "lib.checks:plates",
+                "signs": "lib.studies.signs:check", "transferability": "lib.studies.transferability:check",
+                "cut_search": "lib.checks:cut_search", "plates": "lib.studies.plates:check",
                 "source_pretrain": "lib.checks:source_pretrain"}
 
 

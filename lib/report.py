@@ -266,35 +266,13 @@ def plot_first_filters(base, title: str = "") -> plt.Figure:
     return fig
 
 
-def weights_card(arch: str, image_size: int, weights: str, task, folds: int = 3) -> pd.DataFrame:
-    """What published weights know before any training, on the study's own target: their
-    provenance in one line, the first-layer filters, and a linear probe (and LogME) per block of
-    the frozen base against the same architecture with random weights."""
-    from IPython.display import Markdown, display
-
-    from lib import backbones
-    from lib.studies import transferability
-
-    line = backbones.HED_PROVENANCE if weights == "hed" else f"{arch} weights `{weights}`"
-    display(Markdown(f"**Weights used**: {line}."))
-    plot_first_filters(backbones.build_base(arch, image_size, weights), f"{arch} `{weights}`: first-layer filters")
-    plt.show()
-    cuts = transferability.cut_points(arch, image_size)
-    rows = []
-    for w in (weights, "none"):
-        for r in transferability.block_estimates(arch, image_size, w, task, cuts, folds=folds):
-            rows.append({"weights": w if w != "none" else "random", "block": r["cut"], "dims": r["dims"],
-                         "linear probe (train, cross-validated)": r["linear_probe"], "LogME": r["logme"]})
-    return pd.DataFrame(rows).pivot_table(index="block", columns="weights", sort=False,
-                                          values=["linear probe (train, cross-validated)", "LogME"])
-
-
 def source_weights_note(record, arch: str, image_size: int, weights: str, label: str = "Source weights used") -> dict | None:
     """For ``weights: source``: note the source record's quality in ``record`` and show it in one
     line (its source test accuracy against chance and the verdict), or say that no record names
     the weights. Returns the quality (``backbones.source_weights_quality``) or ``None``. For
     published weights (``hed``, ``imagenet``): their provenance in one line and the first-layer
-    filters (the per-block probe is the report's own: :func:`weights_card` or its estimates)."""
+    filters (the per-block probe is the report's own: :func:`lib.studies.transferability.weights_card`
+    or its estimates)."""
     from IPython.display import Markdown, display
 
     from lib import backbones

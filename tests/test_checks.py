@@ -8,6 +8,7 @@ import time
 import pytest
 
 from lib import checks, params
+from lib.studies import plates, signs, transferability
 from lib.params import REPO_ROOT
 
 
@@ -26,9 +27,9 @@ def test_the_registry_agrees_with_the_light_table():
 
 
 def test_sign_study_rules_are_checked_before_any_kernel():
-    checks.signs(merged("signs", arch="simple_cnn"))
+    signs.check(merged("signs", arch="simple_cnn"))
     with pytest.raises(ValueError) as err:
-        checks.signs(merged("signs", arch="simple_cnn", arms=["scratch", "freeze_first:4", "surgical:block9", "finetune"],
+        signs.check(merged("signs", arch="simple_cnn", arms=["scratch", "freeze_first:4", "surgical:block9", "finetune"],
                             comparator_arm="scratch", transfer_from="imagenet", target_sizes=[0, 4], head_epochs=20,
                             target_country="Q", shift_arms=["zero_shot"]))
     text = str(err.value)
@@ -37,8 +38,8 @@ def test_sign_study_rules_are_checked_before_any_kernel():
                 "unknown country 'Q'"):
         assert bit in text, bit
     with pytest.raises(ValueError, match="weights 'hed' are VGG16's"):
-        checks.signs(merged("signs", arch="simple_cnn", source_inits=["scratch", "hed"], transfer_from="hed"))
-    checks.signs(merged("signs", arch="vgg16", source_inits=["scratch", "hed"], transfer_from="hed"))
+        signs.check(merged("signs", arch="simple_cnn", source_inits=["scratch", "hed"], transfer_from="hed"))
+    signs.check(merged("signs", arch="vgg16", source_inits=["scratch", "hed"], transfer_from="hed"))
 
 
 def test_small_data_arms_sizes_layers_and_weights():
@@ -63,21 +64,21 @@ def test_small_data_arms_sizes_layers_and_weights():
 
 def test_signs_cut_search_transferability_plates():
     with pytest.raises(ValueError, match="(?s)unknown sign-study arm 'fine_tune'.*comparator_arm"):
-        checks.signs(merged("signs", arms=["scratch", "fine_tune"], comparator_arm="finetune"))
+        signs.check(merged("signs", arms=["scratch", "fine_tune"], comparator_arm="finetune"))
     with pytest.raises(ValueError, match="cut 'mixed12' is not an InceptionV3 block"):
         checks.cut_search(merged("cut_search", cuts=["mixed4", "mixed12"]))
     with pytest.raises(ValueError, match="(?s)reference_cut 'mixed5' is not among the candidate cuts.*lr_min must be below"):
         checks.cut_search(merged("cut_search", cuts=["mixed4", "mixed6"], lr_min=1e-3, lr_max=1e-4))
     with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
-        checks.transferability(merged("transferability", arch="resnet"))
+        transferability.check(merged("transferability", arch="resnet"))
     with pytest.raises(ValueError, match="'none' has nothing to transfer"):
-        checks.transferability(merged("transferability", weights="none"))
+        transferability.check(merged("transferability", weights="none"))
     with pytest.raises(ValueError, match="(?s)unknown architecture 'resnet5'.*n_images: 100 is too few for 35 glyphs"):
         checks.source_pretrain(merged("source_pretrain", archs=["resnet5"], source_task="glyphs", n_images=100))
     with pytest.raises(ValueError, match="unknown plate arm 'pretrianed'"):
-        checks.plates(merged("plates", arms=["pretrianed"]))
+        plates.check(merged("plates", arms=["pretrianed"]))
     with pytest.raises(ValueError, match="(?s)two_stage needs head_epochs < epochs.*plate_csv: needs plate_dir"):
-        checks.plates(merged("plates", arms=["two_stage"], epochs=3, head_epochs=3, plate_csv="labels.csv"))
+        plates.check(merged("plates", arms=["two_stage"], epochs=3, head_epochs=3, plate_csv="labels.csv"))
 
 
 def test_a_corrupt_image_folder_is_named(tmp_path):
@@ -126,3 +127,55 @@ def test_the_arm_language_parses_transforms_and_learning_rates_in_one_place():
     assert arm_problems("vgg16:frozen+noise:20", 32) == []
     (problem,) = arm_problems("vgg16:frozen+blur", 32)
     assert "unknown transform '+blur'" in problem
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """lib's modules and the lib modules each imports (at module level or inside a function)."""
+    import ast
+
+    mods = {".".join(p.relative_to(REPO_ROOT).with_suffix("").parts): p
+            for p in [*REPO_ROOT.glob("lib/*.py"), *REPO_ROOT.glob("lib/studies/*.py")]}
+    graph = {}
+    for name, path in mods.items():
+        out = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                out |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else node.module
+                        for a in node.names} & set(mods)
+            elif isinstance(node, ast.Import):
+                out |= {a.name for a in node.names} & set(mods)
+        graph[name] = out - {name}
+    return graph
+
+
+def _loops(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import loop, as one of its modules' reach back to itself (each loop once, sorted)."""
+    found = set()
+    for start in graph:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            m = todo.pop()
+            if m == start:
+                back = {x for x in graph if start in _reach(graph, x) and x in _reach(graph, start)} | {start}
+                found.add(tuple(sorted(back)))
+                break
+            if m not in seen:
+                seen.add(m)
+                todo += graph[m]
+    return [list(x) for x in sorted(found)]
+
+
+def _reach(graph, start):
+    seen, todo = set(), list(graph[start])
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo += graph[m]
+    return seen
+
+
+def test_lib_has_no_import_loop():
+    # the rule can fail: a made-up loop is found
+    assert _loops({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _loops(_import_graph()) == []

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lib.checks import image_size_problem, raise_problems, weights_problem
+
 from lib.drawing import glyph_masks
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNPQRSTUVWXYZ"
@@ -739,3 +741,24 @@ def metrics(rows, plan_: Plan, acc, sweep) -> dict:
                                         trainable_params=("trainable_params", "first")).to_dict(orient="index")
         if trained else {},
     }
+
+
+# --------------------------------------------------------------------------- checks before any kernel
+
+def check(p: dict) -> None:
+    """The study's rules, checked on merged parameters before any kernel (``lib.params.STUDY_CHECKS``): every
+    problem in one ``ValueError``."""
+    problems = []
+    for arm in p["arms"]:
+        try:
+            parse_plate_arm(arm)
+        except ValueError as exc:
+            problems.append(f"arms: {exc}")
+    arms = p["arms"] + [f"pretrained+noise:{s:g}" for s in p["noise_sweep"]]
+    if "two_stage" in arms and p["head_epochs"] >= p["epochs"]:
+        problems.append(f"head_epochs: two_stage needs head_epochs < epochs; received head_epochs={p['head_epochs']}, "
+                        f"epochs={p['epochs']}")
+    if p["plate_csv"] and not p["plate_dir"]:
+        problems.append("plate_csv: needs plate_dir (the folder its file names are relative to)")
+    raise_problems("plates", [*problems, image_size_problem("efficientnetb0", p["image_size"]),
+                      weights_problem(p["weights"], {"efficientnetb0"})])

@@ -10,7 +10,6 @@ starts from one of :data:`SOURCE_INITS`; on the target country from :data:`TARGE
 
 from __future__ import annotations
 
-import difflib
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from lib import claims as C
-from lib.checks import table_arm
+from lib.checks import VGG16_CUTS, check_cut, feature_map_sizes, freeze_until, table_arm  # noqa: F401 (its names)
 
 SOURCE = "seed 001"
 
@@ -42,42 +41,8 @@ TARGET_ARMS = {
 }
 # the source-country detector that the target arms start from "learned" when its mAP@0.5 clears this
 SOURCE_MAP_FLOOR = 0.25
-VGG16_CUTS = [f"block{b}_{k}" for b in range(2, 6) for k in ("conv1", "conv2", "conv3", "pool")
-              if not (b == 2 and k == "conv3")]
 FOLDER_LAYOUT = ("<folder>/<country>/ holding the images and either one COCO file annotations.json "
                  "or one Pascal VOC .xml file per image")
-
-
-def feature_map_sizes(image_size: int, cut: str, extra_levels: int) -> list[int]:
-    """Side of each level's map: VGG16 halves the size at every pool up to ``cut``, then each extra
-    level (3x3 stride 2, 'same' padding) halves it again, rounding up."""
-    block = int(cut[5])
-    size = image_size
-    for _ in range(block - 1 + (1 if cut.endswith("_pool") else 0)):
-        size //= 2
-    sizes = [size]
-    for _ in range(extra_levels):
-        sizes.append(-(-sizes[-1] // 2))
-    return sizes
-
-
-def check_cut(cut: str) -> str:
-    if cut not in VGG16_CUTS:
-        close = difflib.get_close_matches(cut, VGG16_CUTS, n=2)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"cut {cut!r} is not a VGG16 layer the detector can stand on{hint} (block2_conv1 .. "
-                         f"block5_pool; SSD's own is 'block4_conv3', conv4_3)")
-    return cut
-
-
-def freeze_until(arm: str, cut: str) -> str | None:
-    """The base layer up to which an arm freezes (``None``: nothing; ``"all"``: the whole base)."""
-    kind, _, k = arm.partition(":")
-    if kind == "frozen":
-        return "all"
-    if kind == "freeze_first":
-        return "all" if int(k) >= int(cut[5]) else f"block{int(k)}_pool"
-    return None
 
 
 def check(p: dict) -> None:

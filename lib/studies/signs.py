@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lib.checks import BLOCKS, WEIGHT_NAMES, arch_name, hint, one_arch, weights_problem
+
 from lib.drawing import background, glyph_masks
 
 # (class name, family, pictogram), interleaved across families so that the first n classes of
@@ -973,3 +975,51 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
                                        premises={pre: [source_premise] if source_premise else []}, source="seed 001",
                                        seed_reported="COCO-pretrained and sign-pretrained starts never beat Belgium from scratch"))
     return out
+
+
+# --------------------------------------------------------------------------- checks before any kernel
+
+def check(p: dict) -> None:
+    """The study's rules, checked on merged parameters before any kernel (``lib.params.STUDY_CHECKS``): every
+    problem in one ``ValueError``."""
+    problems = []
+    try:
+        blocks = BLOCKS[arch_name(p["arch"])]
+    except ValueError:
+        blocks = None  # _one_arch names the architecture
+    for key in ("arms", "shift_arms"):
+        for arm in p[key]:
+            try:
+                kind, _, arg = check_arm(arm).partition(":")
+            except ValueError as exc:
+                problems.append(f"{key}: {exc}")
+                continue
+            if blocks and kind == "freeze_first" and not 0 < int(arg) <= len(blocks):
+                problems.append(f"{key}: arm {arm!r}: {p['arch']} has {len(blocks)} blocks ({', '.join(blocks)}); "
+                                f"freeze between 1 and {len(blocks)}")
+            if blocks and kind == "surgical" and arg not in blocks:
+                problems.append(f"{key}: arm {arm!r}: {p['arch']} has no block {arg!r}{hint(arg, blocks)} "
+                                f"(blocks: {', '.join(blocks)})")
+    if p["comparator_arm"] not in p["arms"]:
+        problems.append(f"comparator_arm {p['comparator_arm']!r} is not one of the arms{hint(p['comparator_arm'], p['arms'])}")
+    elif p["comparator_arm"].partition(":")[0] in ("scratch", "compute_matched", "zero_shot"):
+        problems.append(f"comparator_arm {p['comparator_arm']!r} must be an arm that trains from the source model")
+    unknown = [i for i in p["source_inits"] if i not in ("scratch", *WEIGHT_NAMES) and not str(i).endswith(".h5")]
+    problems += [f"source_inits: unknown initialisation {i!r}{hint(i, ('scratch', *WEIGHT_NAMES))}" for i in unknown]
+    if blocks:
+        problems += [f"source_inits: {q}" for i in p["source_inits"] if i != "scratch" and i not in unknown
+                     for q in [weights_problem(i, {arch_name(p["arch"])})] if q]
+    if p["transfer_from"] not in p["source_inits"]:
+        problems.append(f"transfer_from {p['transfer_from']!r} must be one of source_inits {p['source_inits']}")
+    if not p["target_sizes"] or any(k < 1 for k in p["target_sizes"]):
+        problems.append(f"target_sizes must be positive numbers of examples per class; received {p['target_sizes']}")
+    if "lp_ft" in p["arms"] and p["head_epochs"] >= p["epochs"]:
+        problems.append(f"lp_ft needs head_epochs ({p['head_epochs']}) below epochs ({p['epochs']})")
+    if not p["sign_dir"]:
+        for check, value in ((check_country, p["source_country"]), (check_country, p["target_country"]),
+                             (check_n_classes, p["n_classes"])):
+            try:
+                check(value)
+            except ValueError as exc:
+                problems.append(str(exc))
+    one_arch("signs", p, problems)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lib.checks import folder_problem, one_arch, weights_problem
+
 
 def logme(features: np.ndarray, labels: np.ndarray, max_iter: int = 100, tol: float = 1e-3) -> float:
     """LogME score of ``features`` ``(n, d)`` for integer ``labels`` ``(n,)``.
@@ -439,3 +441,37 @@ def controls(per: dict, arms: list[str], n_cuts: int, negative, majority: float,
         who = control_name("B" if "B" in arms else "AnB", n_cuts)  # control_arm's choice
         out.append(C.negative_control("literature.control.negative", who, negative, majority, n_test))
     return out
+
+
+def weights_card(arch: str, image_size: int, weights: str, task, folds: int = 3) -> pd.DataFrame:
+    """What published weights know before any training, on the study's own target: their
+    provenance in one line, the first-layer filters, and a linear probe (and LogME) per block of
+    the frozen base against the same architecture with random weights."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from IPython.display import Markdown, display
+
+    from lib import backbones, report
+
+    line = backbones.HED_PROVENANCE if weights == "hed" else f"{arch} weights `{weights}`"
+    display(Markdown(f"**Weights used**: {line}."))
+    report.plot_first_filters(backbones.build_base(arch, image_size, weights), f"{arch} `{weights}`: first-layer filters")
+    plt.show()
+    cuts = cut_points(arch, image_size)
+    rows = []
+    for w in (weights, "none"):
+        for r in block_estimates(arch, image_size, w, task, cuts, folds=folds):
+            rows.append({"weights": w if w != "none" else "random", "block": r["cut"], "dims": r["dims"],
+                         "linear probe (train, cross-validated)": r["linear_probe"], "LogME": r["logme"]})
+    return pd.DataFrame(rows).pivot_table(index="block", columns="weights", sort=False,
+                                          values=["linear probe (train, cross-validated)", "LogME"])
+
+# --------------------------------------------------------------------------- checks before any kernel
+
+def check(p: dict) -> None:
+    """The study's rules, checked on merged parameters before any kernel (``lib.params.STUDY_CHECKS``): every
+    problem in one ``ValueError``."""
+    none = ("weights: must name task A's weights (source, imagenet or a file); 'none' has nothing to transfer"
+            if p["weights"] in ("none", "") else None)
+    one_arch("transferability", p, [none, weights_problem(p["weights"], set()),
+                                     folder_problem("image_dir", p["image_dir"]), *arm_problems(p["arms"])])
