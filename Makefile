@@ -29,7 +29,7 @@ export TF_NUM_INTEROP_THREADS := $(THREADS)
 endif
 RUN := $(PY) -m lib.runner
 
-LIB := $(wildcard lib/*.py lib/studies/*.py)
+LIB := $(wildcard lib/*.py lib/studies/*.py lib/datasets/*.py)
 EXPERIMENTS := $(wildcard params/*/*.yaml)
 REPORTS := $(patsubst params/%.yaml,$(OUTPUTS)/%.ipynb,$(EXPERIMENTS))
 SMOKE := $(patsubst params/%.yaml,$(OUTPUTS)/smoke/%.ipynb,$(EXPERIMENTS))

@@ -44,7 +44,7 @@ from keras import ops
 from keras.utils import bounding_boxes as kbb
 
 from lib import backbones, data, train
-from lib.studies import signs
+from lib.datasets import signs
 from lib.checks import check_cut, feature_map_sizes, freeze_until  # noqa: F401 (tests read them here)
 
 VARIANCE = (0.1, 0.1, 0.2, 0.2)

@@ -134,7 +134,7 @@ def _import_graph() -> dict[str, set[str]]:
     import ast
 
     mods = {".".join(p.relative_to(REPO_ROOT).with_suffix("").parts): p
-            for p in [*REPO_ROOT.glob("lib/*.py"), *REPO_ROOT.glob("lib/studies/*.py")]}
+            for p in [*REPO_ROOT.glob("lib/*.py"), *REPO_ROOT.glob("lib/*/*.py")]}
     graph = {}
     for name, path in mods.items():
         out = set()

@@ -12,9 +12,14 @@ correlation with the realised fine-tuned accuracy (estimators can rank wrongly).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from lib.checks import folder_problem, one_arch, weights_problem
+
+if TYPE_CHECKING:  # pandas is imported where the report's steps use it
+    import pandas as pd
 
 
 def logme(features: np.ndarray, labels: np.ndarray, max_iter: int = 100, tol: float = 1e-3) -> float:

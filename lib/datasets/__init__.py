@@ -1,0 +1,1 @@
+"""The lab's built-in, generated data sets (no TensorFlow): the seeds' stand-ins."""
