@@ -47,8 +47,8 @@ import numpy as np
 from scipy import stats
 
 from lib.intervals import (Interval, logrank, mean_interval, paired_interval, paired_outcomes,  # noqa: F401
-                           paired_test_var, per_seed_outcomes, planned_test_size, rule_p_values, test_sampling_var,
-                           RESOLUTION_SHARE)
+                           paired_test_var, per_seed_outcomes, planned_test_size, rule_p_values, spearman_p,
+                           test_sampling_var, RESOLUTION_SHARE)
 from lib.quotes import quote_for
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
@@ -78,7 +78,8 @@ RULES = {
 OWN_RULES = {
     "sooner": "A reaches the target sooner than B: log-rank test on times to the target, runs that never reach it "
               "censored (p < 0.05, two-sided)",
-    "rank": "a ranking agrees: Spearman rho above 0 by a permutation test (p < 0.05, one-sided)",
+    "rank": "a ranking agrees: Spearman rho above 0 by an exact permutation test (p < 0.05, one-sided); not "
+            "reproduced when significantly below 0",
 }
 
 MIN_SEEDS = 3

@@ -275,3 +275,19 @@ def test_claims_carry_their_quote_and_the_p_value_they_rest_on():
     # an older record without p_value: the test is recomputed from its interval
     del d["p_value"]
     assert C.claim_p_value(d) < 0.001
+
+
+def test_spearman_p_is_the_exact_permutation_test():
+    from scipy import stats
+
+    assert C.spearman_p(1.0, 3) == (1 / 6, 1.0)
+    assert math.isclose(C.spearman_p(1.0, 5)[0], 1 / 120)
+    x, y = np.arange(6), np.array([0, 2, 1, 3, 5, 4])
+    rho = stats.spearmanr(x, y).statistic
+    ref = stats.permutation_test((y,), lambda v: stats.spearmanr(x, v).statistic, permutation_type="pairings",
+                                 alternative="greater").pvalue
+    assert math.isclose(C.spearman_p(rho, 6)[0], ref, rel_tol=1e-9)
+    # random rankings of 4 items: a rho >= 0.8 threshold passes about 17% of them; the test at 0.05 about 4%
+    ranks = [stats.spearmanr(range(4), p).statistic for p in __import__("itertools").permutations(range(4))]
+    assert np.mean(np.array(ranks) >= 0.8 - 1e-9) > 0.15
+    assert np.mean([C.spearman_p(r, 4)[0] < 0.05 for r in ranks]) <= 0.05

@@ -138,9 +138,12 @@ def test_claims_without_the_fine_tuned_arms_are_not_testable_and_name_why():
     assert "frozen transfer (AnB)" in out["literature.logme.ranks"].hypothesis
     per.update({("B", 0): [0.8, 0.8, 0.81], ("AnB+", 1): [0.9, 0.9, 0.9], ("AnB+", 2): [0.7, 0.7, 0.71]})
     out = {c.id: c for c in claims(per, 2, ["B", "AnB", "AnB+"], majority=0.5, n_test=300, n_seeds=3, source=None,
-                                   logme_rho=1.0, n_estimates=3, realised="AnB+")}
+                                   logme_rho=1.0, n_estimates=5, realised="AnB+")}
     assert out["literature.yosinski.anb_plus"].verdict == C.NOT_REPRODUCED  # n=2 falls below B
-    assert out["literature.logme.ranks"].verdict == C.REPRODUCED
+    assert out["literature.logme.ranks"].verdict == C.REPRODUCED  # a perfect ranking of 5 cuts: p = 1/120
+    three = {c.id: c for c in claims(per, 2, ["B", "AnB", "AnB+"], majority=0.5, n_test=300, n_seeds=3, source=None,
+                                     logme_rho=1.0, n_estimates=3, realised="AnB+")}
+    assert three["literature.logme.ranks"].verdict == C.INCONCLUSIVE  # 3 cuts: 1 in 6 random rankings are perfect
 
 
 def test_positive_control_passes_above_chance_and_fails_at_it():
