@@ -16,7 +16,7 @@ METRIC_LABELS = {
 }
 
 
-NOT_METRICS = ("val_epoch", "epoch_time_s", "steps_per_epoch", "best_epoch", "stopped_early", "stopped_stuck",
+NOT_METRICS = ("val_epoch", "epoch_time_s", "steps_per_epoch", "passes_per_epoch", "best_epoch", "stopped_early", "stopped_stuck",
                "phase_epochs")
 
 

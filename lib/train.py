@@ -99,11 +99,13 @@ def set_seed(seed: int) -> None:
     tf.get_logger().setLevel("ERROR")
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = False, seed: int = 0):
+def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = False, seed: int = 0,
+                 passes: int = 1):
     """tf.data pipeline over in-memory arrays: the arrays are held once as tensors; each epoch
     shuffles the *indices* with ``seed`` (when asked), batches them and gathers whole batches, then
     prefetches. Gathering per batch instead of slicing per element keeps tf.data's per-element
-    overhead out of the training loop (see ``make bench``)."""
+    overhead out of the training loop (see ``make bench``). ``passes`` > 1: one iteration of the
+    dataset is that many whole passes over the data, each shuffled anew."""
 
     xt, yt = tf.constant(x), tf.constant(y)
     idx = tf.data.Dataset.range(len(y))
@@ -111,6 +113,8 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
         idx = idx.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
     ds = idx.batch(batch_size).map(lambda i: (tf.gather(xt, i), tf.gather(yt, i)),
                                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if passes > 1:
+        ds = ds.repeat(passes)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -119,7 +123,7 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
 _COMPILED: "weakref.WeakKeyDictionary[keras.Model, tuple]" = weakref.WeakKeyDictionary()
 
 
-def compile_or_reset(model: keras.Model, learning_rate: float) -> bool:
+def compile_or_reset(model: keras.Model, learning_rate: float, steps_per_execution: int = 1) -> bool:
     """Make ``model`` ready for a fresh training run with Adam at ``learning_rate`` and sparse
     categorical cross-entropy. When this module compiled it before with the same variables
     trainable, the compiled model is kept and only the optimizer's state is reset (step count and
@@ -127,7 +131,7 @@ def compile_or_reset(model: keras.Model, learning_rate: float) -> bool:
     tracing a new one, which costs 15-45 s per VGG16 / ResNet50 on a 2-core CPU (``make bench``).
     Any other change (a layer frozen or unfrozen, a compile elsewhere) compiles anew: a
     ``trainable`` change only takes effect on compile. Returns whether the graph was reused."""
-    trainable = tuple(id(v) for v in model.trainable_variables)
+    trainable = (tuple(id(v) for v in model.trainable_variables), steps_per_execution)
     before = _COMPILED.get(model)
     if before and before[0] is model.optimizer and before[1] == trainable and model.compiled:
         for v in model.optimizer.variables:
@@ -135,8 +139,8 @@ def compile_or_reset(model: keras.Model, learning_rate: float) -> bool:
                 v.assign(np.zeros(v.shape, v.dtype))
         model.optimizer.learning_rate = learning_rate
         return True
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], steps_per_execution=steps_per_execution)
     _COMPILED[model] = (model.optimizer, trainable)
     return False
 
@@ -197,7 +201,8 @@ def _same_variables(a: keras.Model, b: keras.Model) -> bool:
 
 def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
         learning_rate: float = 1e-3, seed: int = 0, validation_freq: int = 1,
-        patience: int = 0, stop_stuck_after: int = 0) -> dict[str, list[float]]:
+        patience: int = 0, stop_stuck_after: int = 0, min_epoch_steps: int = 0,
+        steps_per_execution: int = 1) -> dict[str, list[float]]:
     """Compile with Adam and sparse categorical cross-entropy (or reuse the compiled graph with a
     fresh optimizer state, :func:`compile_or_reset`), train on ``task``'s train split, validate on its validation split.
 
@@ -207,13 +212,21 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
     ``stop_stuck_after`` > 0: stop a run whose training loss sat at ``log(classes)`` with validation
     accuracy at the majority rate for that many epochs in a row (:class:`StopWhenStuck`); the
     history's ``stopped_stuck`` holds the epoch it stopped at (0: it did not).
+    ``min_epoch_steps`` > 0: an "epoch" is as many whole passes over the train split as make at
+    least that many optimizer steps (a 300-example task at batch 128 has 3 steps per pass: validating
+    and starting a new epoch after each costs ~40 ms on 2 cores, ten times the steps); the history's
+    ``steps_per_epoch`` and ``passes_per_epoch`` say what an epoch was. ``steps_per_execution``:
+    Keras' optimizer steps per graph call (less Python per step for small models; the same result,
+    ``tests/test_train.py``).
 
     Returns the per-epoch history: ``loss``, ``accuracy`` (train), ``val_loss``, ``val_accuracy``
     (validation, every ``validation_freq`` epochs: ``val_epoch`` lists which, counting from 1),
     ``epoch_time_s`` and ``steps_per_epoch`` (optimizer steps). The test split is not touched.
     """
     set_seed(seed)
-    compile_or_reset(model, learning_rate)
+    compile_or_reset(model, learning_rate, steps_per_execution)
+    per_pass = -(-len(task.y_train) // batch_size)
+    passes = -(-min_epoch_steps // per_pass) if min_epoch_steps > per_pass else 1
     timer = EpochTimer(f"{model.name} ")
     callbacks: list = [timer]
     if patience:
@@ -229,7 +242,7 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
         n_classes = task.n_classes if task.class_names else int(np.max(task.y_train)) + 1
         stuck = StopWhenStuck(max(n_classes, 2), majority, stop_stuck_after)
         callbacks.append(stuck)
-    hist = model.fit(make_dataset(task.x_train, task.y_train, batch_size, shuffle=True, seed=seed),
+    hist = model.fit(make_dataset(task.x_train, task.y_train, batch_size, shuffle=True, seed=seed, passes=passes),
                      validation_data=make_dataset(task.x_val, task.y_val, 1024),
                      epochs=epochs, shuffle=False, verbose=0, callbacks=callbacks,  # the dataset shuffles
                      validation_freq=validation_freq)
@@ -237,7 +250,8 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
     ran = len(out["loss"])
     out["epoch_time_s"] = timer.times
     out["val_epoch"] = [e for e in range(1, ran + 1) if e % validation_freq == 0]
-    out["steps_per_epoch"] = [float(-(-len(task.y_train) // batch_size))]
+    out["steps_per_epoch"] = [float(per_pass * passes)]
+    out["passes_per_epoch"] = [float(passes)]
     if stuck is not None:
         out["stopped_stuck"] = [float(stuck.stuck_epoch)]
     if patience:
@@ -246,7 +260,7 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
     return out
 
 
-PER_RUN = ("steps_per_epoch", "best_epoch", "stopped_early", "stopped_stuck")
+PER_RUN = ("steps_per_epoch", "passes_per_epoch", "best_epoch", "stopped_early", "stopped_stuck")
 
 
 def join_phases(first: dict[str, list[float]], second: dict[str, list[float]]) -> dict[str, list[float]]:

@@ -178,3 +178,28 @@ def test_the_pool_drops_the_least_recently_used_model_beyond_its_bounds():
     first, _ = small.take("a", *_cnn(0))
     small.take("b", *_cnn(0))  # two models exceed the parameter bound: a is dropped
     assert small.take("a", *_cnn(1))[0] is not first
+
+
+def _fit_with(task, **kw):
+    train.set_seed(3)
+    m = models.build_mlp(task.n_features, task.n_classes, (16, 8), normalizer_data=task.x_train)
+    return train.fit(m, task, batch_size=32, seed=3, **kw), m
+
+
+def test_steps_per_execution_changes_nothing_but_speed():
+    d1, _ = _tiny()
+    (h1, m1), (h8, m8) = _fit_with(d1, epochs=3), _fit_with(d1, epochs=3, steps_per_execution=8)
+    assert h1["loss"] == h8["loss"] and h1["val_accuracy"] == h8["val_accuracy"]
+    assert np.array_equal(train.predict_labels(m1, d1.x_test), train.predict_labels(m8, d1.x_test))
+
+
+def test_min_epoch_steps_makes_an_epoch_whole_passes():
+    d1, _ = _tiny()  # 384 train examples: 12 steps per pass at batch 32
+    per_pass = -(-len(d1.y_train) // 32)
+    h, _ = _fit_with(d1, epochs=2, min_epoch_steps=per_pass * 2 + 1)
+    assert h["passes_per_epoch"] == [3.0] and h["steps_per_epoch"] == [3.0 * per_pass]
+    h2, _ = _fit_with(d1, epochs=6)
+    assert h2["passes_per_epoch"] == [1.0]
+    assert h["loss"][0] != h2["loss"][0]  # an epoch of three passes averages over more steps
+    h3, _ = _fit_with(d1, epochs=2, min_epoch_steps=per_pass)  # already enough: one pass
+    assert h3["passes_per_epoch"] == [1.0] and h3["loss"] == h2["loss"][:2]
