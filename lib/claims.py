@@ -220,6 +220,39 @@ def above_chance(arm: str, values: Sequence[float], chance: float, n_test: int |
                    detail=f"{iv.diff:.3f}, 95% lower end {iv.low:.3f}, needs > chance {chance:.3f} + {margin:g}")
 
 
+def converged(arm: str, histories: Sequence[dict] | dict) -> Premise:
+    """``arm`` converged: in every seed early stopping ended the run (validation accuracy stopped
+    improving for its patience and the best epoch's weights were restored), not the epoch cap, and
+    the stuck criterion did not stop it. ``histories``: one training history per seed
+    (:func:`lib.train.fit`'s, with ``stopped_early`` / ``best_epoch``), or ``{seed: history}``. A
+    run without early stopping says nothing about convergence: the premise fails and says so. A
+    claim about where training ends presupposes the compared runs ended, not that the lab's budget
+    ran out (STATS.md section 6: a capped run is censored, not converged)."""
+    runs = list(histories.values()) if isinstance(histories, dict) else list(histories)
+    if not runs:
+        return Premise(f"{arm} converged", False, detail="no training history")
+    capped, stuck, unknown = [], [], []
+    for i, h in enumerate(runs):
+        if "stopped_early" not in h:
+            unknown.append(i)
+        elif (h.get("stopped_stuck") or [0.0])[0]:
+            stuck.append(i)
+        elif not h["stopped_early"][0]:
+            capped.append(i)
+    ok = not (capped or stuck or unknown)
+    n = len(runs)
+    if unknown:
+        detail = f"{len(unknown)} of {n} runs trained without early stopping: convergence not measured"
+    elif stuck:
+        detail = f"{len(stuck)} of {n} runs stopped as stuck (training loss at log(classes)), not converged"
+    elif capped:
+        detail = f"{len(capped)} of {n} runs still improving at the epoch cap"
+    else:
+        best = [int(h["best_epoch"][0]) for h in runs if h.get("best_epoch")]
+        detail = f"early stopping ended all {n} runs" + (f" (best epochs {min(best)}-{max(best)})" if best else "")
+    return Premise(f"{arm} converged", ok, value=n - len(capped) - len(stuck) - len(unknown), threshold=n, detail=detail)
+
+
 def enough_seeds(n: int, minimum: int = MIN_SEEDS) -> Premise:
     return Premise("enough seeds", n >= minimum, value=n, threshold=minimum, detail=f"{n} seeds, at least {minimum}")
 

@@ -21,9 +21,10 @@ PLAN_ENV = "TLLAB_PLAN"
 # minutes per report at the default scale, measured on the 2-core Zen 4 machine (`make all` on a fresh
 # clone of 596869e, 2026-12-04: 88.3 min in all, environment included, with tests and smoke runs on the
 # cores for about 20 minutes of it, so these are on the high side); a report missing here is expected
-# to take DEFAULT_MINUTES
+# to take DEFAULT_MINUTES. d1_d2 scaled by its measured speed-up (one seed alone, 2026-12-04: synthetic
+# 73 -> 46 s, digits 54 -> 29 s, train.fit's min_epoch_steps and steps_per_execution)
 MEASURED: dict[str, float] = {
-    "cut_search/default": 0.2, "d1_d2/digits": 5.9, "d1_d2/synthetic": 5.6, "plates/fixes": 0.2, "plates/h1_h4": 0.2,
+    "cut_search/default": 0.2, "d1_d2/digits": 3.2, "d1_d2/synthetic": 3.5, "plates/fixes": 0.2, "plates/h1_h4": 0.2,
     "plates/noise_sweep": 0.2, "sign_detector/country_shift": 18.1, "signs/country_shift": 4.7,
     "small_data/inception_cut": 5.8, "small_data/resnet50": 1.8, "small_data/simple_cnn": 1.8,
     "small_data/vgg16_plateau": 10.5, "source_pretrain/default": 2.9, "source_pretrain/glyphs": 3.4,

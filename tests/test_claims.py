@@ -81,6 +81,21 @@ def test_premises_seeds_chance_budget():
     assert C.budget(100, None).held
 
 
+def test_converged_premise_reads_how_each_run_ended():
+    ended = {"stopped_early": [1.0], "best_epoch": [7.0], "stopped_stuck": [0.0]}
+    capped = {"stopped_early": [0.0], "best_epoch": [12.0]}
+    stuck = {"stopped_early": [1.0], "best_epoch": [1.0], "stopped_stuck": [4.0]}  # a scratch arm at log(classes)
+    ok = C.converged("scratch", [ended, dict(ended, best_epoch=[9.0])])
+    assert ok.held and ok.detail == "early stopping ended all 2 runs (best epochs 7-9)"
+    one_capped = C.converged("scratch", {"0": ended, "1": capped})
+    assert not one_capped.held and "1 of 2 runs still improving at the epoch cap" in one_capped.detail
+    assert not C.converged("scratch", [ended, stuck]).held
+    assert "stopped as stuck" in C.converged("scratch", [stuck]).detail
+    fixed = C.converged("frozen", [{"loss": [1.0, 0.5]}])  # trained a fixed number of epochs
+    assert not fixed.held and "convergence not measured" in fixed.detail
+    assert not C.converged("frozen", []).held
+
+
 def test_controls_gate_the_run():
     pos = C.judge("pos", "control", "transfer helps at shift 0", rule="greater", a=[0.9] * 3, b=[0.5] * 3,
                   n_test=500, kind="control", expected=C.REPRODUCED)

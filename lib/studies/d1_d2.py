@@ -64,11 +64,13 @@ def claims(rows, history: dict, *, n_test: int, chance: float, d1_n_test: int, d
             C.source_learned({"source_test_acc": float(np.mean(src)), "chance": d1_chance, "n_test": d1_n_test},
                              name="the source network learned D1"),
             C.above_chance("frozen", acc["frozen"], chance, n_test), C.above_chance("control", acc["control"], chance, n_test)]
+    # where training ends is compared only between runs that ended there: early stopping, not the cap
+    ended = [C.converged(a, history[a]) for a in ("frozen", "control") if a in history]
     out.append(C.judge(
         "d1_d2.author.no_help", SOURCE,
         "the transferred D1 layers did not help: frozen D1 layers + new layers end no better than a re-initialised "
         f"control on D2 (the author's inference; margin {margin:g})", rule="no_better", a=acc["frozen"],
-        b=acc["control"], n_test=n_test, margin=margin, comparator="control", premises=base,
+        b=acc["control"], n_test=n_test, margin=margin, comparator="control", premises=[*base, *ended],
         outcomes=C.paired_outcomes(cor.get("frozen"), cor.get("control")), data=data,
         seed_reported="the author: the new layers did all the work (frozen transfer 0.876 on D2, no control run)"))
     steps_f, cens_f = arm_steps(history, "frozen", target)
