@@ -59,6 +59,24 @@ def _simple_cnn(include_top=False, weights=None, input_shape=None, name="simple_
     return keras.Model(inputs, x, name=name)
 
 
+def _onet(include_top=False, weights=None, input_shape=None, name="onet"):
+    """The convolutional trunk of MTCNN's O-Net (Zhang et al. 2016), the face-verification stage of
+    a face detector trained on real faces (WIDER FACE, CelebA): four 3x3/3x3/3x3/2x2 convolutions
+    (32, 64, 64, 128 filters, valid padding) each with a PReLU, the first three max-pooled, named
+    ``blockK_conv`` / ``blockK_prelu`` / ``blockK_pool``. Its fully connected ``fc5`` needs O-Net's
+    48 px input and is left out, so the trunk runs at any side of 27 px or more (1x1 at 27-33 px,
+    3x3 at 48). ``weights: mtcnn`` loads the face-trained convolutions (:func:`load_mtcnn`)."""
+    inputs = keras.Input(input_shape)
+    x = inputs
+    pools = ((3, "same"), (3, "valid"), (2, "same"), None)  # O-Net's: pool size (stride 2) and padding
+    for k, (filters, size) in enumerate(((32, 3), (64, 3), (64, 3), (128, 2)), start=1):
+        x = keras.layers.Conv2D(filters, size, padding="valid", name=f"block{k}_conv")(x)
+        x = keras.layers.PReLU(shared_axes=[1, 2], name=f"block{k}_prelu")(x)
+        if pools[k - 1]:
+            x = keras.layers.MaxPooling2D(pools[k - 1][0], 2, padding=pools[k - 1][1], name=f"block{k}_pool")(x)
+    return keras.Model(inputs, x, name=name)
+
+
 @dataclass(frozen=True)
 class Backbone:
     """One registry entry."""
@@ -119,6 +137,7 @@ REGISTRY: dict[str, Backbone] = {
                             "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
     "efficientnetb0": Backbone("efficientnetb0", keras.applications.EfficientNetB0, "inside", 32,
                                r"^(stem|block\d+|top)(?:[a-z]?_)", "efficientnetb0_notop.h5"),
+    "onet": Backbone("onet", _onet, "mtcnn", 27, r"^(block\d+)_", None),
 }
 
 
@@ -198,6 +217,8 @@ def source_premise(arch: str, image_size: int, weights: str):
         return claims.Premise("published ImageNet weights", True, detail=f"{get(arch).name} ImageNet weights")
     if weights == "hed":
         return claims.Premise("published weights (HED)", True, detail=HED_PROVENANCE)
+    if weights == "mtcnn":
+        return claims.Premise("published weights (MTCNN O-Net)", True, detail=MTCNN_PROVENANCE)
     return claims.Premise("weights file", True, detail=f"{weights}: a user's file, not checked here")
 
 
@@ -212,6 +233,8 @@ def _preprocess_layer(kind: str) -> keras.layers.Layer | None:
         return keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")
     if kind == "unit":
         return keras.layers.Rescaling(1 / 255.0, name="preprocess")
+    if kind == "mtcnn":  # MTCNN's own normalisation, (x - 127.5) / 128, RGB
+        return keras.layers.Rescaling(1 / 128.0, offset=-127.5 / 128.0, name="preprocess")
     return None  # 'inside': the keras model normalises raw pixels itself
 
 
@@ -238,6 +261,54 @@ def hed_weights_path() -> Path:
     if not path.is_file():
         raise WeightsUnavailable(f"{HED_PACKAGE} is installed but its weights file is missing: {path}")
     return path
+
+
+MTCNN_PACKAGE = "mtcnn"
+MTCNN_PROVENANCE = ("MTCNN O-Net (mtcnn 1.0.0, MIT): the output stage of a face detector, trained on real faces "
+                    "(Zhang et al. 2016, WIDER FACE and CelebA) to tell faces from non-faces and place landmarks; "
+                    "its four convolutions and PReLUs, read from the wheel's assets/weights/onet.lz4")
+
+
+def mtcnn_weights_path() -> Path:
+    """The O-Net weights file that the ``mtcnn`` wheel ships (found without importing the package,
+    which would import its detector). Refused with what to do when the package is missing."""
+    from importlib import util
+
+    spec = util.find_spec(MTCNN_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsUnavailable(f"weights='mtcnn' needs the {MTCNN_PACKAGE} package (its wheel ships the file): "
+                                 f"`make venv` installs it, or `pip install {MTCNN_PACKAGE}==1.0.0 lz4`")
+    path = Path(list(spec.submodule_search_locations)[0]) / "assets" / "weights" / "onet.lz4"
+    if not path.is_file():
+        raise WeightsUnavailable(f"{MTCNN_PACKAGE} is installed but its O-Net weights file is missing: {path}")
+    return path
+
+
+def read_mtcnn(path: Path | None = None) -> list:
+    """The wheel's O-Net arrays in its order (a joblib pickle compressed with lz4)."""
+    import joblib
+
+    try:
+        return list(joblib.load(path or mtcnn_weights_path()))
+    except ImportError as exc:  # lz4 missing: joblib names it
+        raise WeightsUnavailable(f"reading MTCNN's weights needs lz4 ({exc}): `pip install lz4`") from None
+
+
+def load_mtcnn(base: keras.Model, path: Path | None = None) -> int:
+    """Set an ``onet`` base's four convolutions and PReLUs from the wheel's O-Net file (kernel,
+    bias, slope per block; every shape checked). Returns the number of arrays set."""
+    arrays = read_mtcnn(path)
+    n = 0
+    for k in range(1, 5):
+        conv, prelu = base.get_layer(f"block{k}_conv"), base.get_layer(f"block{k}_prelu")
+        kernel, bias, slope = arrays[3 * (k - 1): 3 * k]
+        want = [tuple(w.shape) for w in (*conv.get_weights(), *prelu.get_weights())]
+        if [kernel.shape, bias.shape, slope.shape] != want:
+            raise ValueError(f"MTCNN O-Net block{k}: shapes {[kernel.shape, bias.shape, slope.shape]} do not fit {want}")
+        conv.set_weights([kernel, bias])
+        prelu.set_weights([slope])
+        n += 3
+    return n
 
 
 def load_hed(base: keras.Model, path: Path | None = None) -> int:
@@ -283,6 +354,11 @@ def weights_file(arch: str, image_size: int, weights: str) -> Path | None:
             raise ValueError(f"weights='hed' are VGG16 convolutions (HED edge detector); {get(arch).name} cannot use "
                              "them: use weights='source', 'imagenet' or 'none'")
         return hed_weights_path()
+    if weights == "mtcnn":
+        if get(arch).name != "onet":
+            raise ValueError(f"weights='mtcnn' are MTCNN O-Net convolutions; {get(arch).name} cannot use them: "
+                             "use arch onet, or weights='source', 'imagenet' or 'none'")
+        return mtcnn_weights_path()
     if weights == "source" or weights.startswith("source:"):
         return source_weights_path(arch, image_size, task=source_task_of(weights))
     if not (weights.endswith(".h5") or "/" in weights):
@@ -331,6 +407,8 @@ def build_base(arch: str, image_size: int, weights: str = "none") -> keras.Model
                 "with the same image_size" if weights.startswith("source") else "check the path")
         if weights == "hed":
             load_hed(base, path)
+        elif weights == "mtcnn":
+            load_mtcnn(base, path)
         elif path is not None:
             if not path.is_file():
                 raise WeightsUnavailable(f"weights file for {bb.name} not found: {path}; {hint}")

@@ -12,15 +12,19 @@ import difflib
 from pathlib import Path
 
 # architecture -> smallest input side (pixels) it accepts; the registry in lib/backbones.py agrees
-ARCHS = {"simple_cnn": 8, "vgg16": 32, "resnet50": 32, "inceptionv3": 75, "efficientnetb0": 32}
+ARCHS = {"simple_cnn": 8, "vgg16": 32, "resnet50": 32, "inceptionv3": 75, "efficientnetb0": 32, "onet": 27}
 # image-arm policy -> how many arguments follow it (lib/transfer.py POLICIES)
 POLICY_ARGS = {"scratch": 0, "frozen": 0, "finetune": 0, "freeze_first": 1, "cut": 1, "cut_unfreeze": 2,
                "two_stage": 0, "surgical": 1}
 # architecture -> its named blocks, in order (what freeze_first:K counts and surgical:BLOCK names)
 BLOCKS = {"simple_cnn": ["block1", "block2", "block3"], "vgg16": [f"block{i}" for i in range(1, 6)],
           "resnet50": [f"conv{i}" for i in range(1, 6)], "inceptionv3": [f"mixed{i}" for i in range(11)],
-          "efficientnetb0": ["stem", *[f"block{i}" for i in range(1, 8)], "top"]}
-WEIGHT_NAMES = ("none", "imagenet", "hed", "source", "source:glyphs")
+          "efficientnetb0": ["stem", *[f"block{i}" for i in range(1, 8)], "top"],
+          "onet": [f"block{i}" for i in range(1, 5)]}
+# published weights that only one architecture can load
+WEIGHTS_ARCH = {"hed": "vgg16", "mtcnn": "onet"}
+_ARCH_TITLES = {"vgg16": "VGG16", "onet": "MTCNN O-Net (onet)"}
+WEIGHT_NAMES = ("none", "imagenet", "hed", "mtcnn", "source", "source:glyphs")
 INCEPTION_BLOCKS = [f"mixed{i}" for i in range(11)]
 
 
@@ -75,12 +79,14 @@ def _positive(value: str) -> float | None:
 
 
 def split_arm(spec: str) -> tuple[str, dict[str, float | None], float | None]:
-    """``'arch:policy[:args][+transform[:value]]...[@LR]'`` -> ``(core, transforms, lr)``:
+    """``'arch:policy[:args][+transform[:value]]...[~weights][@LR]'`` -> ``(core, transforms, lr)``:
     ``vgg16:frozen+noise:50@1e-4`` -> ``('vgg16:frozen', {'noise': 50.0}, 0.0001)``; a transform
     without a value maps to ``None``, an arm without ``@LR`` has ``lr`` ``None``. Raises
     ``ValueError`` on an unknown transform, or a transform value or learning rate that is not a
-    positive number. The one parser of the arm language (no TensorFlow)."""
+    positive number. An arm's own weights (``~mtcnn``, ``~source``, ``~none``) are read by
+    :func:`arm_weights`. The one parser of the arm language (no TensorFlow)."""
     body, at, lr = str(spec).partition("@")
+    body = body.partition("~")[0]
     core, *mods = body.split("+")
     transforms: dict[str, float | None] = {}
     for m in mods:
@@ -98,9 +104,17 @@ def split_arm(spec: str) -> tuple[str, dict[str, float | None], float | None]:
     return core, transforms, (_positive(lr) if at else None)
 
 
+def arm_weights(spec: str, default: str | None = None) -> str | None:
+    """The weights an arm names itself after ``~`` (``onet:frozen~mtcnn`` -> ``mtcnn``), else
+    ``default`` (the study's ``weights``): one report can then compare the same architecture
+    started from different sources."""
+    body = str(spec).partition("@")[0]
+    return (body.partition("~")[2] or default) if "~" in body else default
+
+
 def arm_policy(spec: str) -> str:
     """``vgg16:freeze_first:2+noise@1e-4`` -> ``freeze_first`` (empty when there is none)."""
-    core = str(spec).partition("@")[0].split("+")[0]
+    core = str(spec).partition("@")[0].partition("~")[0].split("+")[0]
     return core.split(":")[1] if ":" in core else ""
 
 
@@ -111,7 +125,7 @@ def arm_problems(spec: str, image_size: int) -> list[str]:
         body = split_arm(spec)[0]
     except ValueError as exc:
         out.append(str(exc))
-        body = str(spec).partition("@")[0].split("+")[0]  # the rest of the arm is still checked
+        body = str(spec).partition("@")[0].partition("~")[0].split("+")[0]  # the rest of the arm is still checked
     parts = body.split(":")
     if len(parts) < 2:
         return out + [f"arm {spec!r}: an arm is 'arch:policy[:args]' (e.g. 'vgg16:frozen')"]
@@ -129,6 +143,12 @@ def arm_problems(spec: str, image_size: int) -> list[str]:
     elif arch == "inceptionv3" and policy in ("cut", "cut_unfreeze") and args[0] not in INCEPTION_BLOCKS:
         out.append(f"arm {spec!r}: unknown layer {args[0]!r} for inceptionv3{hint(args[0], INCEPTION_BLOCKS)} "
                    f"(its blocks end at {', '.join(INCEPTION_BLOCKS)})")
+    if "~" in str(spec).partition("@")[0]:
+        own = arm_weights(spec)
+        bad = (weights_problem(own, {arch}) if own else
+               f"'~' must name weights ({', '.join(WEIGHT_NAMES)} or a .weights.h5 file)")
+        if bad:
+            out.append(f"arm {spec!r}: {bad}")
     size = image_size_problem(arch, image_size)
     return out + ([f"arm {spec!r}: {size}"] if size else [])
 
@@ -137,8 +157,9 @@ def weights_problem(weights: str, archs: set[str]) -> str | None:
     """A ``weights`` value that is neither a known name nor an existing file (checked whether or
     not an arm loads it: a typo should not wait for the day it is used)."""
     if weights in WEIGHT_NAMES:
-        if weights == "hed" and archs - {"vgg16"}:
-            return f"weights 'hed' are VGG16's; these arms use {sorted(archs - {'vgg16'})}"
+        only = WEIGHTS_ARCH.get(weights)
+        if only and archs - {only}:
+            return f"weights {weights!r} are {_ARCH_TITLES[only]}'s; these arms use {sorted(archs - {only})}"
         return None
     if not (str(weights).endswith(".h5") or "/" in str(weights)):
         return f"weights must be one of {', '.join(WEIGHT_NAMES)} or a .weights.h5 file{hint(weights, WEIGHT_NAMES)}; received {weights!r}"
@@ -175,8 +196,8 @@ def small_data(p: dict) -> None:
                  for a, c in (p.get("blog_claims") or {}).items() if a not in p["arms"] or c.split(" ")[0] not in kinds]
     if p["reference_arm"] and p["reference_arm"] not in p["arms"]:
         problems.append(f"reference_arm {p['reference_arm']!r} is not one of the arms{hint(p['reference_arm'], p['arms'])}")
-    archs = {arch_name(a.split(":")[0]) for a in p["arms"]  # the archs that load the weights
-             if not arm_problems(a, p["image_size"]) and a.split("@")[0].split(":")[1] != "scratch"}
+    archs = {arch_name(a.split(":")[0]) for a in p["arms"]  # the archs that load the study's weights
+             if not arm_problems(a, p["image_size"]) and arm_policy(a) != "scratch" and arm_weights(a) is None}
     raise_problems("small_data", [*problems, weights_problem(p["weights"], archs), folder_problem("image_dir", p["image_dir"])])
 
 

@@ -27,8 +27,9 @@ def needs(notebook: str, p: dict) -> set[tuple[str, int, str]]:
     """The source weights ``(arch, image_size, task)`` a run with merged parameters ``p`` loads."""
     weights = str(p.get("weights", ""))
     task = SOURCE_TASKS.get(weights)
-    if notebook == "small_data" and task:
-        return {(a.split(":")[0].lower(), p["image_size"], task) for a in p["arms"] if checks.arm_policy(a) != "scratch"}
+    if notebook == "small_data":  # each arm loads its own ~WEIGHTS, else the study's
+        return {(a.split(":")[0].lower(), p["image_size"], SOURCE_TASKS[w]) for a in p["arms"]
+                if checks.arm_policy(a) != "scratch" and (w := checks.arm_weights(a, weights)) in SOURCE_TASKS}
     if notebook in ("transferability", "cut_search") and task:
         return {(p["arch"].lower(), p["image_size"], task)}
     if notebook == "signs" and "source" in p.get("source_inits", []):

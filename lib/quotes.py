@@ -73,6 +73,8 @@ QUOTES: dict[str, tuple[str, str]] = {
     "seed002.inceptionv3:finetune.no_better_than.": ("7 on the validation set, very similar to the ResNet results but the "
                                                      "trend still doesn’t look good.", "asker"),
     "seed002.inceptionv3:cut_unfreeze:": ("Validation accuracy is the highest so far ~0.", "asker"),
+    "seed002.onet:frozen~mtcnn.no_better_than.": ("so it’s not the size (1), it’s not the similarity (2), it must be "
+                                                  "the architecture (3).", "asker"),
     "seed002.cut_search.agrees": ("After some trials I found that using “mixed_5”", "asker"),
     # seed 003: D1 -> D2
     "d1_d2.author.no_help": ("most of the learning that led to the 90% accuracy was only because of the additional "

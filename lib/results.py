@@ -42,7 +42,7 @@ CLAIMS = {
 def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[float]]], majority: float, *,
                 n_val: int, n_test: int, margin: float = 0.02, premises: dict[str, list] | None = None,
                 source: str = "seed 002", seed_reported: str = "", skipped: dict[str, str] | None = None,
-                y_val: Sequence[int] | None = None) -> C.Claim:
+                y_val: Sequence[int] | None = None, data: str = "") -> C.Claim:
     """Judge one seed-document claim about ``arm`` through the claims contract.
 
     ``per_arm`` maps arm -> {"train_acc": [...], "val_acc": [...], "test_acc": [...]} (one value
@@ -50,7 +50,8 @@ def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[floa
     ``premises`` maps an arm to its own premises (e.g. its source weights learned); the claim
     takes those of every arm it names, plus enough seeds, plus "above chance" for the arm a
     ``beats`` claim says is better. ``skipped`` maps an arm that was not trained to why (a premise
-    known to fail before training): its claims are not testable here.
+    known to fail before training): its claims are not testable here. ``data``: "stand-in" (the
+    lab's generated data) or "user" (files a user gave), shown beside the verdict.
     """
     kind, _, other = claim.partition(" ")
     if kind not in {k.split(" ")[0] for k in CLAIMS}:
@@ -59,7 +60,7 @@ def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[floa
     prem = [p for a in names for p in (premises or {}).get(a, [])]
     cid = f"{source.replace(' ', '')}.{arm}.{kind}" + (f".{other}" if other else "")
     hyp = f"{arm} {claim.replace('_', ' ')}"
-    common = dict(source=source, hypothesis=hyp, seed_reported=seed_reported, comparator=other)
+    common = dict(source=source, hypothesis=hyp, seed_reported=seed_reported, comparator=other, data=data)
     missing = [a for a in names if a not in per_arm]
     if missing:
         why = "; ".join(f"{a}: {(skipped or {}).get(a, 'not run')}" for a in missing)

@@ -33,9 +33,12 @@ EXPECTED: dict[str, list[str]] = {
     "source_pretrain/default": ["prerequisite: source weights (shapes) learned their task"],
     "source_pretrain/glyphs": ["prerequisite: source weights (glyphs) learned their task"],
     "source_pretrain/simple_cnn": ["prerequisite: source weights (shapes, simple CNN) learned their task"],
+    "source_pretrain/onet": ["prerequisite: source weights (shapes, MTCNN O-Net trunk) learned their task"],
     "source_pretrain/inception": ["prerequisite: source weights (shapes, InceptionV3 at 75 px) learned their task"],
     "small_data/simple_cnn": ["seed 002: the simple CNN learns the small target"],
     "small_data/vgg16_plateau": ["seed 002: VGG16 plateaus whatever is frozen"],
+    "small_data/domain": ["seed 002: it is not the similarity: face-trained O-Net convolutions are no better than "
+                          "shape-trained ones"],
     "small_data/resnet50": ["seed 002: ResNet50 frozen over-fits; fine-tuned beats frozen"],
     "small_data/inception_cut": ["seed 002: InceptionV3 cut at mixed5 beats the frozen base",
                                  "seed 002: InceptionV3 all trained is no better than the cut",

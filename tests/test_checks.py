@@ -129,6 +129,31 @@ def test_the_arm_language_parses_transforms_and_learning_rates_in_one_place():
     assert "unknown transform '+blur'" in problem
 
 
+def test_an_arm_may_name_its_own_weights():
+    from lib.checks import arm_policy, arm_problems, arm_weights, small_data, split_arm
+
+    assert split_arm("onet:frozen~mtcnn@1e-3") == ("onet:frozen", {}, 1e-3)
+    assert split_arm("efficientnetb0:frozen+noise:5~source:glyphs") == ("efficientnetb0:frozen", {"noise": 5.0}, None)
+    assert arm_weights("onet:frozen~mtcnn@1e-3") == "mtcnn" and arm_weights("onet:frozen~source:glyphs") == "source:glyphs"
+    assert arm_weights("onet:frozen", "source") == "source" and arm_weights("onet:frozen~none", "source") == "none"
+    assert arm_policy("onet:frozen~mtcnn@1e-3") == "frozen"
+    assert arm_problems("onet:frozen~mtcnn", 32) == []
+    (problem,) = arm_problems("vgg16:frozen~mtcnn", 32)
+    assert "'mtcnn' are MTCNN O-Net (onet)'s" in problem
+    (problem,) = arm_problems("onet:frozen~mtnn", 32)
+    assert "did you mean 'mtcnn'" in problem
+    (problem,) = arm_problems("onet:frozen~", 32)
+    assert "'~' must name weights" in problem
+    (problem,) = arm_problems("onet:frozen", 24)
+    assert "at least 27x27" in problem
+    # the study's weights are checked against the arms that load them, not those that bring their own
+    p = {"arms": ["onet:frozen~mtcnn", "vgg16:frozen"], "weights": "hed", "blog_claims": {}, "reference_arm": "",
+         "image_size": 32, "image_dir": ""}
+    small_data(p)
+    with pytest.raises(ValueError, match="'hed' are VGG16's"):
+        small_data({**p, "arms": ["onet:frozen", "vgg16:frozen"]})
+
+
 def _import_graph() -> dict[str, set[str]]:
     """lib's modules and the lib modules each imports (at module level or inside a function)."""
     import ast

@@ -30,6 +30,9 @@ def test_needs_reads_arms_and_weights():
     p = {"weights": "source", "image_size": 32, "arms": ["simple_cnn:scratch", "vgg16:frozen", "resnet50:finetune@1e-4"]}
     assert prereqs.needs("small_data", p) == {("vgg16", 32, "shapes"), ("resnet50", 32, "shapes")}
     assert prereqs.needs("small_data", {**p, "weights": "hed"}) == set()
+    own = {"weights": "hed", "image_size": 32, "arms": ["onet:frozen~mtcnn", "onet:frozen~source", "onet:frozen~none",
+                                                         "vgg16:frozen", "simple_cnn:scratch~source"]}
+    assert prereqs.needs("small_data", own) == {("onet", 32, "shapes")}  # each arm's own weights, scratch loads none
     assert prereqs.needs("signs", {"arch": "vgg16", "image_size": 48, "source_inits": ["scratch"]}) == set()
     assert prereqs.provides({"archs": ["ResNet50"], "image_size": 32, "source_task": "shapes"}) == {("resnet50", 32, "shapes")}
 

@@ -29,6 +29,8 @@ def test_judge_claims_on_known_numbers():
     weak = R.C.Premise("source weights learned their task", False, detail="0.10 against chance 0.05")
     c = R.judge_claim("beats over", "good", per_arm, 0.5, n_val=300, n_test=300, premises={"over": [weak]})
     assert c.verdict == R.NOT_TESTABLE and c.interval_verdict == R.REPRODUCED and "0.10" in c.reason
+    assert c.data == "" and R.judge_claim("beats over", "good", per_arm, 0.5, n_val=300, n_test=300,
+                                          data="stand-in").data == "stand-in"  # said beside the verdict
     # two seeds are too few
     two = {k: {m: v[:2] for m, v in d.items()} for k, d in per_arm.items()}
     assert R.judge_claim("learns", "good", two, 0.5, n_val=300, n_test=300).verdict == R.NOT_TESTABLE

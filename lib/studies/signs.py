@@ -431,7 +431,7 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
     said = "from scratch converged fastest; every transfer arm stayed at a higher loss"
     # the asker's words: transfer "doesn't have any advantage at all" (an equivalence claim at the margin)
     out = [results.judge_claim("no_better_than scratch", other, per_arm, 1 / n_classes, n_val=n_val, n_test=n_test,
-                               margin=margin, source="seed 001", seed_reported=said)
+                               margin=margin, source="seed 001", seed_reported=said, data="stand-in")
            for other in [a for a in ("finetune", "frozen", "freeze_first:2") if a in arms] if "scratch" in arms]
     if "scratch" in arms and comparator in arms:
         spe = -(-k0 * n_classes // batch_size)  # optimizer steps per epoch at k0 per class
@@ -464,7 +464,8 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
         out.append(results.judge_claim("no_better_than scratch", pre, per_src, 1 / n_classes, n_val=src_n_val,
                                        n_test=src_n_test, margin=margin,
                                        premises={pre: [source_premise] if source_premise else []}, source="seed 001",
-                                       seed_reported="COCO-pretrained and sign-pretrained starts never beat Belgium from scratch"))
+                                       seed_reported="COCO-pretrained and sign-pretrained starts never beat Belgium from scratch",
+                                       data="stand-in"))
     return out
 
 

@@ -17,6 +17,7 @@ from lib import backbones, report, train, transfer
 from lib import claims as C
 from lib import data as D
 from lib import results
+from lib.checks import arm_weights
 
 # Both controls train this arm: on shuffled labels (negative) and the true ones (positive). Its rate is
 # named in advance: the one params/small_data/simple_cnn.yaml picks on validation from its grid
@@ -51,11 +52,12 @@ def plan(p: dict) -> Plan:
     """The run's :class:`Plan`; the weights every pre-trained arm loads are checked now (offline
     ``imagenet``, missing files)."""
     specs = {a: transfer.parse_arm(a) for a in p["arms"]}
-    for kw in specs.values():
+    weights = {a: arm_weights(a, p["weights"]) for a in p["arms"]}  # an arm's own ~WEIGHTS, else the study's
+    for a, kw in specs.items():
         if kw["policy"] != "scratch":
-            backbones.check_weights(kw["arch"], p["image_size"], p["weights"])
+            backbones.check_weights(kw["arch"], p["image_size"], weights[a])
     premises = {a: [q] for a, kw in specs.items() if kw["policy"] != "scratch"
-                and (q := backbones.source_premise(kw["arch"], p["image_size"], p["weights"])) is not None}
+                and (q := backbones.source_premise(kw["arch"], p["image_size"], weights[a])) is not None}
     skipped = C.not_trained(p["arms"], premises, force=p["run_untestable"])
     return Plan(specs, premises, skipped, [a for a in p["arms"] if a not in skipped])
 
@@ -63,8 +65,10 @@ def plan(p: dict) -> Plan:
 def weights_note(record, p: dict, plan_: Plan) -> None:
     """What the project's own source weights learned (``weights: source``), one line per
     architecture: weights that learned nothing on their source transfer nothing."""
-    if p["weights"] == "source":
-        for arch in plan_.pretrained_archs():
+    uses = {kw["arch"] for a, kw in plan_.specs.items()
+            if kw["policy"] != "scratch" and a in plan_.trained and arm_weights(a, p["weights"]) == "source"}
+    if uses:
+        for arch in sorted(uses):
             report.source_weights_note(record, arch, p["image_size"], "source",
                                        label=f"Source weights used by {arch} (`notebooks/source_pretrain.ipynb`)")
 
@@ -220,7 +224,8 @@ def claims(rows, target, p: dict, plan_: Plan, negative, positive) -> list:
                 ] if negative else []
     judged = [results.judge_claim(c, a, per_arm, majority, n_val=n_val, n_test=n_test, margin=p["margin"],
                                   premises=plan_.premises, skipped=plan_.skipped,
-                                  seed_reported=p["blog_reported"].get(a, ""), y_val=target.y_val)
+                                  seed_reported=p["blog_reported"].get(a, ""), y_val=target.y_val,
+                                  data="user" if p.get("image_dir") else "stand-in")
               for a, c in p["blog_claims"].items()]
     return C.gate_by_controls(controls + judged)
 
@@ -252,4 +257,36 @@ def conclusion_lines(rows, p: dict, plan_: Plan, checks, pairs) -> list[str]:
     lines += [f"- **{a}**: not trained ({why})." for a, why in plan_.skipped.items()]
     lines += [f"- {r['arm']} against {r['vs']} on test accuracy: {r['test acc difference, paired 95% interval']}."
               for r in pairs.to_dict(orient="records")]
-    return lines
+    return lines + domain_lines(means, p, plan_)
+
+
+SOURCE_NAMES = {"mtcnn": "real faces (MTCNN O-Net)", "source": "the lab's shapes", "none": "no source (random)",
+                "hed": "edges (HED)", "imagenet": "ImageNet"}
+
+
+def domain_lines(means, p: dict, plan_: Plan) -> list[str]:
+    """Seed 002's explanation (2) in words, when one architecture ran with one policy from two
+    sources or more (arms ``arch:policy~WEIGHTS``): test accuracy by source, and what the
+    explanation predicts (a source nearer the target transfers better)."""
+    groups: dict = {}
+    for a in plan_.trained:
+        kw = plan_.specs[a]
+        if kw["policy"] != "scratch":
+            groups.setdefault((kw["arch"], kw["policy"]), []).append(a)
+    out = []
+    for (arch, policy), arms in groups.items():
+        sources = {arm_weights(a, p["weights"]): a for a in arms}
+        if len(sources) < 2:
+            continue
+        by = ", ".join(f"{SOURCE_NAMES.get(w, w)} {means.loc[a, 'test_acc']:.3f}" for w, a in sources.items())
+        out.append(f"- **Explanation (2), the domain** ({arch}, {policy}, test accuracy by source of its weights): {by}. "
+                   "If the distance between source and target held transfer back, weights from a source nearer the "
+                   "target (faces) would beat those from a distant one (shapes) by more than the margin; the blog "
+                   "concluded it did not (\"it's not the similarity (2)\"): the claim below judges that.")
+    return out
+
+
+def weights_label(p: dict) -> str:
+    """The run's weights for the conclusions' heading: the study's, or each arm's own (``~WEIGHTS``)."""
+    own = {a: arm_weights(a) for a in p["arms"] if arm_weights(a)}
+    return ("weights per arm: " + ", ".join(f"`{a}`" for a in own) if own else f"weights `{p['weights']}`")
