@@ -26,7 +26,7 @@ PLAN_ENV = "TLLAB_PLAN"
 MEASURED: dict[str, float] = {
     "cut_search/default": 0.2, "d1_d2/digits": 3.2, "d1_d2/synthetic": 3.5, "plates/fixes": 0.2, "plates/h1_h4": 0.2,
     "plates/noise_sweep": 0.2, "sign_detector/country_shift": 18.1, "signs/country_shift": 4.7,
-    "small_data/domain": 5.0, "small_data/inception_cut": 5.8, "small_data/resnet50": 1.8, "small_data/simple_cnn": 1.8,
+    "small_data/domain": 1.8, "small_data/inception_cut": 5.8, "small_data/resnet50": 1.8, "small_data/simple_cnn": 1.8,
     "small_data/vgg16_plateau": 10.5, "source_pretrain/default": 2.9, "source_pretrain/glyphs": 3.4,
     "source_pretrain/inception": 5.1, "source_pretrain/onet": 0.7, "source_pretrain/simple_cnn": 0.5, "summary/default": 0.1,
     "transferability/default": 7.7, "transferability/vgg16_hed": 11.3,

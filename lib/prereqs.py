@@ -28,7 +28,8 @@ def needs(notebook: str, p: dict) -> set[tuple[str, int, str]]:
     weights = str(p.get("weights", ""))
     task = SOURCE_TASKS.get(weights)
     if notebook == "small_data":  # each arm loads its own ~WEIGHTS, else the study's
-        return {(a.split(":")[0].lower(), p["image_size"], SOURCE_TASKS[w]) for a in p["arms"]
+        arms = [*p["arms"], *([p["control_arm"]] if p.get("control_arm") else [])]
+        return {(a.split(":")[0].lower(), p["image_size"], SOURCE_TASKS[w]) for a in arms
                 if checks.arm_policy(a) != "scratch" and (w := checks.arm_weights(a, weights)) in SOURCE_TASKS}
     if notebook in ("transferability", "cut_search") and task:
         return {(p["arch"].lower(), p["image_size"], task)}

@@ -152,6 +152,9 @@ def test_an_arm_may_name_its_own_weights():
     small_data(p)
     with pytest.raises(ValueError, match="'hed' are VGG16's"):
         small_data({**p, "arms": ["onet:frozen", "vgg16:frozen"]})
+    small_data({**p, "control_arm": "onet:frozen~mtcnn@0.01"})
+    with pytest.raises(ValueError, match="control_arm: arm 'onet:frozn~mtcnn'.*did you mean 'frozen'"):
+        small_data({**p, "control_arm": "onet:frozn~mtcnn"})
 
 
 def _import_graph() -> dict[str, set[str]]:

@@ -33,6 +33,8 @@ def test_needs_reads_arms_and_weights():
     own = {"weights": "hed", "image_size": 32, "arms": ["onet:frozen~mtcnn", "onet:frozen~source", "onet:frozen~none",
                                                          "vgg16:frozen", "simple_cnn:scratch~source"]}
     assert prereqs.needs("small_data", own) == {("onet", 32, "shapes")}  # each arm's own weights, scratch loads none
+    assert prereqs.needs("small_data", {**own, "arms": ["onet:frozen~mtcnn"], "control_arm": "vgg16:frozen~source"}) == {
+        ("vgg16", 32, "shapes")}  # the controls' arm too
     assert prereqs.needs("signs", {"arch": "vgg16", "image_size": 48, "source_inits": ["scratch"]}) == set()
     assert prereqs.provides({"archs": ["ResNet50"], "image_size": 32, "source_task": "shapes"}) == {("resnet50", 32, "shapes")}
 

@@ -107,21 +107,28 @@ def run_arms(arms, target, p: dict, seeds, record):
     return pd.DataFrame(rows), pd.DataFrame(checks), chosen
 
 
+def control_arm(p: dict) -> str:
+    """The controls' arm: the run's ``control_arm``, else :data:`CONTROL_ARM` (the simple CNN)."""
+    return p.get("control_arm") or CONTROL_ARM
+
+
 def run_controls(rows, target, p: dict, seeds, chosen: dict | None = None) -> tuple[list[float], list[float]]:
-    """:data:`CONTROL_ARM`'s test accuracy per seed on shuffled labels (negative) and on the true ones
-    (positive: the study's own runs of that arm when they trained at the control's rate and their
-    whole budget). A control is never stopped early: a slow start must not fail it."""
+    """:func:`control_arm`'s test accuracy per seed on shuffled labels (negative) and on the true ones
+    (positive: the study's own runs of that arm when they trained with the same weights, at the
+    control's rate and their whole budget). A control is never stopped early: a slow start must not fail it."""
+    ctrl = control_arm(p)
     kw = {**run_kwargs(p), "stop_stuck_after": 0}
     shuffled = D.shuffled_labels_task(target, seed=p["data_seed"])
-    negative = [transfer.run_image_arm(CONTROL_ARM, shuffled, p["image_size"], seed=s, **kw)[0]["test_acc"] for s in seeds]
-    rate = transfer.arm_learning_rate(CONTROL_ARM)
-    same = [a for a in (rows.arm.unique() if len(rows) else []) if transfer.parse_arm(a) == transfer.parse_arm(CONTROL_ARM)
+    negative = [transfer.run_image_arm(ctrl, shuffled, p["image_size"], seed=s, **kw)[0]["test_acc"] for s in seeds]
+    rate = transfer.arm_learning_rate(ctrl)
+    same = [a for a in (rows.arm.unique() if len(rows) else []) if transfer.parse_arm(a) == transfer.parse_arm(ctrl)
+            and arm_weights(a, p["weights"]) == arm_weights(ctrl, p["weights"])
             and (transfer.arm_learning_rate(a) or (chosen or {}).get(a, {}).get("chosen")) == rate]
     done = rows[rows.arm == same[0]].sort_values("seed").test_acc.tolist() if same else []
     positive = (done if done and not p["stop_stuck_after"] else
-                [transfer.run_image_arm(CONTROL_ARM, target, p["image_size"], seed=s, **kw)[0]["test_acc"] for s in seeds])
-    print(f"controls ({CONTROL_ARM}): shuffled labels {report.mean_sd(negative)}, true labels {report.mean_sd(positive)} "
-          "test accuracy")
+                [transfer.run_image_arm(ctrl, target, p["image_size"], seed=s, **kw)[0]["test_acc"] for s in seeds])
+    print(f"controls ({ctrl}): shuffled labels {report.mean_sd(negative)}, true labels {report.mean_sd(positive)} "
+          "test accuracy" + (f" (the true-label runs are the study's own {same[0]})" if done and positive is done else ""))
     return negative, positive
 
 
@@ -218,9 +225,10 @@ def claims(rows, target, p: dict, plan_: Plan, negative, positive) -> list:
                for a in plan_.trained}
     majority = D.majority_rate(target.y_val)
     test_majority = D.majority_rate(target.y_test)  # the controls are read on test
-    controls = [C.positive_control("seed002.control.positive", "the simple CNN on the true labels", positive,
+    ctrl = "the simple CNN" if not p.get("control_arm") else f"`{p['control_arm']}`"
+    controls = [C.positive_control("seed002.control.positive", f"{ctrl} on the true labels", positive,
                                    test_majority, n_test),
-                C.negative_control("seed002.control.negative", "the simple CNN", negative, test_majority, n_test)
+                C.negative_control("seed002.control.negative", ctrl, negative, test_majority, n_test)
                 ] if negative else []
     judged = [results.judge_claim(c, a, per_arm, majority, n_val=n_val, n_test=n_test, margin=p["margin"],
                                   premises=plan_.premises, skipped=plan_.skipped,
