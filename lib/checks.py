@@ -23,6 +23,7 @@ BLOCKS = {"simple_cnn": ["block1", "block2", "block3"], "vgg16": [f"block{i}" fo
           "onet": [f"block{i}" for i in range(1, 5)]}
 # published weights that only one architecture can load
 WEIGHTS_ARCH = {"hed": "vgg16", "mtcnn": "onet"}
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _ARCH_TITLES = {"vgg16": "VGG16", "onet": "MTCNN O-Net (onet)"}
 WEIGHT_NAMES = ("none", "imagenet", "hed", "mtcnn", "source", "source:glyphs")
 INCEPTION_BLOCKS = [f"mixed{i}" for i in range(11)]
@@ -165,6 +166,9 @@ def weights_problem(weights: str, archs: set[str]) -> str | None:
         return f"weights must be one of {', '.join(WEIGHT_NAMES)} or a .weights.h5 file{hint(weights, WEIGHT_NAMES)}; received {weights!r}"
     if not Path(weights).is_file():
         return f"weights file {weights!r} does not exist"
+    with open(weights, "rb") as f:  # Keras' .weights.h5 and .h5 files are HDF5: their signature, without h5py
+        if f.read(8) != HDF5_SIGNATURE:
+            return f"weights file {weights!r} is not an HDF5 file (a Keras .weights.h5 saved by save_weights)"
     return None
 
 

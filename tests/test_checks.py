@@ -96,8 +96,13 @@ def test_a_corrupt_image_folder_is_named(tmp_path):
     ("small_data", "arms: ['vgg19:frozen']\n", "did you mean 'vgg16'"),
     ("small_data", "arms: ['inceptionv3:frozen']\nimage_size: 32\n", "too small for inceptionv3"),
     ("small_data", "weights: /nowhere/w.weights.h5\narms: ['vgg16:frozen']\n", "does not exist"),
+    ("small_data", "weights: {tmp}/w.weights.h5\narms: ['vgg16:frozen']\n", "is not an HDF5 file"),
+    ("small_data", "image_size: 100000\n", "'image_size': received 100000; must be <= 2048"),
+    ("plates", "image_size: 100000\n", "'image_size': received 100000; must be <= 2048"),
 ])
 def test_the_runner_refuses_before_any_kernel(tmp_path, notebook, yaml, needle):
+    (tmp_path / "w.weights.h5").write_text("not HDF5")
+    yaml = yaml.replace("{tmp}", str(tmp_path))
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml)
     t = time.perf_counter()
