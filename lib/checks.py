@@ -172,17 +172,23 @@ def weights_problem(weights: str, archs: set[str]) -> str | None:
     return None
 
 
-def folder_problem(key: str, folder: str) -> str | None:
-    """A user's image folder (one subfolder per class): every file must decode (PIL, no model)."""
+def folder_problem(key: str, folder: str, split: bool = False) -> str | None:
+    """A user's image folder (one subfolder per class): every file must decode (PIL, no model);
+    ``split``: the study splits it 64/16/20 stratified, so every class must be splittable."""
     if not folder:
         return None
+    import numpy as np
+
+    from lib.data import split_problem
     from lib.images import check_image_folder
 
     try:
-        check_image_folder(folder)
+        found = check_image_folder(folder)
     except (ValueError, FileNotFoundError) as exc:
         return f"{key}: {exc}"
-    return None
+    names = list(found)
+    problem = split_problem(np.repeat(np.arange(len(names)), [len(found[n]) for n in names]), names) if split else None
+    return f"{key}: {folder}: {problem}" if problem else None
 
 
 def raise_problems(study: str, problems: list[str | None]) -> None:
@@ -204,7 +210,8 @@ def small_data(p: dict) -> None:
         problems.append(f"reference_arm {p['reference_arm']!r} is not one of the arms{hint(p['reference_arm'], p['arms'])}")
     archs = {arch_name(a.split(":")[0]) for a in p["arms"]  # the archs that load the study's weights
              if not arm_problems(a, p["image_size"]) and arm_policy(a) != "scratch" and arm_weights(a) is None}
-    raise_problems("small_data", [*problems, weights_problem(p["weights"], archs), folder_problem("image_dir", p["image_dir"])])
+    raise_problems("small_data", [*problems, weights_problem(p["weights"], archs),
+                                  folder_problem("image_dir", p["image_dir"], split=True)])
 
 
 def one_arch(study: str, p: dict, extra: list[str | None] = ()) -> None:
@@ -238,7 +245,7 @@ def cut_search(p: dict) -> None:
         more.append(f"reference_cut {p['reference_cut']!r} is not among the candidate cuts {p['cuts']}")
     if not p["lr_min"] < p["lr_max"]:
         more.append(f"lr_min must be below lr_max; received lr_min={p['lr_min']}, lr_max={p['lr_max']}")
-    one_arch("cut_search", p, [weights_problem(p["weights"], set()), folder_problem("image_dir", p["image_dir"]),
+    one_arch("cut_search", p, [weights_problem(p["weights"], set()), folder_problem("image_dir", p["image_dir"], split=True),
                                 *[f"cut {c!r} is not an InceptionV3 block{hint(c, INCEPTION_BLOCKS)}" for c in bad],
                                 *more])
 

@@ -52,6 +52,21 @@ def split_task(name: str, x: np.ndarray, y: np.ndarray, class_names: list[str], 
     return Task(name, x_train, y_train, x_val, y_val, x_test, y_test, list(class_names))
 
 
+def split_problem(y, class_names: list[str]) -> str | None:
+    """Why :func:`split_task` cannot split labels ``y`` 64/16/20 stratified (a class with too few
+    examples), tried on the labels alone, or ``None``. Lets the checks before any kernel refuse a
+    data set with one example of a class instead of scikit-learn's raw message mid-run."""
+    y = np.asarray(y)
+    try:
+        split_task("check", np.zeros((len(y), 1), "float32"), y, class_names)
+    except ValueError:
+        counts = {class_names[int(k)] if int(k) < len(class_names) else str(k): int(n)
+                  for k, n in zip(*np.unique(y, return_counts=True))}
+        return (f"cannot split {len(y)} examples 64/16/20 keeping every class in each part: examples per class "
+                f"{counts}; give every class a few more (at least 5 each is safe)")
+    return None
+
+
 def make_latent_tasks(n_d1: int = 22000, n_d2: int = 8000, *, n_features: int = 32,
                       latent_dim: int = 8, n_classes_d1: int = 10, n_classes_d2: int = 10,
                       similarity: float = 0.9, noise: float = 0.05,
@@ -130,7 +145,10 @@ def read_csv_task(path: str | Path, label_column: str = "label") -> tuple[np.nda
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CSV file not found: {path}")
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV ({type(exc).__name__}: {exc})") from None
     if label_column not in frame.columns:
         raise ValueError(f"{path}: no label column {label_column!r}; columns are {list(frame.columns)}")
     features = frame.drop(columns=[label_column])
@@ -145,6 +163,9 @@ def read_csv_task(path: str | Path, label_column: str = "label") -> tuple[np.nda
         raise ValueError(f"{path}: need at least 2 classes in {label_column!r}; found {classes}")
     index = {c: i for i, c in enumerate(classes)}
     y = frame[label_column].map(index).to_numpy()
+    problem = split_problem(y, [str(c) for c in classes])
+    if problem:
+        raise ValueError(f"{path}: {problem}")
     return features.to_numpy("float32"), y, [str(c) for c in classes], list(features.columns)
 
 

@@ -246,7 +246,7 @@ def validate(
 STUDY_CHECKS = {"sign_detector": "lib.studies.sign_detector:check", "small_data": "lib.checks:small_data",
                 "signs": "lib.studies.signs:check", "transferability": "lib.studies.transferability:check",
                 "cut_search": "lib.checks:cut_search", "plates": "lib.studies.plates:check",
-                "source_pretrain": "lib.checks:source_pretrain"}
+                "source_pretrain": "lib.checks:source_pretrain", "d1_d2": "lib.studies.d1_d2:check"}
 
 
 def check_study(notebook: str, merged: dict[str, Any], source: str = "") -> None:

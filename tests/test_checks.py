@@ -99,9 +99,27 @@ def test_a_corrupt_image_folder_is_named(tmp_path):
     ("small_data", "weights: {tmp}/w.weights.h5\narms: ['vgg16:frozen']\n", "is not an HDF5 file"),
     ("small_data", "image_size: 100000\n", "'image_size': received 100000; must be <= 2048"),
     ("plates", "image_size: 100000\n", "'image_size': received 100000; must be <= 2048"),
+    ("small_data", "image_dir: {tmp}/faces\n", "cannot split 2 examples 64/16/20"),
+    ("d1_d2", "data: csv\nd1_csv: {tmp}/empty.csv\nd2_csv: {tmp}/good.csv\n", "empty.csv: not a readable CSV"),
+    ("d1_d2", "data: csv\nd1_csv: {tmp}/good.csv\nd2_csv: {tmp}/other.csv\n", "only in D1: ['b'], only in D2: ['c']"),
+    ("d1_d2", "data: csv\nd1_csv: {tmp}/gap.csv\nd2_csv: {tmp}/good.csv\n", "gap.csv: missing values in columns ['b']"),
+    ("d1_d2", "data: csv\nd1_csv: {tmp}/text.csv\nd2_csv: {tmp}/good.csv\n", "text.csv: feature columns must be numeric"),
+    ("d1_d2", "data: csv\nd1_csv: {tmp}/one.csv\nd2_csv: {tmp}/good.csv\n", "one.csv: need at least 2 classes"),
+    ("d1_d2", "data: csv\nd1_csv: {tmp}/good.csv\nd2_csv: {tmp}/good.csv\nlabel_column: y\n", "no label column 'y'"),
+    ("d1_d2", "data: csv\nd1_csv: {tmp}/few.csv\nd2_csv: {tmp}/good.csv\n", "few.csv: cannot split"),
 ])
 def test_the_runner_refuses_before_any_kernel(tmp_path, notebook, yaml, needle):
+    from PIL import Image
+
     (tmp_path / "w.weights.h5").write_text("not HDF5")
+    for cls in ("a", "b"):  # one image per class: no stratified split can keep both in every part
+        (tmp_path / "faces" / cls).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "faces" / cls / "1.png")
+    rows = "".join(f"{i % 7},{i % 3},{i % 2}\n" for i in range(20))
+    for name, text in {"good": "a,b,label\n" + rows, "empty": "", "other": "a,c,label\n" + rows,
+                       "gap": "a,b,label\n1,,0\n" + rows, "text": "a,b,label\nx,1,0\n" + rows,
+                       "one": "a,b,label\n1,2,0\n3,4,0\n", "few": "a,b,label\n" + rows + "5,5,2\n"}.items():
+        (tmp_path / f"{name}.csv").write_text(text)
     yaml = yaml.replace("{tmp}", str(tmp_path))
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml)

@@ -83,3 +83,24 @@ def claims(rows, history: dict, *, n_test: int, chance: float, d1_n_test: int, d
         a_name="frozen", b_name="control", split="validation", premises=base, data=data,
         seed_reported="not measured by the author; the answer's measure (a)"))
     return out
+
+
+# --------------------------------------------------------------------------- checks before any kernel
+
+def check(p: dict) -> None:
+    """The study's rules, checked on merged parameters before any kernel (``lib.params.STUDY_CHECKS``):
+    with ``data: csv``, both files are read as the run would read them (pandas, no TensorFlow; the
+    label column, numeric features without gaps, two classes or more, every class splittable, D1 and
+    D2 with the same feature columns), so a file that does not fit is refused with its name."""
+    from lib import data as D
+    from lib.checks import raise_problems
+
+    if p.get("data") != "csv":
+        return
+    if not p.get("d1_csv") or not p.get("d2_csv"):
+        raise_problems("d1_d2", [f"data: 'csv' needs both d1_csv and d2_csv; received d1_csv={p.get('d1_csv')!r}, "
+                                 f"d2_csv={p.get('d2_csv')!r}"])
+    try:
+        D.csv_tasks(p["d1_csv"], p["d2_csv"], p.get("label_column", "label"), seed=p.get("data_seed", 0))
+    except (ValueError, FileNotFoundError) as exc:
+        raise_problems("d1_d2", [str(exc)])

@@ -480,4 +480,4 @@ def check(p: dict) -> None:
     none = ("weights: must name task A's weights (source, imagenet or a file); 'none' has nothing to transfer"
             if p["weights"] in ("none", "") else None)
     one_arch("transferability", p, [none, weights_problem(p["weights"], set()),
-                                     folder_problem("image_dir", p["image_dir"]), *arm_problems(p["arms"])])
+                                     folder_problem("image_dir", p["image_dir"], split=True), *arm_problems(p["arms"])])
