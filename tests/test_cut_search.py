@@ -78,11 +78,18 @@ def test_claims_gate_on_controls_and_name_the_skipped_premise():
 
     ref, near = ("mixed5", 1, 1e-4), ("mixed5", 2, 1e-3)
     acc = {"search": [0.9, 0.91, 0.92], "blog": [0.88, 0.9, 0.9]}
-    got = {c.id: c for c in claims(acc, ref, near, n_test=300, majority=0.5, n_seeds=3, negative=[0.5, 0.49, 0.52])}
+    got = {c.id: c for c in claims(acc, ref, near, n_test=2000, majority=0.5, n_seeds=3, negative=[0.5, 0.49, 0.52])}
     assert got["seed002.cut_search.agrees"].verdict == C.REPRODUCED
+    assert got["seed002.cut_search.agrees"].p_value < 0.05 and "also cut at mixed5" in got["seed002.cut_search.agrees"].evidence
+    # another cut that scores the same is no finding against the blog: the margin decides, not the cut's name
+    same = claims(acc, ref, ("mixed7", 0, 1e-3), n_test=2000, majority=0.5, n_seeds=3)[-1]
+    assert same.verdict == C.REPRODUCED and "cut at mixed7" in same.evidence
+    # at 300 test images the design cannot resolve a 0.05 margin: not testable, not "reproduced"
+    small = claims(acc, ref, near, n_test=300, majority=0.5, n_seeds=3)[-1]
+    assert small.verdict == C.NOT_TESTABLE and "resolves the margin" in small.reason
     assert got["seed002.cut_search.control.positive"].verdict == C.REPRODUCED
     assert got["seed002.cut_search.control.negative"].verdict == C.REPRODUCED
-    bad = {c.id: c for c in claims(acc, ref, near, n_test=300, majority=0.5, n_seeds=3, negative=[0.9, 0.9, 0.9])}
+    bad = {c.id: c for c in claims(acc, ref, near, n_test=2000, majority=0.5, n_seeds=3, negative=[0.9, 0.9, 0.9])}
     assert bad["seed002.cut_search.agrees"].verdict == C.NOT_TESTABLE  # a failed control gates the claim
     elsewhere = claims({"search": [0.95] * 3, "blog": [0.7, 0.72, 0.71]}, ref, ("mixed2", 0, 1e-3), n_test=300,
                        majority=0.5, n_seeds=3)
