@@ -413,8 +413,9 @@ def controls(shift_rows, shift_arms: list[str], comparator: str, n_test: int, n_
 
 def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int], n_classes: int, batch_size: int,
            n_seeds: int, target_accuracy: float, margin: float, n_val: int, n_test: int, source_inits: list[str],
-           source_premise, src_n_val: int, src_n_test: int) -> list:
-    """Seed 001's claims on the classifier study, judged through the claims contract: scratch
+           source_premise, src_n_val: int, src_n_test: int, data: str = "stand-in") -> list:
+    """Seed 001's claims on the classifier study (``data``: "stand-in" for the built-in signs, "user"
+    for a user's ``sign_dir``), judged through the claims contract: scratch
     beats each transfer arm at the smallest target size; scratch converges in fewer optimizer
     steps than ``comparator``; freezing gives no speed-up (not testable: this project's frozen arm
     trains on cached features, a different system); pre-trained initialisation does not help the
@@ -431,7 +432,7 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
     said = "from scratch converged fastest; every transfer arm stayed at a higher loss"
     # the asker's words: transfer "doesn't have any advantage at all" (an equivalence claim at the margin)
     out = [results.judge_claim("no_better_than scratch", other, per_arm, 1 / n_classes, n_val=n_val, n_test=n_test,
-                               margin=margin, source="seed 001", seed_reported=said, data="stand-in")
+                               margin=margin, source="seed 001", seed_reported=said, data=data)
            for other in [a for a in ("finetune", "frozen", "freeze_first:2") if a in arms] if "scratch" in arms]
     if "scratch" in arms and comparator in arms:
         spe = -(-k0 * n_classes // batch_size)  # optimizer steps per epoch at k0 per class
@@ -446,7 +447,7 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
             b_reached=reached[comparator], a_name="scratch", b_name=comparator, split="validation",
             premises=[C.enough_seeds(n_seeds),
                       C.above_chance("scratch", per_arm["scratch"]["test_acc"], 1 / n_classes, n_test)],
-            seed_reported=said, data="stand-in"))
+            seed_reported=said, data=data))
     if {"frozen", "finetune"} <= set(arms):
         w = rows[rows["size"] == max(sizes)].groupby("arm").wall_s.mean()
         same = C.Premise("the frozen arm runs its base every step, as the seed's did", False,
@@ -465,7 +466,7 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
                                        n_test=src_n_test, margin=margin,
                                        premises={pre: [source_premise] if source_premise else []}, source="seed 001",
                                        seed_reported="COCO-pretrained and sign-pretrained starts never beat Belgium from scratch",
-                                       data="stand-in"))
+                                       data=data))
     return out
 
 
