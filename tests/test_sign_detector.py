@@ -155,6 +155,10 @@ def test_claims_follow_the_evidence_and_the_controls():
     assert out["scratch_fastest"].verdict == C.REPRODUCED  # 3, 2, 2 epochs against 5 (censored at 6) each
     assert out["transfer_no_advantage"].verdict == C.NOT_REPRODUCED  # fine-tuning is far better
     assert out["freezing_no_speedup"].verdict == C.NOT_REPRODUCED  # 2.2x faster
+    assert {c.data for c in out.values() if c.kind == "claim"} == {"stand-in"}  # the built-in scenes, said so
+    user = S.claims(rows, hist, n_test_boxes=400, margin=0.05, loss_level=3.0, floor=0.05, classifier=clf, n_seeds=3,
+                    converged=conv, data="user")
+    assert {c.data for c in user if c.kind == "claim"} == {"user"}
     # a failed positive control makes every claim not testable, naming it
     bad = rows.copy()
     bad.loc[(bad.stage == "positive") & (bad.arm == "finetune"), "map50_B"] = 0.41

@@ -162,3 +162,33 @@ def test_surgical_sweep_picks_its_block_on_validation_and_reuses_runs():
     assert summary["best_block_acc"] == 0.5 and summary["finetune_acc"] == 0.6
     assert ("finetune", 2, 1.0) not in runs.calls and len(runs.calls) == 6  # finetune reused, 3 arms x 2 seeds run
     assert set(out.trained) == {"block1", "block2", "head only", "all layers"}
+
+
+def _sign_rows(acc: dict[str, list[float]], reach: dict[str, list[float | None]]):
+    import pandas as pd
+
+    return pd.DataFrame([{"size": 5, "arm": a, "seed": s, "test_acc_B": v, "val_acc": v,
+                          "epochs_to_target": reach[a][s], "epochs": 20, "wall_s": {"frozen": 3.0}.get(a, 9.0)}
+                         for a, vals in acc.items() for s, v in enumerate(vals)])
+
+
+def test_seed_001_claims_follow_the_evidence_and_say_their_data():
+    import pandas as pd
+
+    from lib import claims as C
+
+    rows = _sign_rows({"scratch": [0.40, 0.42, 0.41], "finetune": [0.80, 0.82, 0.81], "frozen": [0.41, 0.40, 0.42]},
+                      {"scratch": [None, None, None], "finetune": [3, 4, 3], "frozen": [None, None, None]})
+    src = pd.DataFrame([{"init": i, "seed": s, "test_acc_A": v, "val_acc": v}
+                        for i, vals in (("scratch", [0.9, 0.91, 0.9]), ("coco", [0.9, 0.9, 0.91])) for s, v in enumerate(vals)])
+    kw = dict(arms=["scratch", "finetune", "frozen"], comparator="finetune", sizes=[5], n_classes=4, batch_size=8,
+              n_seeds=3, target_accuracy=0.7, margin=0.05, n_val=1200, n_test=1200, source_inits=["scratch", "coco"],
+              source_premise=None, src_n_val=1200, src_n_test=1200)
+    out = {c.id: c for c in signs.claims(rows, src, **kw)}
+    assert out["seed001.finetune.no_better_than.scratch"].verdict == C.NOT_REPRODUCED  # +0.40: an advantage
+    assert out["seed001.frozen.no_better_than.scratch"].verdict == C.REPRODUCED  # equal within 0.05 on 1,200
+    assert out["seed001.scratch.faster.finetune"].verdict == C.NOT_REPRODUCED  # scratch never reached it
+    assert "0 of 3" in out["seed001.scratch.faster.finetune"].evidence
+    assert out["seed001.freezing.no_speedup"].verdict == C.NOT_TESTABLE  # a different system: premise failed
+    assert {c.data for c in out.values()} == {"stand-in"}
+    assert {c.data for c in signs.claims(rows, src, **kw, data="user")} == {"user"}

@@ -64,3 +64,19 @@ def test_controls_train_the_named_arm_and_reuse_only_runs_at_its_rate(monkeypatc
     calls.clear()
     neg, pos = study.run_controls(rows, _target(), p, [0, 1], chosen={"simple_cnn:scratch": {"chosen": 1e-3}})
     assert pos == [0.5, 0.5] and calls == [(study.CONTROL_ARM, 0)] * 4  # another rate: the control trains its own
+
+
+def test_each_blog_claim_is_judged_by_one_experiment_only():
+    """The summary's Holm family counts hypotheses: a blog claim judged in two small_data reports (the
+    same arm, rule and comparator, hence the same claim id) would be counted twice."""
+    from collections import Counter
+    from pathlib import Path
+
+    import yaml
+
+    owners = Counter()
+    for path in sorted(Path("params/small_data").glob("*.yaml")):
+        for arm, claim in (yaml.safe_load(path.read_text()).get("blog_claims") or {}).items():
+            owners[(arm, claim)] += 1
+    assert owners, "no blog claims found"
+    assert [k for k, n in owners.items() if n > 1] == []

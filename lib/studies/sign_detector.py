@@ -190,12 +190,13 @@ def loss_epochs(history: dict, level: float) -> tuple[float, bool]:
 
 
 def claims(rows, history: dict, *, n_test_boxes: int, margin: float, loss_level: float, floor: float,
-           classifier: dict | None, n_seeds: int, converged: dict[str, float]) -> list[C.Claim]:
+           classifier: dict | None, n_seeds: int, converged: dict[str, float], data: str = "stand-in") -> list[C.Claim]:
     """Seed 001's detector claims and the study's controls. ``rows``: a DataFrame with ``stage``
     (``source`` / ``target`` / ``positive``), ``arm``, ``seed``, ``map50_A``, ``map50_B``, ``img_per_s``;
     ``history``: the record's, keyed ``<stage>/<arm>``; ``classifier``: the traffic-sign VGG16's
     test accuracy, chance, test size and its shuffled-label control; ``converged``: per stage/arm,
-    the fraction of runs that early stopping ended before the cap."""
+    the fraction of runs that early stopping ended before the cap; ``data``: "stand-in" for the built-in
+    scenes, "user" for a user's ``folder`` (shown beside each verdict)."""
     def vals(stage, arm, col):
         g = rows[(rows.stage == stage) & (rows.arm == arm)].sort_values("seed")
         return g[col].tolist()
@@ -230,7 +231,7 @@ def claims(rows, history: dict, *, n_test_boxes: int, margin: float, loss_level:
                        a=vals(stage, arm, f"map50_{country}"), b=vals(stage, other, f"map50_{country}"),
                        n_test=n_test_boxes, margin=margin,
                        measure=f"test mAP@0.5 ({'source' if stage == 'source' else 'target'} country)",
-                       comparator=f"{stage}/{other}", premises=premises, seed_reported=reported)
+                       comparator=f"{stage}/{other}", premises=premises, seed_reported=reported, data=data)
 
     # the first (source-country) detector: model-zoo weights
     if has("source", "hed"):
@@ -247,7 +248,7 @@ def claims(rows, history: dict, *, n_test_boxes: int, margin: float, loss_level:
             f"from scratch converges fastest: it reaches the multibox training loss {loss_level:g} in fewer epochs "
             "than the model-zoo initialisation", a=[e for e, _ in fast_s], a_reached=[not c for _, c in fast_s],
             b=[e for e, _ in fast_h], b_reached=[not c for _, c in fast_h], a_name="scratch", b_name="source/hed",
-            unit="epochs", split="train", premises=[seeds], data="stand-in",
+            unit="epochs", split="train", premises=[seeds], data=data,
             seed_reported="from scratch: loss 3 after 40 epochs; every other variant never below 9"))
     if has("source", "signs"):
         learned = C.source_learned({"source_test_acc": classifier["test_acc"], "chance": classifier["chance"],
@@ -267,7 +268,7 @@ def claims(rows, history: dict, *, n_test_boxes: int, margin: float, loss_level:
             premises=[seeds, learned, *[detects(k, vals("source", k, "map50_A"), n_test_boxes, floor) for k in others],
                       conv("source", "signs", *others)],
             evidence="; ".join(f"signs - {k} {iv.text()} ({verdicts[k]})" for k, iv in ivs.items()),
-            seed_reported="sign-classification VGG16: loss stagnated at 11, then over-fitted: the worst"))
+            seed_reported="sign-classification VGG16: loss stagnated at 11, then over-fitted: the worst", data=data))
     # the target country with few scenes
     if has("target", "finetune") and has("target", "scratch"):
         prem = [seeds, detects("the source-country detector", vals("source", "scratch", "map50_A"), n_test_boxes,
@@ -287,7 +288,7 @@ def claims(rows, history: dict, *, n_test_boxes: int, margin: float, loss_level:
             "second of the frozen arm no more than 10% above fine-tuning",
             rule="no_better", a=np.log(f).tolist(), b=np.log(t).tolist(), margin=float(np.log(1.10)),
             measure="log training throughput (images/s, measured)", split="train", comparator="target/finetune",
-            premises=[seeds],
+            premises=[seeds], data=data,
             evidence=f"images/s: frozen {np.mean(f):.1f}, fine-tuned {np.mean(t):.1f} (ratio {np.mean(f) / np.mean(t):.2f}x)",
             seed_reported="no speed-up from frozen layers"))
     if has("target", "compute_matched") and has("target", "finetune"):
@@ -296,7 +297,8 @@ def claims(rows, history: dict, *, n_test_boxes: int, margin: float, loss_level:
             f"from scratch catches up with fine-tuning when given the same compute (He et al. 2019; margin {margin:g})",
             rule="equivalent", a=vals("target", "compute_matched", "map50_B"), b=vals("target", "finetune", "map50_B"),
             n_test=n_test_boxes, margin=margin, measure="test mAP@0.5 (target country)", comparator="target/finetune",
-            premises=[seeds, detects("target/finetune", vals("target", "finetune", "map50_B"), n_test_boxes, floor)]))
+            premises=[seeds, detects("target/finetune", vals("target", "finetune", "map50_B"), n_test_boxes, floor)],
+            data=data))
     return C.gate_by_controls(out)
 
 

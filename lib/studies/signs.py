@@ -455,7 +455,7 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
         out.append(C.judge("seed001.freezing.no_speedup", "seed 001", "freezing the convolutions gives no speed-up",
                            rule="", verdict=C.INCONCLUSIVE, premises=[same], measure="wall time per run",
                            evidence=f"measured at {max(sizes)}/class: fine-tune {w['finetune']:.1f} s, frozen "
-                                    f"{w['frozen']:.1f} s per run", seed_reported="freezing gave no speed-up"))
+                                    f"{w['frozen']:.1f} s per run", seed_reported="freezing gave no speed-up", data=data))
     if len(source_inits) > 1 and "scratch" in source_inits:
         pre = [i for i in source_inits if i != "scratch"][0]
         src_cols = ["test_acc", "val_acc"] + (["test_correct"] if "correct_A" in src_rows else [])
