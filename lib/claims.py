@@ -78,6 +78,9 @@ RULES = {
 OWN_RULES = {
     "sooner": "A reaches the target sooner than B: log-rank test on times to the target, runs that never reach it "
               "censored (p < 0.05, two-sided)",
+    "greater at every depth": "A above B at every depth: each depth's 95% interval above 0 (an intersection-union "
+                              "test: its p is the largest); not reproduced when some depth is significantly below B "
+                              "(Bonferroni over the depths)",
     "rank": "a ranking agrees: Spearman rho above 0 by an exact permutation test (p < 0.05, one-sided); not "
             "reproduced when significantly below 0",
 }

@@ -235,3 +235,42 @@ def spearman_p(rho: float, n: int) -> tuple[float, float]:
         return float(np.mean(null >= rho - eps)), float(np.mean(null <= rho + eps))
     t = rho * math.sqrt((n - 2) / max(1e-12, 1 - rho ** 2))
     return float(stats.t.sf(t, n - 2)), float(stats.t.cdf(t, n - 2))
+
+
+def spearman_interval(estimate: Sequence[float], correct: Sequence[Any], confidence: float = 0.95,
+                      n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Spearman's rho between ``estimate`` (one score per item, e.g. LogME per cut, computed before
+    training: fixed) and the realised accuracy of each item, with a bootstrap interval over what makes
+    the realised accuracy noisy: training seeds and test examples, resampled together for every item
+    (each item was scored with the same seeds on the same examples, so the resampling is paired).
+    ``correct``: per item, a (seeds, examples) array of per-example outcomes. Returns
+    ``(rho, low, high)``, the percentile interval at ``confidence``; a resample whose accuracies tie
+    everywhere has no rank correlation and is left out. The verdict rests on :func:`spearman_p`; this
+    says how far the ranking itself would move with other seeds and another test set."""
+    est = np.asarray(estimate, dtype=float)
+    c = np.stack([np.asarray(x, dtype=float) for x in correct])  # (items, seeds, examples)
+    if c.ndim != 3 or len(est) != len(c):
+        raise ValueError(f"need one (seeds, examples) array per item; received {c.shape} for {len(est)} items")
+    k, s, n = c.shape
+
+    def rho_rows(acc: np.ndarray) -> np.ndarray:  # acc: (draws, items) -> Spearman rho per draw
+        r = stats.rankdata(acc, axis=1)
+        e = stats.rankdata(est)
+        r = r - r.mean(axis=1, keepdims=True)
+        e = e - e.mean()
+        denom = np.sqrt((r ** 2).sum(axis=1) * (e ** 2).sum())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(denom > 0, (r @ e) / denom, np.nan)
+
+    rho = float(rho_rows(c.mean(axis=(1, 2))[None])[0])
+    rng = np.random.default_rng(seed)
+    ws = rng.multinomial(s, np.full(s, 1 / s), size=n_boot) / s  # seed weights per draw
+    wn = rng.multinomial(n, np.full(n, 1 / n), size=n_boot) / n  # example weights per draw
+    acc = np.einsum("ksn,bs,bn->bk", c, ws, wn)
+    draws = rho_rows(acc)
+    draws = draws[np.isfinite(draws)]
+    if not len(draws):
+        return rho, float("nan"), float("nan")
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return rho, float(low), float(high)

@@ -514,19 +514,23 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     return row, hist, parts
 
 
-def choose_learning_rate(spec: str, grid, task, image_size: int, *, seed: int, **run_kw) -> tuple[float | None, dict]:
+def choose_learning_rate(spec: str, grid, task, image_size: int, *, seed: int, **run_kw) -> tuple[float | None, dict, tuple | None]:
     """The learning rate of ``grid`` at which arm ``spec`` reaches its best **validation** accuracy
-    (one run per rate, with ``seed``; the test split is not looked at), and every rate's score.
-    An arm that names its own rate (``@LR``) keeps it: ``(None, {})``. Every arm of a study uses
+    (one run per rate, with ``seed``; the test split is not looked at), every rate's score, and the
+    chosen rate's run (``run_image_arm``'s ``(row, history, parts)``): it is the run of ``seed`` at
+    that rate, so a study reuses it instead of training it again (runs are deterministic per seed).
+    An arm that names its own rate (``@LR``) keeps it: ``(None, {}, None)``. Every arm of a study uses
     the same grid, scratch and transfer alike (He et al. 2019: a from-scratch baseline needs its
     own tuning before "transfer beats scratch" means anything)."""
     if not grid or arm_learning_rate(spec) is not None:
-        return None, {}
-    scores = {}
+        return None, {}, None
+    scores, best = {}, None
     for lr in grid:
-        row, _, _ = run_image_arm(f"{spec}@{lr:g}", task, image_size, seed=seed, **run_kw)
-        scores[float(lr)] = float(row["best_val_acc"])
-    return max(scores, key=scores.get), scores
+        run = run_image_arm(f"{spec}@{lr:g}", task, image_size, seed=seed, **run_kw)
+        scores[float(lr)] = float(run[0]["best_val_acc"])
+        if best is None or scores[float(lr)] > scores[best[0]]:
+            best = (float(lr), run)  # the first of equal scores, as max() picks
+    return best[0], scores, best[1]
 
 
 def pretrain_source(arch: str, task, image_size: int, *, epochs: int, batch_size: int, learning_rate: float,

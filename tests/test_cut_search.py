@@ -97,3 +97,26 @@ def test_claims_gate_on_controls_and_name_the_skipped_premise():
     src = C.Premise("source weights learned", False, detail="0.05 against 0.05")
     (skipped,) = claims(None, ref, None, n_test=300, majority=0.5, n_seeds=3, source=src)
     assert skipped.verdict == C.NOT_TESTABLE and "source weights learned: FAILED" in skipped.reason
+
+
+def test_the_claim_pairs_its_test_term_over_the_images_both_configurations_share():
+    """Two configurations that get the same images right differ only where they disagree: the paired
+    test-set term (McNemar-style) is far narrower than two independent binomials on 300 images, so a
+    design the unpaired term cannot resolve becomes testable, and the method says which was used."""
+    from lib import claims as C
+    from lib.studies.cut_search import claims, outcomes
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    ref, pick = ("mixed5", 1, 1e-4), ("mixed7", 0, 1e-3)
+    base = rng.random(300) < 0.85
+    rows = pd.DataFrame([{"configuration": who, "seed": s, "test_acc": float(c.mean()), "test_correct": c}
+                         for who in ("search", "blog") for s in (0, 1, 2)
+                         for c in [base.copy() if who == "blog" else np.where(np.arange(300) == s, ~base, base)]])
+    acc = {w: g.sort_values("seed").test_acc.tolist() for w, g in rows.groupby("configuration")}
+    unpaired = claims(acc, ref, pick, n_test=300, majority=0.5, n_seeds=3)[-1]
+    paired = claims(acc, ref, pick, n_test=300, majority=0.5, n_seeds=3, correct=outcomes(rows))[-1]
+    assert unpaired.verdict == C.NOT_TESTABLE and "unpaired" in unpaired.interval["method"]
+    assert paired.verdict == C.REPRODUCED and "(paired)" in paired.interval["method"]
+    assert paired.interval["high"] - paired.interval["low"] < (unpaired.interval["high"] - unpaired.interval["low"]) / 3
+    assert outcomes(rows.drop(columns="test_correct")) is None

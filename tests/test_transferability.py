@@ -164,3 +164,53 @@ def test_the_best_depth_is_chosen_on_validation_not_test():
     lines = conclusion_lines(per, ["c1", "c2"], ["AnB"], val)
     assert "best AnB on validation at n=1 (`c1`): test 0.700" in lines[0]
     assert lines[1] == "- AnB by depth: n=1 0.700, n=2 0.900."
+
+
+def test_every_depth_claim_carries_its_test_and_pairs_over_test_images():
+    """AnB+ above B "at every depth" is an intersection-union test (its p-value is the largest of the
+    depths', so Holm can adjust it); per-image outcomes pair the test-set term over the images both
+    arms were scored on."""
+    from lib import claims as C
+    from lib.studies.transferability import claims
+
+    rng = np.random.default_rng(0)
+    b = rng.random((3, 400)) < 0.80
+    plus = np.array(b)
+    plus[:, :40] = True  # AnB+ right on every image B gets right, and on 40 more it gets wrong
+    per = {("B", 0): b.mean(1).tolist(), ("AnB+", 1): plus.mean(1).tolist(), ("AnB+", 2): plus.mean(1).tolist()}
+    cor = {("B", 0): list(b), ("AnB+", 1): list(plus), ("AnB+", 2): list(plus)}
+    kw = dict(majority=0.5, n_test=400, n_seeds=3, source=None, logme_rho=1.0, n_estimates=2, realised="AnB+")
+    unpaired = {c.id: c for c in claims(per, 2, ["B", "AnB+"], **kw)}["literature.yosinski.anb_plus"]
+    paired = {c.id: c for c in claims(per, 2, ["B", "AnB+"], correct=cor, **kw)}["literature.yosinski.anb_plus"]
+    assert paired.verdict == C.REPRODUCED and "(paired)" in paired.evidence
+    assert paired.p_value < unpaired.p_value and paired.p_value < 0.05
+    p_depth = [C.rule_p_values("greater", C.rule_verdict("greater", per[("AnB+", n)], per[("B", 0)], 400,
+                                                          outcomes=C.paired_outcomes(cor[("AnB+", n)], cor[("B", 0)]))[1])[0]
+               for n in (1, 2)]
+    assert paired.p_value == pytest.approx(max(p_depth))
+    assert paired.data == "stand-in"
+
+
+def test_the_rank_interval_resamples_seeds_and_test_images():
+    import pandas as pd
+    from scipy import stats
+
+    from lib.intervals import spearman_interval
+    from lib.studies.transferability import rank_interval
+
+    rng = np.random.default_rng(1)
+    far = [rng.random((3, 1500)) < q for q in (0.6, 0.7, 0.8, 0.9)]  # accuracies far apart: the ranking cannot move
+    assert spearman_interval([1, 2, 3, 4], far) == (1.0, 1.0, 1.0)
+    close = [rng.random((1, 300)) < q for q in (0.70, 0.71, 0.72, 0.73)]  # within noise: it moves a lot
+    rho, low, high = spearman_interval([1, 2, 3, 4], close)
+    assert low <= rho <= high and high - low >= 1.0
+    # one seed: the same percentile bootstrap over test images as scipy's (paired over the items)
+    ref = stats.bootstrap(tuple(c[0].astype(float) for c in close), lambda *x: stats.spearmanr(
+        [1, 2, 3, 4], [v.mean() for v in x]).statistic, paired=True, vectorized=False, method="percentile",
+        n_resamples=2000, random_state=0).confidence_interval
+    assert abs(ref.low - low) <= 0.2 + 1e-9 and abs(ref.high - high) <= 0.2 + 1e-9  # one rank step of 4 items
+    est = pd.DataFrame({"cut": ["a", "b", "c", "d"], "n": [1, 2, 3, 4], "logme": [1.0, 2.0, 3.0, 4.0]})
+    rows = pd.DataFrame([{"arm": "AnB", "n": n, "seed": s, "test_correct": far[n - 1][s]} for n in (1, 2, 3, 4)
+                         for s in range(3)])
+    assert rank_interval(est, rows, "logme", "AnB") == (1.0, 1.0)
+    assert rank_interval(est, rows.drop(columns="test_correct"), "logme", "AnB") is None

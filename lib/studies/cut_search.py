@@ -233,7 +233,7 @@ BLOG_SAID = "mixed5 by trial and error; mixed4..mixed5 unfrozen about 0.98"
 
 def claims(acc: dict[str, list[float]] | None, ref: tuple, chosen: tuple | None, *, n_test: int, majority: float,
            n_seeds: int, source=None, negative: list[float] | None = None, margin: float = 0.05,
-           data: str = "stand-in") -> list:
+           data: str = "stand-in", correct: dict[str, list] | None = None) -> list:
     """The cut search's controls and its claim, gated by the controls. ``acc``: test accuracy per
     seed of the retrained ``"search"`` and ``"blog"`` configurations (``None``: the search did not run,
     its premise ``source`` failed). Controls: the blog's configuration beats chance on the true
@@ -244,7 +244,9 @@ def claims(acc: dict[str, list[float]] | None, ref: tuple, chosen: tuple | None,
     over seeds, with its p-value for Holm): reproduced when the 90% interval's upper end is below the
     margin, not reproduced when its lower end is above it. Whether the search picked the blog's own
     cut is evidence, not the verdict: one search's pick is one draw, and a different cut that scores
-    the same is no finding against the blog. ``data``: "stand-in" (built-in faces) or "user"."""
+    the same is no finding against the blog. ``data``: "stand-in" (built-in faces) or "user";
+    ``correct``: :func:`outcomes` (per-image correctness per seed), which pairs the test-set term over
+    the images both configurations were scored on (without it: two independent binomial terms)."""
     from lib import claims as C
 
     hypothesis = (f"the blog's hand-picked cut ({ref[0]}, {ref[1]} block(s) unfrozen) is as good as where a search "
@@ -257,6 +259,7 @@ def claims(acc: dict[str, list[float]] | None, ref: tuple, chosen: tuple | None,
                 C.above_chance("the blog's configuration", acc["blog"], majority, n_test)]
     claim = C.judge("seed002.cut_search.agrees", "seed 002", hypothesis, rule="no_better", a=acc["search"],
                     b=acc["blog"], n_test=n_test, margin=margin, premises=premises, data=data,
+                    outcomes=C.paired_outcomes((correct or {}).get("search"), (correct or {}).get("blog")),
                     comparator=f"the blog's {config_name(ref)}", seed_reported=BLOG_SAID)
     claim.evidence = f"{where} ({config_name(chosen)}); " + claim.evidence
     controls = [C.positive_control("seed002.cut_search.control.positive", "the blog's configuration on the true labels",
@@ -352,7 +355,8 @@ def choice(trials, blocks: list[str]) -> tuple[tuple, str]:
 
 def retrain(features: BlockFeatures, configs: dict, p: dict, seeds, record, target):
     """Each configuration (``{who: (cut, unfrozen, rate)}``) retrained from the source weights with
-    every seed and scored once on test: rows, histories to ``record``; one line per configuration."""
+    every seed and scored once on test (accuracy and the per-image ``test_correct``): rows,
+    histories to ``record``; one line per configuration."""
     import pandas as pd
 
     from lib import report
@@ -361,11 +365,11 @@ def retrain(features: BlockFeatures, configs: dict, p: dict, seeds, record, targ
     for who, cfg in configs.items():
         for s in seeds:
             model, hist = train_cut(features, *cfg, seed=s, **fit_kwargs(p))
-            test_acc = train.accuracy(model, target.x_test, target.y_test)
-            record.add_history(f"{who}: {config_name(cfg)}", s, hist, test_acc=test_acc)
+            scored = train.test_scores(model.predict(target.x_test, batch_size=1024, verbose=0), target.y_test)
+            record.add_history(f"{who}: {config_name(cfg)}", s, hist, test_acc=scored["test_acc"])
             rows.append({"configuration": who, "cut_at": cfg[0], "unfreeze_blocks": cfg[1], "learning_rate": cfg[2],
                          "seed": s, "train_acc": hist["accuracy"][-1], "val_acc": hist["val_accuracy"][-1],
-                         "test_acc": test_acc})
+                         **scored})  # test_correct: per test image, for the claim's paired interval
         print(f"{who} ({config_name(cfg)}): test accuracy "
               + report.mean_sd([r["test_acc"] for r in rows if r["configuration"] == who]))
     return pd.DataFrame(rows)
@@ -395,6 +399,14 @@ def config_table(rows):
 
 def per_seed(rows) -> dict[str, list[float]]:
     return {w: g.sort_values("seed").test_acc.tolist() for w, g in rows.groupby("configuration", sort=False)}
+
+
+def outcomes(rows) -> dict[str, list] | None:
+    """``{configuration: [per-test-image correctness, one array per seed]}``, or ``None`` for rows
+    that kept none: what pairs the claim's test-set term over the images both configurations share."""
+    if "test_correct" not in rows:
+        return None
+    return {w: g.sort_values("seed").test_correct.tolist() for w, g in rows.groupby("configuration", sort=False)}
 
 
 def metrics(trials, chosen: tuple, ref: tuple, acc: dict, p: dict, feature_pass_s: float) -> dict:

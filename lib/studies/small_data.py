@@ -87,17 +87,17 @@ def run_kwargs(p: dict) -> dict:
 
 def run_arms(arms, target, p: dict, seeds, record):
     """Every arm for every seed, each at its learning rate chosen on validation from ``lr_grid``
-    (one run per rate with the first seed) unless it names its own. Returns the rows, the pitfall
+    (one run per rate with the first seed, whose run at the chosen rate is that seed's) unless it names its own. Returns the rows, the pitfall
     checks (one per arm and seed) and the chosen rates; one line per arm."""
     rows, checks, chosen = [], [], {}
     for spec in arms:
-        lr, scores = transfer.choose_learning_rate(spec, p["lr_grid"], target, p["image_size"], seed=seeds[0],
-                                                   **run_kwargs(p))
+        lr, scores, done = transfer.choose_learning_rate(spec, p["lr_grid"], target, p["image_size"], seed=seeds[0],
+                                                         **run_kwargs(p))
         if lr is not None:
             chosen[spec] = {"chosen": lr, "validation by rate": scores}
-        for s in seeds:
-            row, hist, parts = transfer.run_image_arm(spec if lr is None else f"{spec}@{lr:g}", target, p["image_size"],
-                                                      seed=s, **run_kwargs(p))
+        for s in seeds:  # the first seed's run at the chosen rate is the grid's own: reused, not trained again
+            row, hist, parts = done if (done and s == seeds[0]) else transfer.run_image_arm(
+                spec if lr is None else f"{spec}@{lr:g}", target, p["image_size"], seed=s, **run_kwargs(p))
             row["arm"] = spec
             record.add_history(spec, s, hist, test_acc=row["test_acc"])
             rows.append(row)

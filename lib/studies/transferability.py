@@ -233,7 +233,8 @@ def yosinski_arm(kind: str, cut: str | None, task, *, arch: str, image_size: int
     else:
         hist = train.fit(model, task, **common)
     row = {"arm": kind, "cut": cut or "none", "seed": seed, "train_acc": hist["accuracy"][-1],
-           "val_acc": hist["val_accuracy"][-1], "test_acc": train.accuracy(model, task.x_test, task.y_test)}
+           "val_acc": hist["val_accuracy"][-1],  # test_correct per test image: the claims' paired intervals
+           **train.test_scores(model.predict(task.x_test, batch_size=1024, verbose=0), task.y_test)}
     return row, hist, parts
 
 
@@ -263,16 +264,24 @@ def block_estimates(arch: str, image_size: int, weights: str, task, cuts: list[s
 
 
 def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: int, n_seeds: int, source, logme_rho: float,
-           n_estimates: int, realised: str) -> list:
+           n_estimates: int, realised: str, correct: dict | None = None,
+           logme_interval: tuple[float, float] | None = None, data: str = "stand-in") -> list:
     """Yosinski's and You et al.'s findings as claims, from ``per[(arm, n)]`` (test accuracy per
     seed; B at n = 0). A finding whose arms did not run at this scale is not testable, with that
     premise named (e.g. AnB+ at the ``paper`` profile only). ``realised``: the arm LogME's ranking
-    is read against (AnB+ where it runs, else AnB)."""
+    is read against (AnB+ where it runs, else AnB). ``correct``: :func:`outcomes` (per test image,
+    per seed), which pairs the test-set term over the images the compared arms share (without it:
+    two independent binomials); ``logme_interval``: rho's bootstrap interval over seeds and test
+    images (:func:`rank_interval`), shown beside the permutation test's verdict; ``data``:
+    "stand-in" (the built-in target) or "user" (``image_dir``)."""
     import numpy as np
 
     from lib import claims as C
 
     base = [C.enough_seeds(n_seeds), *([source] if source else [])]
+
+    def pair(x, y):
+        return C.paired_outcomes((correct or {}).get(x), (correct or {}).get(y))
 
     def ran(*need):
         missing = [a for a in need if a not in arms]
@@ -280,23 +289,29 @@ def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: 
                          f"{', '.join(missing)} not in this experiment's arms (a cost choice; the paper profile runs them)")
 
     out = []
+    p1 = None
     if all(a in arms for a in ("AnB+", "B")):
-        by_depth = [C.rule_verdict("greater", per[("AnB+", n)], per[("B", 0)], n_test) for n in range(1, n_cuts + 1)]
-        verdicts = [v for v, _ in by_depth]
-        v1 = (C.REPRODUCED if all(v == C.REPRODUCED for v in verdicts) else
-              C.NOT_REPRODUCED if C.NOT_REPRODUCED in verdicts else C.INCONCLUSIVE)
+        ivs = [C.rule_verdict("greater", per[("AnB+", n)], per[("B", 0)], n_test, outcomes=pair(("AnB+", n), ("B", 0)))[1]
+               for n in range(1, n_cuts + 1)]
+        p_yes, p_no = zip(*(C.rule_p_values("greater", iv) for iv in ivs))
+        # "at every depth": an intersection-union test (reproduced when every depth's test rejects: its p is
+        # the largest); "not reproduced" when some depth is significantly below B, Bonferroni over the depths
+        p_all, p_any_below = max(p_yes), min(1.0, min(p_no) * n_cuts)
+        v1 = C.REPRODUCED if p_all < 0.05 else C.NOT_REPRODUCED if p_any_below < 0.05 else C.INCONCLUSIVE
+        p1 = p_any_below if v1 == C.NOT_REPRODUCED else p_all
         prem = [*base, ran("AnB+", "B"), C.above_chance("B", per[("B", 0)], majority, n_test)]
-        evidence = "; ".join(f"n={n} {iv.text()}" for n, (_, iv) in enumerate(by_depth, 1))
+        evidence = "; ".join(f"n={n} {iv.text()}" for n, iv in enumerate(ivs, 1))
     else:
         v1, prem, evidence = C.INCONCLUSIVE, [*base, ran("AnB+", "B")], "not run at this scale"
     out.append(C.judge("literature.yosinski.anb_plus", "literature",
                        "copied-then-fine-tuned (AnB+) beats training from scratch (B) at every depth",
                        rule="greater at every depth", verdict=v1, comparator="B", premises=prem, evidence=evidence,
-                       seed_reported="Yosinski et al.: AnB+ above B by 1-2 points"))
+                       seed_reported="Yosinski et al.: AnB+ above B by 1-2 points", data=data, p_value=p1))
     if "AnB" in arms:
         out.append(C.judge("literature.yosinski.anb_drop", "literature",
                            "frozen transfer (AnB) drops with depth (n=1 above n=all)", rule="greater",
                            a=per[("AnB", 1)], b=per[("AnB", n_cuts)], n_test=n_test, comparator=f"AnB n={n_cuts}",
+                           outcomes=pair(("AnB", 1), ("AnB", n_cuts)), data=data,
                            premises=[*base, C.above_chance("AnB n=1", per[("AnB", 1)], majority, n_test),
                                      C.Premise("at least 2 depths", n_cuts >= 2, value=n_cuts, threshold=2)],
                            seed_reported="Yosinski et al.: AnB falls as n grows"))
@@ -313,8 +328,10 @@ def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: 
                        f"LogME, before training, ranks the cuts as {tuned} does (a positive rank correlation)",
                        rule="rank", verdict=v3, p_value=min(p_pos, p_neg),
                        premises=[*base, C.Premise("at least 3 cuts", n_estimates >= 3, value=n_estimates, threshold=3)],
-                       evidence=f"Spearman rho {rho:+.2f} over {n_estimates} cuts against {realised} test accuracy; "
-                                f"exact permutation p {p_pos:.3g} (rho > 0), {p_neg:.3g} (rho < 0)",
+                       evidence=f"Spearman rho {rho:+.2f} over {n_estimates} cuts against {realised} test accuracy"
+                                + (f" (95% bootstrap interval over seeds and test images [{logme_interval[0]:+.2f}, "
+                                   f"{logme_interval[1]:+.2f}])" if logme_interval else "")
+                                + f"; exact permutation p {p_pos:.3g} (rho > 0), {p_neg:.3g} (rho < 0)", data=data,
                        seed_reported="You et al.: LogME tracks fine-tuned accuracy"))
     return out
 
@@ -412,6 +429,28 @@ def rank_correlations(est, rows):
                           "spearman_rho": float(spearmanr(est[e], real.loc[est.n, a]).statistic) if len(est) > 1
                           else float("nan")}
                          for e in ("logme", "linear_probe") for a in ("AnB+", "AnB") if a in real])
+
+
+def outcomes(rows) -> dict | None:
+    """``{(arm, n): [per-test-image correctness, one array per seed]}`` (B at n = 0), or ``None`` for
+    rows that kept none: what pairs the claims' test-set terms over the images the arms share."""
+    if "test_correct" not in rows:
+        return None
+    return {(a, n): g.sort_values("seed").test_correct.tolist() for (a, n), g in rows.groupby(["arm", "n"])}
+
+
+def rank_interval(est, rows, estimate: str, realised: str, confidence: float = 0.95) -> tuple[float, float] | None:
+    """The bootstrap interval of Spearman's rho between ``estimate`` (per cut, fixed before training)
+    and ``realised``'s test accuracy per cut, over training seeds and test images
+    (:func:`lib.intervals.spearman_interval`); ``None`` without per-image outcomes or with fewer than 3 cuts."""
+    from lib.intervals import spearman_interval
+
+    cor = outcomes(rows)
+    if cor is None or len(est) < 3 or any((realised, n) not in cor for n in est.n):
+        return None
+    _, low, high = spearman_interval(est[estimate].tolist(), [np.stack(cor[(realised, n)]) for n in est.n],
+                                     confidence=confidence)
+    return low, high
 
 
 def rho_of(corr, estimate: str, realised: str) -> float:
