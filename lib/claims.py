@@ -79,8 +79,10 @@ OWN_RULES = {
     "sooner": "A reaches the target sooner than B: log-rank test on times to the target, runs that never reach it "
               "censored (p < 0.05, two-sided)",
     "greater at every depth": "A above B at every depth: each depth's 95% interval above 0 (an intersection-union "
-                              "test: its p is the largest); not reproduced when some depth is significantly below B "
-                              "(Bonferroni over the depths)",
+                              "test, :func:`every`: its p is the largest); not reproduced when some depth is "
+                              "significantly below B (Bonferroni over the depths)",
+    "less than every other": "A below each other arm: each comparison's 95% interval below 0 (intersection-union test, "
+                             ":func:`every`); not reproduced when A is significantly above one (Bonferroni)",
     "rank": "a ranking agrees: Spearman rho above 0 by an exact permutation test (p < 0.05, one-sided); not "
             "reproduced when significantly below 0",
 }
@@ -149,7 +151,8 @@ class Claim:
 
 def rule_verdict(rule: str, a: Sequence[float], b: Sequence[float] | float, n_test: int | None = None,
                  margin: float | None = None, offset: float = 0.0,
-                 outcomes: tuple[Any, Any] | None = None, alpha: float = 0.05) -> tuple[str, Interval]:
+                 outcomes: tuple[Any, Any] | None = None, alpha: float = 0.05,
+                 test_var: float | None = None) -> tuple[str, Interval]:
     """The verdict one of :data:`RULES` gives on ``a`` against ``b`` (before premises), and the
     interval it read (95% for ``greater`` / ``less`` / ``above``, 90% for the equivalence rules);
     ``iv.p_rule`` is the p-value of the test behind the verdict (:func:`rule_p_values`: the
@@ -160,11 +163,28 @@ def rule_verdict(rule: str, a: Sequence[float], b: Sequence[float] | float, n_te
     if equivalence and (margin is None or margin <= 0):
         raise ValueError(f"rule {rule!r} needs a positive margin, stated in the parameters")
     iv = paired_interval(a, b, n_test, confidence=1 - 2 * alpha if equivalence else 1 - alpha, offset=offset,
-                         outcomes=outcomes)
+                         outcomes=outcomes, test_var=test_var)
     p_yes, p_no = rule_p_values(rule, iv, margin)
     v = REPRODUCED if p_yes < alpha else NOT_REPRODUCED if p_no < alpha else INCONCLUSIVE
     iv.p_rule = p_yes if v == REPRODUCED else p_no if v == NOT_REPRODUCED else min(p_yes, p_no)
     return v, iv
+
+
+def every(rule: str, ivs: Sequence[Interval], alpha: float = 0.05) -> tuple[str, float]:
+    """One claim made of several comparisons that must all hold ("at every depth", "below every other
+    initialisation"): an intersection-union test, reproduced when every comparison's own test rejects
+    (its p-value is the largest of theirs); not reproduced when some comparison is significantly the
+    other way, Bonferroni over the comparisons (the smallest such p-value times their number).
+    Returns ``(verdict, p-value of the test behind it)``, the p-value for Holm."""
+    if not len(ivs):
+        raise ValueError("no comparisons to combine")
+    p_yes, p_no = zip(*(rule_p_values(rule, iv) for iv in ivs))
+    p_all, p_against = max(p_yes), min(1.0, min(p_no) * len(ivs))
+    if p_all < alpha:
+        return REPRODUCED, p_all
+    if p_against < alpha:
+        return NOT_REPRODUCED, p_against
+    return INCONCLUSIVE, min(p_all, p_against)
 
 
 def time_to_event(a: Sequence[float], a_reached: Sequence[bool], b: Sequence[float], b_reached: Sequence[bool],
@@ -305,9 +325,10 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
           premises: Sequence[Premise] = (), kind: str = "claim", expected: str | None = None,
           seed_reported: str = "", verdict: str | None = None, evidence: str = "", offset: float = 0.0,
           outcomes: tuple[Any, Any] | None = None, p_value: float | None = None, quote: str = "",
-          said_by: str = "", data: str = "") -> Claim:
+          said_by: str = "", data: str = "", test_var: float | None = None) -> Claim:
     """Judge one claim. With ``a`` and ``b`` the verdict comes from ``rule`` (:func:`rule_verdict`;
-    ``outcomes``: the arms' per-example scores for the paired test-set term); a study whose measure
+    ``outcomes``: the arms' per-example scores for the paired test-set term; ``test_var``: that term
+    measured by the study, e.g. mAP's image bootstrap); a study whose measure
     is not a difference (a rank correlation, a time to event) passes its own ``verdict``, ``evidence``
     and the ``p_value`` of the test behind it. A margin rule adds the premise that the design
     resolves its margin (:func:`resolution`). Then the premises gate it: any failed premise gives
@@ -321,7 +342,8 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
     iv = None
     premises = list(premises)
     if a is not None:
-        own, iv = rule_verdict(rule, a, b if b is not None else 0.0, n_test, margin, offset, outcomes=outcomes)
+        own, iv = rule_verdict(rule, a, b if b is not None else 0.0, n_test, margin, offset, outcomes=outcomes,
+                               test_var=test_var)
         p_value = iv.p_rule
         evidence = evidence or f"{measure}, {comparator or 'B'} as B: A - B {iv.text()}"
         if margin is not None and kind == "claim":

@@ -439,24 +439,33 @@ class DetectorRuns:
                               extra_levels=self.extra_levels, anchor_sizes=self.anchor_sizes, seed=seed,
                               base_weights=base_weights)
 
-    def evaluate(self, det: Detector, tests: dict[str, tuple]) -> dict[str, float]:
+    def evaluate(self, det: Detector, tests: dict[str, tuple]) -> dict:
+        """mAP@0.5 and mAP@[.5:.95] per test set (COCOeval), and ``matches_<set>``: which detection
+        matched which box (:func:`lib.detection_map.match_table`), for the claims' paired image bootstrap."""
+        from lib.detection_map import match_table
+
         out = {}
         for name, (x, b) in tests.items():
-            m = coco_map(b, detect(det, x), self.n_classes)
+            found = detect(det, x)
+            m = coco_map(b, found, self.n_classes)
             out[f"map50_{name}"], out[f"map_{name}"] = m["map50"], m["map"]
+            out[f"matches_{name}"] = match_table(b, found, self.n_classes)
         return out
 
-    def source(self, init: str, seed: int, val: tuple, tests: dict, out_file=None) -> tuple[dict, dict]:
+    def source(self, init: str, seed: int, val: tuple, tests: dict, out_file=None, scenes: tuple | None = None,
+               stage: str = "source") -> tuple[dict, dict]:
+        """A source-country detector from ``init``, trained on the source scenes (or ``scenes``: the
+        negative control's, under ``stage`` "negative"); ``(row, history)``."""
         weights = {"scratch": "none", "signs": "none"}.get(init, init)
         det = self.build(weights, seed, self.sign_weights if init == "signs" else None)
-        hist = fit_detector(det, self.source_scenes, val, epochs=self.epochs, batch_size=self.batch_size,
-                            learning_rate=self.learning_rate, patience=self.patience, seed=seed,
-                            label=f"source/{init} seed {seed} ", min_delta=self.min_delta,
+        hist = fit_detector(det, self.source_scenes if scenes is None else scenes, val, epochs=self.epochs,
+                            batch_size=self.batch_size, learning_rate=self.learning_rate, patience=self.patience,
+                            seed=seed, label=f"{stage}/{init} seed {seed} ", min_delta=self.min_delta,
                             min_epochs=self.min_epochs)
         if out_file is not None:
             det.model.save_weights(out_file)
             self.source_files = {**(self.source_files or {}), seed: out_file}
-        return {"stage": "source", "arm": init, "seed": seed, "epochs": len(hist["loss"]),
+        return {"stage": stage, "arm": init, "seed": seed, "epochs": len(hist["loss"]),
                 "img_per_s": hist["img_per_s"][0], "final_loss": hist["loss"][-1], **self.evaluate(det, tests)}, hist
 
     def target(self, arm: str, seed: int, scenes: tuple, val: tuple, tests: dict, stage: str = "target"):

@@ -92,7 +92,7 @@ def paired_test_var(ca: Any, cb: Any = None) -> tuple[float, float, int]:
 
 def paired_interval(a: Sequence[float], b: Sequence[float] | float, n_test: int | None = None,
                     confidence: float = 0.95, accuracies: bool = True, offset: float = 0.0,
-                    outcomes: tuple[Any, Any] | None = None) -> Interval:
+                    outcomes: tuple[Any, Any] | None = None, test_var: float | None = None) -> Interval:
     """``mean(a - b)`` over seeds, paired by seed (``a[i]`` and ``b[i]`` share seed ``i``), with a t
     interval whose variance is the seeds' (``var(a - b) / k``) plus the test set's sampling error.
     That second term comes from ``outcomes`` = (A's, B's) per-example scores when given
@@ -102,7 +102,10 @@ def paired_interval(a: Sequence[float], b: Sequence[float] | float, n_test: int 
     chance). ``offset``: the interval is of ``a - b - offset`` (a claimed gap such as "train above
     validation by more than 0.15"). With one seed and no test-set term the interval is unbounded;
     with no spread over seeds the test-set term keeps it from collapsing to a point. Degrees of
-    freedom: Welch-Satterthwaite, the seeds' term with k - 1, the test-set term as known."""
+    freedom: Welch-Satterthwaite, the seeds' term with k - 1, the test-set term as known. ``test_var``:
+    the test-set term measured by the caller for a measure that is not a mean over examples (mAP:
+    :func:`lib.detection_map.map50_test_var`, paired over resampled test images); it serves as the
+    null effect's term too."""
     a = np.asarray(a, dtype=float)
     fixed = np.ndim(b) == 0
     b_arr = np.full_like(a, float(b)) if fixed else np.asarray(b, dtype=float)
@@ -114,7 +117,10 @@ def paired_interval(a: Sequence[float], b: Sequence[float] | float, n_test: int 
     k = len(d)
     var_seeds = (d.var(ddof=1) / k) if k > 1 else 0.0
     method = "paired t over seeds"
-    if outcomes is not None:
+    if test_var is not None:
+        var_test = var_null = float(test_var)
+        method += " + test images (paired bootstrap)"
+    elif outcomes is not None:
         var_test, var_null, n_test = paired_test_var(*outcomes)
         method += " + test examples (paired)" if outcomes[1] is not None else " + test-set sampling"
     elif accuracies and n_test:

@@ -306,3 +306,24 @@ def test_spearman_p_is_the_exact_permutation_test():
     ranks = [stats.spearmanr(range(4), p).statistic for p in __import__("itertools").permutations(range(4))]
     assert np.mean(np.array(ranks) >= 0.8 - 1e-9) > 0.15
     assert np.mean([C.spearman_p(r, 4)[0] < 0.05 for r in ranks]) <= 0.05
+
+
+def test_every_is_an_intersection_union_test_with_bonferroni_against():
+    up = C.paired_interval([0.9, 0.91, 0.92], [0.8, 0.8, 0.81], 2000)
+    up2 = C.paired_interval([0.9, 0.92, 0.93], [0.7, 0.71, 0.7], 2000)
+    flat = C.paired_interval([0.8, 0.8, 0.81], [0.8, 0.81, 0.8], 2000)
+    down = C.paired_interval([0.6, 0.61, 0.6], [0.8, 0.8, 0.81], 2000)
+    p = {name: C.rule_p_values("greater", iv) for name, iv in (("up", up), ("up2", up2), ("flat", flat), ("down", down))}
+    assert C.every("greater", [up, up2]) == (C.REPRODUCED, max(p["up"][0], p["up2"][0]))
+    v, q = C.every("greater", [up, flat])
+    assert v == C.INCONCLUSIVE and q == pytest.approx(min(p["flat"][0], min(1, 2 * min(p["up"][1], p["flat"][1]))))
+    v, q = C.every("greater", [up, down, flat])
+    assert v == C.NOT_REPRODUCED and q == pytest.approx(3 * p["down"][1])
+    with pytest.raises(ValueError, match="no comparisons"):
+        C.every("greater", [])
+
+
+def test_a_measured_test_term_replaces_the_binomial_one():
+    iv = C.paired_interval([0.5, 0.52, 0.51], [0.5, 0.5, 0.5], 200, test_var=0.0001)
+    assert "paired bootstrap" in iv.method and iv.se_null_test == pytest.approx(0.01)
+    assert C.paired_interval([0.5, 0.52, 0.51], [0.5, 0.5, 0.5], 200).se_test > 0.01

@@ -143,11 +143,12 @@ def test_claims_follow_the_evidence_and_the_controls():
     rows = _rows({("source", "scratch"): [0.90, 0.92, 0.91], ("source", "hed"): [0.80, 0.82, 0.79],
                   ("target", "scratch"): [0.40, 0.45, 0.42], ("target", "finetune"): [0.80, 0.78, 0.82],
                   ("target", "frozen"): [0.6, 0.6, 0.6],
-                  ("positive", "scratch"): [0.40, 0.42, 0.41], ("positive", "finetune"): [0.85, 0.86, 0.84]},
+                  ("positive", "scratch"): [0.40, 0.42, 0.41], ("positive", "finetune"): [0.85, 0.86, 0.84],
+                  ("negative", "scratch"): [0.0, 0.004, 0.001]},
                  speed={"frozen": 110.0, "finetune": 50.0})
     hist = _hist({"source/scratch": [[9, 4, 2.5], [9, 2.9], [8, 2]], "source/hed": [[40, 9, 5, 4, 3]] * 3})
     conv = {k: 1.0 for k in ("source/scratch", "source/hed", "target/finetune", "target/scratch")}
-    clf = {"test_acc": 0.9, "chance": 1 / 43, "n_test": 400, "shuffled_test_acc": 0.03}
+    clf = {"test_acc": 0.9, "chance": 1 / 43, "n_test": 400}
     out = {c.id.rsplit(".", 1)[-1]: c for c in S.claims(rows, hist, n_test_boxes=400, margin=0.05, loss_level=3.0,
                                                          floor=0.05, classifier=clf, n_seeds=3, converged=conv)}
     assert out["positive"].verdict == C.REPRODUCED and out["negative"].verdict == C.REPRODUCED
@@ -159,6 +160,12 @@ def test_claims_follow_the_evidence_and_the_controls():
     user = S.claims(rows, hist, n_test_boxes=400, margin=0.05, loss_level=3.0, floor=0.05, classifier=clf, n_seeds=3,
                     converged=conv, data="user")
     assert {c.data for c in user if c.kind == "claim"} == {"user"}
+    # a detector that "detects" on mismatched annotations has a leak: the negative control fails and gates
+    leak = rows.copy()
+    leak.loc[leak.stage == "negative", "map50_A"] = 0.3
+    leaked = {c.id.rsplit(".", 1)[-1]: c for c in S.claims(leak, hist, n_test_boxes=400, margin=0.05, loss_level=3.0,
+                                                           floor=0.05, classifier=clf, n_seeds=3, converged=conv)}
+    assert leaked["negative"].verdict == C.NOT_REPRODUCED and leaked["model_zoo_no_gain"].verdict == C.NOT_TESTABLE
     # a failed positive control makes every claim not testable, naming it
     bad = rows.copy()
     bad.loc[(bad.stage == "positive") & (bad.arm == "finetune"), "map50_B"] = 0.41
@@ -184,3 +191,59 @@ def test_the_table_against_the_seed_says_what_did_not_run():
     assert S.metrics(rows)["target_finetune_map50_B"] == 0.45
     history = {"source/scratch": {"0": {"stopped_early": [1]}, "1": {"stopped_early": [0]}}}
     assert S.converged(rows, history, [0, 1]) == {"source/scratch": 0.5}
+
+
+def test_map_claims_pair_their_test_term_over_resampled_images():
+    """With each run's match table kept, the mAP claims' test-set term is the paired image bootstrap
+    (lib/detection_map.py), not two independent binomials on the boxes."""
+    from lib.detection_map import match_table
+
+    truth = [np.array([[4, 4, 20, 20, i % 2]], float) for i in range(40)]
+
+    def table(hits):  # a detector that finds the first `hits` signs exactly, and one false alarm per image
+        found = [{"boxes": np.array([[4, 4, 20, 20], [40, 40, 50, 50]], float)[(0 if i < hits else 1):],
+                  "scores": np.array([0.9, 0.3])[(0 if i < hits else 1):],
+                  "classes": np.array([i % 2, 0])[(0 if i < hits else 1):]} for i in range(40)]
+        return match_table(truth, found, 2)
+
+    rows = _rows({("target", "scratch"): [0.40, 0.45, 0.42], ("target", "finetune"): [0.44, 0.43, 0.45],
+                  ("source", "scratch"): [0.9, 0.9, 0.9]})
+    rows["matches_B"] = [table(16), table(18), table(17), table(18), table(17), table(18), None, None, None]
+    rows["matches_A"] = rows["matches_B"]
+    hist = _hist({})
+    conv = {k: 1.0 for k in ("target/finetune", "target/scratch")}
+    (claim,) = [c for c in S.claims(rows, hist, n_test_boxes=40, margin=0.05, loss_level=3.0, floor=0.05, classifier=None,
+                                    n_seeds=3, converged=conv) if c.id.endswith("transfer_no_advantage")]
+    assert "paired bootstrap" in claim.interval["method"]
+    plain = rows.drop(columns=["matches_A", "matches_B"])
+    (old,) = [c for c in S.claims(plain, hist, n_test_boxes=40, margin=0.05, loss_level=3.0, floor=0.05, classifier=None,
+                                  n_seeds=3, converged=conv) if c.id.endswith("transfer_no_advantage")]
+    assert "unpaired" in old.interval["method"] and old.interval["se"] > claim.interval["se"]
+
+
+def test_mismatched_scenes_keep_the_pixels_and_give_every_image_another_images_boxes():
+    x = np.arange(6)[:, None, None, None] * np.ones((6, 2, 2, 3))
+    boxes = [np.array([[i, i, i + 5, i + 5, i % 2]], float) for i in range(6)]
+    mx, mb = S.mismatched((x, boxes), seed=3)
+    np.testing.assert_array_equal(mx, x)
+    assert all(not np.array_equal(b, m) for b, m in zip(boxes, mb))  # nobody keeps their own boxes
+    assert sorted(float(b[0, 0]) for b in mb) == [float(i) for i in range(6)]  # every annotation used once
+    mx2, mb2 = S.mismatched((x, boxes), seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(mb, mb2))  # seeded
+    with pytest.raises(ValueError, match="at least two scenes"):
+        S.mismatched((x[:1], boxes[:1]), seed=0)
+
+
+def test_a_detector_that_finds_nothing_passes_the_negative_control():
+    """mAP 0 in every seed and every resampling of the test images: the control's interval still has a
+    width (one image's worth), and it lies below the detection floor: reproduced, not 'no spread'."""
+    from lib.detection_map import match_table
+
+    truth = [np.array([[4, 4, 20, 20, 0]], float)] * 80
+    empty = match_table(truth, [{"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "classes": np.zeros(0, int)}] * 80, 1)
+    rows = _rows({("negative", "scratch"): [0.0, 0.0, 0.0]})
+    rows["matches_A"] = [empty] * 3
+    (neg,) = S.claims(rows, _hist({}), n_test_boxes=80, margin=0.05, loss_level=3.0, floor=0.05, classifier=None,
+                      n_seeds=3, converged={})
+    assert neg.id == "sign_detector.control.negative" and neg.verdict == C.REPRODUCED
+    assert neg.interval["high"] < 0.05 and "paired bootstrap" in neg.interval["method"]

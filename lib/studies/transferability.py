@@ -293,12 +293,7 @@ def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: 
     if all(a in arms for a in ("AnB+", "B")):
         ivs = [C.rule_verdict("greater", per[("AnB+", n)], per[("B", 0)], n_test, outcomes=pair(("AnB+", n), ("B", 0)))[1]
                for n in range(1, n_cuts + 1)]
-        p_yes, p_no = zip(*(C.rule_p_values("greater", iv) for iv in ivs))
-        # "at every depth": an intersection-union test (reproduced when every depth's test rejects: its p is
-        # the largest); "not reproduced" when some depth is significantly below B, Bonferroni over the depths
-        p_all, p_any_below = max(p_yes), min(1.0, min(p_no) * n_cuts)
-        v1 = C.REPRODUCED if p_all < 0.05 else C.NOT_REPRODUCED if p_any_below < 0.05 else C.INCONCLUSIVE
-        p1 = p_any_below if v1 == C.NOT_REPRODUCED else p_all
+        v1, p1 = C.every("greater", ivs)  # at every depth: an intersection-union test
         prem = [*base, ran("AnB+", "B"), C.above_chance("B", per[("B", 0)], majority, n_test)]
         evidence = "; ".join(f"n={n} {iv.text()}" for n, iv in enumerate(ivs, 1))
     else:
