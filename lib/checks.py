@@ -201,8 +201,9 @@ def small_data(p: dict) -> None:
     from lib.results import CLAIMS
 
     problems = [q for arm in p["arms"] for q in arm_problems(arm, p["image_size"])]
-    if p.get("control_arm"):
-        problems += [f"control_arm: {q}" for q in arm_problems(p["control_arm"], p["image_size"])]
+    for key in ("control_arm", "positive_control_arm"):
+        if p.get(key):
+            problems += [f"{key}: {q}" for q in arm_problems(p[key], p["image_size"])]
     kinds = {k.split(" ")[0] for k in CLAIMS}
     problems += [f"blog_claims: {a!r}: {c!r} must name one of the arms and a claim of {list(CLAIMS)}"
                  for a, c in (p.get("blog_claims") or {}).items() if a not in p["arms"] or c.split(" ")[0] not in kinds]

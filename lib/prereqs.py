@@ -28,7 +28,7 @@ def needs(notebook: str, p: dict) -> set[tuple[str, int, str]]:
     weights = str(p.get("weights", ""))
     task = SOURCE_TASKS.get(weights)
     if notebook == "small_data":  # each arm loads its own ~WEIGHTS, else the study's
-        arms = [*p["arms"], *([p["control_arm"]] if p.get("control_arm") else [])]
+        arms = [*p["arms"], *[p[k] for k in ("control_arm", "positive_control_arm") if p.get(k)]]
         return {(a.split(":")[0].lower(), p["image_size"], SOURCE_TASKS[w]) for a in arms
                 if checks.arm_policy(a) != "scratch" and (w := checks.arm_weights(a, weights)) in SOURCE_TASKS}
     if notebook in ("transferability", "cut_search") and task:

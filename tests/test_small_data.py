@@ -40,11 +40,21 @@ def test_pitfalls_name_the_stuck_arm_and_a_bn_layer_in_training_mode():
 def test_a_failed_negative_control_makes_the_blogs_claims_not_testable():
     plan = study.Plan(specs={}, premises={}, skipped={}, trained=["vgg16:frozen", "vgg16:scratch"])
     p = {"margin": 0.02, "blog_claims": {"vgg16:frozen": "learns"}, "blog_reported": {}}
-    good = study.claims(_rows(), _target(), p, plan, negative=[0.5, 0.49, 0.51], positive=[0.9, 0.92, 0.91])
+    arms = (study.CONTROL_ARM, study.CONTROL_ARM)
+    good = study.claims(_rows(), _target(), p, plan, study.Controls(arms, [0.5, 0.49, 0.51], [0.9, 0.92, 0.91]))
     assert [c.kind for c in good] == ["control", "control", "claim"]
     assert good[-1].verdict == C.REPRODUCED
-    bad = study.claims(_rows(), _target(), p, plan, negative=[0.95, 0.96, 0.97], positive=[0.9, 0.92, 0.91])
+    bad = study.claims(_rows(), _target(), p, plan, study.Controls(arms, [0.95, 0.96, 0.97], [0.9, 0.92, 0.91]))
     assert bad[1].verdict != bad[1].expected and bad[-1].verdict == C.NOT_TESTABLE
+    skipped = study.claims(_rows(), _target(), p, plan, study.Controls(arms, [], [], skipped="x: weights learned nothing"))
+    assert skipped[0].verdict == C.NOT_TESTABLE and skipped[-1].verdict == C.NOT_TESTABLE
+    assert "weights learned nothing" in skipped[0].reason
+    assert study.claims(_rows(), _target(), p, plan, None)[-1].verdict == C.REPRODUCED  # controls not asked for
+
+
+def _control_params(**kw):
+    return {"weights": "none", "epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "finetune_learning_rate": 1e-4,
+            "head_epochs": 1, "cache_features": True, "stop_stuck_after": 0, "data_seed": 0, "image_size": 32, **kw}
 
 
 def test_controls_train_the_named_arm_and_reuse_only_runs_at_its_rate(monkeypatch):
@@ -55,15 +65,39 @@ def test_controls_train_the_named_arm_and_reuse_only_runs_at_its_rate(monkeypatc
         return {"test_acc": 0.5}, None, None
 
     monkeypatch.setattr(study.transfer, "run_image_arm", fake_run)
-    p = {"weights": "none", "epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "finetune_learning_rate": 1e-4,
-         "head_epochs": 1, "cache_features": True, "stop_stuck_after": 0, "data_seed": 0, "image_size": 32}
+    p = _control_params()
     rows = pd.DataFrame([{"arm": "simple_cnn:scratch", "seed": s, "test_acc": 0.8} for s in (0, 1)])
-    neg, pos = study.run_controls(rows, _target(), p, [0, 1], chosen={"simple_cnn:scratch": {"chosen": 3e-4}})
-    assert pos == [0.8, 0.8] and neg == [0.5, 0.5]  # the arm ran at the control's rate: its runs are reused
+    got = study.run_controls(rows, _target(), p, [0, 1], chosen={"simple_cnn:scratch": {"chosen": 3e-4}})
+    assert got.positive == [0.8, 0.8] and got.negative == [0.5, 0.5]  # the arm ran at the control's rate: reused
+    assert got.reused == "simple_cnn:scratch"
     assert calls == [(study.CONTROL_ARM, 0)] * 2  # only the negative control trained, never stopped early
     calls.clear()
-    neg, pos = study.run_controls(rows, _target(), p, [0, 1], chosen={"simple_cnn:scratch": {"chosen": 1e-3}})
-    assert pos == [0.5, 0.5] and calls == [(study.CONTROL_ARM, 0)] * 4  # another rate: the control trains its own
+    got = study.run_controls(rows, _target(), p, [0, 1], chosen={"simple_cnn:scratch": {"chosen": 1e-3}})
+    assert got.positive == [0.5, 0.5] and calls == [(study.CONTROL_ARM, 0)] * 4  # another rate: its own runs
+
+
+def test_controls_through_the_judged_arms_at_the_studys_chosen_rate(monkeypatch):
+    """A control arm that is one of the study's arms trains at the rate the study chose for it on
+    validation; the positive control may name another arm (one the claims do not call stuck); a control
+    arm whose premise failed is not run, and says why."""
+    calls = []
+
+    def fake_run(spec, task, image_size, *, seed, **kw):
+        calls.append(spec)
+        return {"test_acc": 0.5}, None, None
+
+    monkeypatch.setattr(study.transfer, "run_image_arm", fake_run)
+    p = _control_params(control_arm="vgg16:frozen", positive_control_arm="simple_cnn:scratch")
+    rows = pd.DataFrame([{"arm": a, "seed": s, "test_acc": 0.8} for a in ("simple_cnn:scratch", "vgg16:frozen")
+                         for s in (0, 1)])
+    chosen = {"simple_cnn:scratch": {"chosen": 3e-4}, "vgg16:frozen": {"chosen": 1e-3}}
+    got = study.run_controls(rows, _target(), p, [0, 1], chosen=chosen)
+    assert calls == ["vgg16:frozen@0.001"] * 2 and got.positive == [0.8, 0.8] and got.reused == "simple_cnn:scratch"
+    assert study.control_arms(p) == ("vgg16:frozen", "simple_cnn:scratch")
+    calls.clear()
+    plan = study.Plan({}, {}, {"vgg16:frozen": "source weights learned their task: FAILED"}, ["simple_cnn:scratch"])
+    got = study.run_controls(rows, _target(), p, [0, 1], chosen=chosen, plan_=plan)
+    assert calls == [] and "vgg16:frozen: source weights learned their task: FAILED" in got.skipped
 
 
 def test_each_blog_claim_is_judged_by_one_experiment_only():
@@ -112,3 +146,17 @@ def test_the_grid_chooses_on_validation_and_its_run_is_the_first_seeds(monkeypat
                          ("simple_cnn:scratch@0.0003", 1), ("simple_cnn:scratch@0.0003", 2)]
     assert [c for c in calls if c[0].startswith("vgg16")] == [("vgg16:scratch@1e-4", s) for s in (0, 1, 2)]
     assert rows[rows.arm == "simple_cnn:scratch"].test_acc.round(3).tolist() == [0.2, 0.2, 0.2]
+
+
+def test_the_plan_checks_the_control_arms_premises_too(monkeypatch):
+    from lib import backbones
+
+    failed = C.Premise("source weights learned their task", False, detail="0.05 against chance 0.05")
+    monkeypatch.setattr(backbones, "check_weights", lambda *a: None)
+    monkeypatch.setattr(backbones, "source_premise", lambda arch, size, w: failed if arch == "resnet50" else None)
+    p = {"arms": ["simple_cnn:scratch", "vgg16:frozen"], "weights": "source", "image_size": 32, "run_untestable": False,
+         "control_arm": "resnet50:frozen", "negative_control": True}
+    plan = study.plan(p)
+    assert plan.trained == ["simple_cnn:scratch", "vgg16:frozen"] and plan.skipped == {}
+    assert list(plan.controls_skipped) == ["resnet50:frozen"] and "FAILED" in plan.controls_skipped["resnet50:frozen"]
+    assert study.plan({**p, "negative_control": False}).controls_skipped == {}

@@ -8,7 +8,7 @@ runner (:func:`lib.transfer.run_image_arm`); the blog's findings are judged by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ class Plan:
     premises: dict
     skipped: dict
     trained: list[str]
+    controls_skipped: dict = field(default_factory=dict)  # control arms (not among the arms) whose premise failed
 
     def pretrained_archs(self) -> list[str]:
         """The architectures whose weights a trained arm loads."""
@@ -51,15 +52,19 @@ class Plan:
 def plan(p: dict) -> Plan:
     """The run's :class:`Plan`; the weights every pre-trained arm loads are checked now (offline
     ``imagenet``, missing files)."""
-    specs = {a: transfer.parse_arm(a) for a in p["arms"]}
-    weights = {a: arm_weights(a, p["weights"]) for a in p["arms"]}  # an arm's own ~WEIGHTS, else the study's
+    extra = [a for a in dict.fromkeys(control_arms(p)) if a not in p["arms"]] if p.get("negative_control", True) else []
+    every = [*p["arms"], *extra]
+    specs = {a: transfer.parse_arm(a) for a in every}
+    weights = {a: arm_weights(a, p["weights"]) for a in every}  # an arm's own ~WEIGHTS, else the study's
     for a, kw in specs.items():
         if kw["policy"] != "scratch":
             backbones.check_weights(kw["arch"], p["image_size"], weights[a])
     premises = {a: [q] for a, kw in specs.items() if kw["policy"] != "scratch"
                 and (q := backbones.source_premise(kw["arch"], p["image_size"], weights[a])) is not None}
-    skipped = C.not_trained(p["arms"], premises, force=p["run_untestable"])
-    return Plan(specs, premises, skipped, [a for a in p["arms"] if a not in skipped])
+    skipped = C.not_trained(every, premises, force=p["run_untestable"])
+    return Plan({a: specs[a] for a in p["arms"]}, {a: q for a, q in premises.items() if a in p["arms"]},
+                {a: w for a, w in skipped.items() if a in p["arms"]}, [a for a in p["arms"] if a not in skipped],
+                {a: w for a, w in skipped.items() if a in extra})
 
 
 def weights_note(record, p: dict, plan_: Plan) -> None:
@@ -107,29 +112,59 @@ def run_arms(arms, target, p: dict, seeds, record):
     return pd.DataFrame(rows), pd.DataFrame(checks), chosen
 
 
-def control_arm(p: dict) -> str:
-    """The controls' arm: the run's ``control_arm``, else :data:`CONTROL_ARM` (the simple CNN)."""
-    return p.get("control_arm") or CONTROL_ARM
+def control_arms(p: dict) -> tuple[str, str]:
+    """The controls' arms ``(negative, positive)``: ``control_arm`` (else :data:`CONTROL_ARM`, the
+    simple CNN) for both, unless ``positive_control_arm`` names another for the true labels (a study
+    whose claims say an arm is stuck cannot ask that arm to prove the pipeline learns)."""
+    neg = p.get("control_arm") or CONTROL_ARM
+    return neg, p.get("positive_control_arm") or neg
 
 
-def run_controls(rows, target, p: dict, seeds, chosen: dict | None = None) -> tuple[list[float], list[float]]:
-    """:func:`control_arm`'s test accuracy per seed on shuffled labels (negative) and on the true ones
-    (positive: the study's own runs of that arm when they trained with the same weights, at the
-    control's rate and their whole budget). A control is never stopped early: a slow start must not fail it."""
-    ctrl = control_arm(p)
+@dataclass
+class Controls:
+    """What the controls measured: test accuracy per seed of ``arms[0]`` on shuffled labels
+    (``negative``) and of ``arms[1]`` on the true ones (``positive``), and ``skipped``: why they did
+    not run (a control arm whose own premise failed, e.g. source weights that learned nothing)."""
+
+    arms: tuple[str, str]
+    negative: list[float]
+    positive: list[float]
+    reused: str = ""  # the study's arm whose runs are the positive control, when they are
+    skipped: str = ""
+
+
+def run_controls(rows, target, p: dict, seeds, chosen: dict | None = None, plan_: Plan | None = None) -> Controls:
+    """:func:`control_arms` trained through the study's own pipeline: the negative arm on shuffled
+    training labels, the positive one on the true labels. A control arm that is one of the study's
+    arms and names no rate trains at the rate the study chose for it on validation (``chosen``), so the
+    controls test the very runs the claims judge; the positive control *is* the study's runs when the
+    arm trained with the same weights and rate, and was not stopped early. A control is never
+    stopped early (a slow start must not fail it). An arm whose premise failed (``plan_``'s skipped
+    arms and control arms) is not run: the controls are skipped, naming why."""
+    arms = control_arms(p)
+    skipped = {**plan_.skipped, **plan_.controls_skipped} if plan_ is not None else {}
+    why = "; ".join(f"{a}: {skipped[a]}" for a in dict.fromkeys(arms) if a in skipped)
+    if why:
+        print(f"controls not run ({why})")
+        return Controls(arms, [], [], skipped=why)
+
+    def at_rate(a):  # the study's validation-chosen rate for an arm that names none
+        lr = (chosen or {}).get(a, {}).get("chosen") if transfer.arm_learning_rate(a) is None else None
+        return a if lr is None else f"{a}@{lr:g}"
+
     kw = {**run_kwargs(p), "stop_stuck_after": 0}
     shuffled = D.shuffled_labels_task(target, seed=p["data_seed"])
-    negative = [transfer.run_image_arm(ctrl, shuffled, p["image_size"], seed=s, **kw)[0]["test_acc"] for s in seeds]
-    rate = transfer.arm_learning_rate(ctrl)
-    same = [a for a in (rows.arm.unique() if len(rows) else []) if transfer.parse_arm(a) == transfer.parse_arm(ctrl)
-            and arm_weights(a, p["weights"]) == arm_weights(ctrl, p["weights"])
-            and (transfer.arm_learning_rate(a) or (chosen or {}).get(a, {}).get("chosen")) == rate]
-    done = rows[rows.arm == same[0]].sort_values("seed").test_acc.tolist() if same else []
-    positive = (done if done and not p["stop_stuck_after"] else
-                [transfer.run_image_arm(ctrl, target, p["image_size"], seed=s, **kw)[0]["test_acc"] for s in seeds])
-    print(f"controls ({ctrl}): shuffled labels {report.mean_sd(negative)}, true labels {report.mean_sd(positive)} "
-          "test accuracy" + (f" (the true-label runs are the study's own {same[0]})" if done and positive is done else ""))
-    return negative, positive
+    negative = [transfer.run_image_arm(at_rate(arms[0]), shuffled, p["image_size"], seed=s, **kw)[0]["test_acc"]
+                for s in seeds]
+    pos = at_rate(arms[1])
+    same = [a for a in (rows.arm.unique() if len(rows) else []) if transfer.parse_arm(a) == transfer.parse_arm(pos)
+            and arm_weights(a, p["weights"]) == arm_weights(pos, p["weights"])
+            and transfer.arm_learning_rate(at_rate(a)) == transfer.arm_learning_rate(pos)]
+    done = rows[rows.arm == same[0]].sort_values("seed").test_acc.tolist() if same and not p["stop_stuck_after"] else []
+    positive = done or [transfer.run_image_arm(pos, target, p["image_size"], seed=s, **kw)[0]["test_acc"] for s in seeds]
+    print(f"controls: shuffled labels ({at_rate(arms[0])}) {report.mean_sd(negative)}, true labels ({pos}) "
+          f"{report.mean_sd(positive)} test accuracy" + (f" (the study's own runs of {same[0]})" if done else ""))
+    return Controls(arms, negative, positive, reused=same[0] if done else "")
 
 
 def final_markdown(rows, arms, epochs: int) -> str:
@@ -216,26 +251,33 @@ def diagnosis_markdown(diag) -> str:
             + ", ".join(f"{a} {r:.2g}" for a, r in ratio.items()) + ". Far below 1 means the lower blocks barely move.")
 
 
-def claims(rows, target, p: dict, plan_: Plan, negative, positive) -> list:
-    """The controls, then the blog's findings (``blog_claims``) judged by :func:`lib.results.judge_claim`,
-    the controls gating them."""
+def claims(rows, target, p: dict, plan_: Plan, controls: Controls | None) -> list:
+    """The controls (``None``: not asked for), then the blog's findings (``blog_claims``) judged by
+    :func:`lib.results.judge_claim`, the controls gating them (skipped controls gate them too)."""
     n_test, n_val = target.sizes()["test"], target.sizes()["validation"]
     cols = ["train_acc", "val_acc", "test_acc"] + [c for c in ("test_correct", "val_correct", "stopped_stuck") if c in rows]
     per_arm = {a: rows[rows.arm == a].sort_values("seed")[cols].to_dict(orient="list")
                for a in plan_.trained}
     majority = D.majority_rate(target.y_val)
     test_majority = D.majority_rate(target.y_test)  # the controls are read on test
-    ctrl = "the simple CNN" if not p.get("control_arm") else f"`{p['control_arm']}`"
-    controls = [C.positive_control("seed002.control.positive", f"{ctrl} on the true labels", positive,
-                                   test_majority, n_test),
-                C.negative_control("seed002.control.negative", ctrl, negative, test_majority, n_test)
-                ] if negative else []
+    if controls is None:
+        gates = []
+    elif controls.skipped:
+        gates = [C.judge("seed002.control.positive", "control", "the controls' arms on the true and shuffled labels",
+                         rule="", verdict=C.NOT_TESTABLE, kind="control", expected=C.REPRODUCED,
+                         premises=[C.Premise("the controls' arms trained", False, detail=controls.skipped)])]
+    else:
+        name = {a: "the simple CNN" if a == CONTROL_ARM else f"`{a}`" for a in controls.arms}
+        gates = [C.positive_control("seed002.control.positive", f"{name[controls.arms[1]]} on the true labels",
+                                    controls.positive, test_majority, n_test),
+                 C.negative_control("seed002.control.negative", name[controls.arms[0]], controls.negative,
+                                    test_majority, n_test)]
     judged = [results.judge_claim(c, a, per_arm, majority, n_val=n_val, n_test=n_test, margin=p["margin"],
                                   premises=plan_.premises, skipped=plan_.skipped,
                                   seed_reported=p["blog_reported"].get(a, ""), y_val=target.y_val,
                                   data="user" if p.get("image_dir") else "stand-in")
               for a, c in p["blog_claims"].items()]
-    return C.gate_by_controls(controls + judged)
+    return C.gate_by_controls(gates + judged)
 
 
 def metrics(rows, p: dict, plan_: Plan, checks, chosen: dict, reference: str, pairs) -> dict:
