@@ -240,26 +240,17 @@ def validate(
     return merged
 
 
-# studies whose parameters need more than types and bounds (arm names, layer names, a folder's
-# annotations): notebook -> "module:function" taking the merged values and raising ValueError with
-# every problem. The module must not import TensorFlow: this runs before any kernel starts.
-STUDY_CHECKS = {"sign_detector": "lib.studies.sign_detector:check", "small_data": "lib.checks:small_data",
-                "signs": "lib.studies.signs:check", "transferability": "lib.studies.transferability:check",
-                "cut_search": "lib.checks:cut_search", "plates": "lib.studies.plates:check",
-                "source_pretrain": "lib.checks:source_pretrain", "d1_d2": "lib.studies.d1_d2:check"}
-
-
 def check_study(notebook: str, merged: dict[str, Any], source: str = "") -> None:
-    """Run the study's own checks (:data:`STUDY_CHECKS`) on merged parameters; a problem becomes a
+    """Run the study's own checks (``check`` in :data:`lib.registry.STUDIES`: arm and layer names, a
+    folder's annotations; no TensorFlow) on merged parameters; a problem becomes a
     :class:`ParameterError` naming the parameter files."""
-    target = STUDY_CHECKS.get(Path(notebook).stem)
-    if target is None:
-        return
-    import importlib
+    from lib import registry
 
-    module, _, func = target.partition(":")
+    study_check = registry.check(Path(notebook).stem)
+    if study_check is None:
+        return
     try:
-        getattr(importlib.import_module(module), func)(merged)
+        study_check(merged)
     except (ValueError, FileNotFoundError) as exc:
         where = f" in {source}" if source else ""
         raise ParameterError(f"invalid parameters{where}: {exc}") from None

@@ -4,7 +4,8 @@
 expected wall time to ``$(OUTPUTS)/.plan.json`` (:func:`write_plan`), and the runner prints one
 line as each report starts and ends (:func:`started`, :func:`ended`). Expected times come from the
 newest finished record of the same experiment under the outputs root when there is one, else from
-:data:`MEASURED` (minutes measured on this project's 2-core machine, alone, at the default scale).
+:func:`measured` (``minutes`` in :data:`lib.registry.STUDIES`: measured on this project's 2-core
+machine at the default scale).
 No TensorFlow here.
 """
 
@@ -18,20 +19,14 @@ import time
 from pathlib import Path
 
 PLAN_ENV = "TLLAB_PLAN"
-# minutes per report at the default scale, measured on the 2-core Zen 4 machine (`make all` on a fresh
-# clone of 596869e, 2026-12-04: 88.3 min in all, environment included, with tests and smoke runs on the
-# cores for about 20 minutes of it, so these are on the high side); a report missing here is expected
-# to take DEFAULT_MINUTES. d1_d2 scaled by its measured speed-up (one seed alone, 2026-12-04: synthetic
-# 73 -> 46 s, digits 54 -> 29 s, train.fit's min_epoch_steps and steps_per_execution)
-MEASURED: dict[str, float] = {
-    "cut_search/default": 0.2, "d1_d2/digits": 3.2, "d1_d2/synthetic": 3.5, "plates/fixes": 0.2, "plates/h1_h4": 0.2,
-    "plates/noise_sweep": 0.2, "sign_detector/country_shift": 18.1, "signs/country_shift": 4.7,
-    "small_data/domain": 1.8, "small_data/inception_cut": 5.8, "small_data/resnet50": 1.8, "small_data/simple_cnn": 1.8,
-    "small_data/vgg16_plateau": 10.5, "source_pretrain/default": 2.9, "source_pretrain/glyphs": 3.4,
-    "source_pretrain/inception": 5.1, "source_pretrain/onet": 0.7, "source_pretrain/simple_cnn": 0.5, "summary/default": 0.1,
-    "transferability/default": 7.7, "transferability/vgg16_hed": 11.3,
-}
 DEFAULT_MINUTES = 5.0
+
+
+def measured() -> dict[str, float]:
+    """Minutes per ``<notebook>/<experiment>`` measured at the default scale (the registry's)."""
+    from lib import registry
+
+    return registry.measured_minutes()
 
 
 def expected_minutes(outputs: Path, experiment: str) -> tuple[float, str]:
@@ -49,8 +44,9 @@ def expected_minutes(outputs: Path, experiment: str) -> tuple[float, str]:
             best = rec
     if best is not None:
         return best["wall_s"] / 60, "its last record"
-    if experiment in MEASURED:
-        return MEASURED[experiment], "measured"
+    table = measured()
+    if experiment in table:
+        return table[experiment], "measured"
     return DEFAULT_MINUTES, "a guess"
 
 

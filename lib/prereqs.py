@@ -24,26 +24,48 @@ SOURCE_TASKS = {"source": "shapes", "source:glyphs": "glyphs"}
 
 
 def needs(notebook: str, p: dict) -> set[tuple[str, int, str]]:
-    """The source weights ``(arch, image_size, task)`` a run with merged parameters ``p`` loads."""
-    weights = str(p.get("weights", ""))
-    task = SOURCE_TASKS.get(weights)
-    if notebook == "small_data":  # each arm loads its own ~WEIGHTS, else the study's
-        arms = [*p["arms"], *[p[k] for k in ("control_arm", "positive_control_arm") if p.get(k)]]
-        return {(a.split(":")[0].lower(), p["image_size"], SOURCE_TASKS[w]) for a in arms
-                if checks.arm_policy(a) != "scratch" and (w := checks.arm_weights(a, weights)) in SOURCE_TASKS}
-    if notebook in ("transferability", "cut_search") and task:
-        return {(p["arch"].lower(), p["image_size"], task)}
-    if notebook == "signs" and "source" in p.get("source_inits", []):
-        return {(p["arch"].lower(), p["image_size"], "shapes")}
-    if notebook == "plates" and task:
-        from lib import claims
-        from lib.studies import plates
+    """The source weights ``(arch, image_size, task)`` a run with merged parameters ``p`` loads (the
+    study's ``needs`` in :data:`lib.registry.STUDIES`; a study that names none loads none)."""
+    from lib import registry
 
-        steps = p["epochs"] * -(-p["n_train"] // p["batch_size"]) if not p["plate_dir"] else None
-        trains = p["run_untestable"] or claims.budget(steps, plates.SEED_STEPS).held  # else no arm trains
-        arms = [*p["arms"], *(["pretrained+noise"] if p["noise_sweep"] else [])]
-        if trains and any(checks.arm_policy(plates.plate_spec(a)) != "scratch" for a in arms):
-            return {("efficientnetb0", p["image_size"], task)}
+    study_needs = registry.needs(notebook)
+    return set(study_needs(p)) if study_needs is not None else set()
+
+
+def small_data_needs(p: dict) -> set[tuple[str, int, str]]:
+    """Each arm (and control arm) loads its own ``~WEIGHTS``, else the study's."""
+    weights = str(p.get("weights", ""))
+    arms = [*p["arms"], *[p[k] for k in ("control_arm", "positive_control_arm") if p.get(k)]]
+    return {(a.split(":")[0].lower(), p["image_size"], SOURCE_TASKS[w]) for a in arms
+            if checks.arm_policy(a) != "scratch" and (w := checks.arm_weights(a, weights)) in SOURCE_TASKS}
+
+
+def arch_needs(p: dict) -> set[tuple[str, int, str]]:
+    """One architecture (``arch``) at ``image_size`` from the source its ``weights`` name (transferability,
+    cut_search)."""
+    task = SOURCE_TASKS.get(str(p.get("weights", "")))
+    return {(p["arch"].lower(), p["image_size"], task)} if task else set()
+
+
+def signs_needs(p: dict) -> set[tuple[str, int, str]]:
+    """The shapes-trained ``arch`` when ``source_inits`` holds "source"."""
+    return {(p["arch"].lower(), p["image_size"], "shapes")} if "source" in p.get("source_inits", []) else set()
+
+
+def plates_needs(p: dict) -> set[tuple[str, int, str]]:
+    """The glyph-trained EfficientNetB0, when a pre-trained arm will train (the budget premise holds or
+    ``run_untestable``)."""
+    task = SOURCE_TASKS.get(str(p.get("weights", "")))
+    if not task:
+        return set()
+    from lib import claims
+    from lib.studies import plates
+
+    steps = p["epochs"] * -(-p["n_train"] // p["batch_size"]) if not p["plate_dir"] else None
+    trains = p["run_untestable"] or claims.budget(steps, plates.SEED_STEPS).held  # else no arm trains
+    arms = [*p["arms"], *(["pretrained+noise"] if p["noise_sweep"] else [])]
+    if trains and any(checks.arm_policy(plates.plate_spec(a)) != "scratch" for a in arms):
+        return {("efficientnetb0", p["image_size"], task)}
     return set()
 
 

@@ -110,12 +110,6 @@ def accuracy_table(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-STUDY_SOURCES = {  # notebook -> the document its claims come from, for the reports' front page
-    "d1_d2": "seed 003: D1 -> D2", "small_data": "seed 002: transfer with a small data set",
-    "cut_search": "seed 002: transfer with a small data set", "plates": "seed 000: license plates",
-    "signs": "seed 001: traffic signs across a country shift", "sign_detector": "seed 001: traffic signs across a country shift",
-    "transferability": "the literature: how transferable are features", "source_pretrain": "prerequisites: the lab's own source weights",
-}
 RUN_KINDS = (("", "Default runs (make all)"), ("smoke/", "Smoke runs (make smoke, CI)"), ("paper/", "Paper scale (make paper)"))
 
 
@@ -154,7 +148,7 @@ def write_html_index(outputs: str = "outputs") -> str:
     import re
     from pathlib import Path
 
-    from lib import summary
+    from lib import registry, summary
 
     root = Path(outputs) / "html"
     root.mkdir(parents=True, exist_ok=True)
@@ -179,7 +173,7 @@ def write_html_index(outputs: str = "outputs") -> str:
         groups: dict[str, list] = {}
         for p in sorted(mine, key=lambda p: (p.parent.name != "summary", str(p))):
             groups.setdefault("the summary" if p.parent.name == "summary" else
-                              STUDY_SOURCES.get(p.parent.name, p.parent.name), []).append(p)
+                              registry.document(p.parent.name), []).append(p)
         for group, members in groups.items():
             rows = "".join(_page_row(outputs, p.relative_to(root).with_suffix(""), str(p.relative_to(root)))
                            for p in members)

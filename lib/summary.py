@@ -5,7 +5,7 @@ It reads run records (``<root>/<notebook>/<experiment>.<hash>.json``) and, of th
 claims contract (:mod:`lib.claims`: each record's ``claims``) and the cost fields. A run
 counts when a record is finished (``status: ok``, ``complete``) and its executed
 notebook holds at least the figures its notebook promises (a report whose figures vanished, for
-example under a non-inline matplotlib backend, counts as failed). :data:`EXPECTED` says which
+example under a non-inline matplotlib backend, counts as failed). :func:`lib.registry.owed` says which
 verdicts each experiment provides, so a missing or failed run leaves those verdicts *open*
 instead of silently dropping them.
 """
@@ -23,50 +23,6 @@ import pandas as pd
 from lib.claims import (INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, OPEN, REPRODUCED, VERDICTS, VOCABULARY,  # noqa: F401
                         Claim, gate_by_controls)
 from lib import claims as C
-
-# experiment -> the verdicts it provides (what the summary expects, and says is open without it)
-EXPECTED: dict[str, list[str]] = {
-    "d1_d2/synthetic": ["seed 003: the transferred D1 layers did not help (frozen + new layers no better than the control)",
-                        "seed 003: the transferred D1 layers speed up training (steps to target, the answer's measure)"],
-    "d1_d2/digits": ["seed 003 on digits: the transferred D1 layers did not help",
-                     "seed 003 on digits: the transferred D1 layers speed up training"],
-    "source_pretrain/default": ["prerequisite: source weights (shapes) learned their task"],
-    "source_pretrain/glyphs": ["prerequisite: source weights (glyphs) learned their task"],
-    "source_pretrain/simple_cnn": ["prerequisite: source weights (shapes, simple CNN) learned their task"],
-    "source_pretrain/onet": ["prerequisite: source weights (shapes, MTCNN O-Net trunk) learned their task"],
-    "source_pretrain/inception": ["prerequisite: source weights (shapes, InceptionV3 at 75 px) learned their task"],
-    "small_data/simple_cnn": ["seed 002: the simple CNN learns the small target"],
-    "small_data/vgg16_plateau": ["seed 002: VGG16 plateaus whatever is frozen"],
-    "small_data/domain": ["seed 002: it is not the similarity: face-trained O-Net convolutions are no better than "
-                          "shape-trained ones"],
-    "small_data/resnet50": ["seed 002: ResNet50 frozen over-fits; fine-tuned beats frozen"],
-    "small_data/inception_cut": ["seed 002: InceptionV3 cut at mixed5 beats the frozen base",
-                                 "seed 002: InceptionV3 all trained is no better than the cut",
-                                 "seed 002: unfreezing mixed4..mixed5 beats the plain cut"],
-    "cut_search/default": ["seed 002: the blog's mixed5 is as good as where a search over InceptionV3's cut blocks lands"],
-    "transferability/default": ["literature: copied-then-fine-tuned layers beat training from scratch",
-                                "literature: frozen transfer drops with depth",
-                                "literature: LogME ranks the cuts as fine-tuning does"],
-    "transferability/vgg16_hed": ["literature on HED VGG16: copied-then-fine-tuned layers beat training from scratch",
-                                  "literature on HED VGG16: frozen transfer drops with depth",
-                                  "literature on HED VGG16: LogME ranks the cuts as frozen transfer does"],
-    "plates/h1_h4": ["seed 000: H1 held: EfficientNetB0 reads plates", "seed 000: H2 failed: transfer did not help",
-                     "seed 000: H3 failed: noise did not help", "seed 000: H4 failed: pretrained+noise was not best"],
-    "plates/fixes": ["seed 000 answer: a trainable base beats the frozen one",
-                     "literature (keras.io guide): the two-stage recipe beats the frozen base",
-                     "literature (Keras docs): pixels /255 hurt a model that expects 0-255"],
-    "plates/noise_sweep": ["seed 000: the noise was too strong (weaker noise beats it)"],
-    "signs/country_shift": ["seed 001: transfer has no advantage over scratch with few examples",
-                            "seed 001: from scratch converges fastest",
-                            "seed 001: freezing gives no speed-up",
-                            "seed 001: pre-trained initialisation does not help the first country"],
-    "sign_detector/country_shift": ["seed 001 detector: model-zoo weights give the first detector no advantage",
-                                    "seed 001 detector: from scratch converges fastest (epochs to a loss level)",
-                                    "seed 001 detector: traffic-sign VGG16 weights are the worst start",
-                                    "seed 001 detector: fine-tuning gives no advantage on the new country",
-                                    "seed 001 detector: freezing gives no speed-up"],
-}
-
 
 def find_records(root: str | Path) -> dict[str, list[dict]]:
     """``{"notebook/experiment": [records, newest first]}`` for every record directly under
@@ -192,10 +148,13 @@ def summarise(root: str | Path, min_figures: dict[str, int] | None = None) -> di
     interrupted rerun after it leaves it counting (the published report is still the one on disk,
     and ``make`` considers it up to date) and is listed beside it in ``failed_after``."""
 
+    from lib import registry
+
     found = find_records(root)
+    expected = registry.owed()
     min_figures = min_figures or {}
     runs, claims, cost = [], [], []
-    for key in sorted(set(EXPECTED) | set(found)):
+    for key in sorted(set(expected) | set(found)):
         recs = found.get(key, [])
         if not recs:
             runs.append({"run": key, "counts": False, "why": "missing: no record", "wall_s": None, "report": None,
@@ -220,14 +179,14 @@ def summarise(root: str | Path, min_figures: dict[str, int] | None = None) -> di
                 cost += _cost_of(key, rec)
                 if got:
                     continue
-                if EXPECTED.get(key):
+                if expected.get(key):
                     runs[-1]["why"] += "; its record holds no claims (written before the claims contract: rerun it)"
         claims += [{"run": key, "id": f"{key}:{i}", "kind": "claim", "source": c.split(":")[0],
                     "claim": c, "seed_reported": "", "verdict": OPEN, "interval_verdict": None, "expected": None,
                     "evidence": runs[-1]["why"], "reason": runs[-1]["why"], "premises": "", "prerequisites": [],
                     "interval": None, "rule": None, "margin": None, "report": None, "p_value": None, "quote": "",
                     "said_by": "", "data": "", "resolution": ""}
-                   for i, c in enumerate(EXPECTED.get(key, []))]
+                   for i, c in enumerate(expected.get(key, []))]
     # Holm over every judged claim of the summary (the family), and within each report
     for c, (v, p) in zip(claims, C.holm_adjust(claims)):
         c["holm_verdict"], c["holm_p"] = v, p

@@ -16,7 +16,7 @@ def test_plan_takes_expected_times_from_the_last_good_record(tmp_path, monkeypat
     for name, wall, start, status in (("synthetic.aaa.json", 600, 1, "ok"), ("synthetic.bbb.json", 300, 2, "ok"),
                                       ("synthetic.ccc.failed.json", 5, 3, "failed")):
         (out / "d1_d2" / name).write_text(json.dumps({"status": status, "wall_s": wall, "started_unix": start}))
-    monkeypatch.setattr(plan, "MEASURED", {"signs/country_shift": 9.0})
+    monkeypatch.setattr(plan, "measured", lambda: {"signs/country_shift": 9.0})
     monkeypatch.chdir(tmp_path)
     path = plan.write_plan("OUT", DRY)
     steps = json.loads(path.read_text())["steps"]
@@ -26,7 +26,7 @@ def test_plan_takes_expected_times_from_the_last_good_record(tmp_path, monkeypat
 
 def test_status_lines_count_reports_and_time_left(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(plan, "MEASURED", {})
+    monkeypatch.setattr(plan, "measured", dict)
     path = plan.write_plan("OUT", DRY)
     monkeypatch.setenv(plan.PLAN_ENV, str(path))
     p = json.loads(path.read_text())

@@ -88,7 +88,7 @@ def claims(rows, history: dict, *, n_test: int, chance: float, d1_n_test: int, d
 # --------------------------------------------------------------------------- checks before any kernel
 
 def check(p: dict) -> None:
-    """The study's rules, checked on merged parameters before any kernel (``lib.params.STUDY_CHECKS``):
+    """The study's rules, checked on merged parameters before any kernel (``check`` in ``lib.registry.STUDIES``):
     with ``data: csv``, both files are read as the run would read them (pandas, no TensorFlow; the
     label column, numeric features without gaps, two classes or more, every class splittable, D1 and
     D2 with the same feature columns), so a file that does not fit is refused with its name."""

@@ -561,7 +561,7 @@ def metrics(rows, plan_: Plan, acc, sweep) -> dict:
 # --------------------------------------------------------------------------- checks before any kernel
 
 def check(p: dict) -> None:
-    """The study's rules, checked on merged parameters before any kernel (``lib.params.STUDY_CHECKS``): every
+    """The study's rules, checked on merged parameters before any kernel (``check`` in ``lib.registry.STUDIES``): every
     problem in one ``ValueError``."""
     problems = []
     for arm in p["arms"]:

@@ -473,7 +473,7 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
 # --------------------------------------------------------------------------- checks before any kernel
 
 def check(p: dict) -> None:
-    """The study's rules, checked on merged parameters before any kernel (``lib.params.STUDY_CHECKS``): every
+    """The study's rules, checked on merged parameters before any kernel (``check`` in ``lib.registry.STUDIES``): every
     problem in one ``ValueError``."""
     problems = []
     try:

@@ -509,7 +509,7 @@ def weights_card(arch: str, image_size: int, weights: str, task, folds: int = 3)
 # --------------------------------------------------------------------------- checks before any kernel
 
 def check(p: dict) -> None:
-    """The study's rules, checked on merged parameters before any kernel (``lib.params.STUDY_CHECKS``): every
+    """The study's rules, checked on merged parameters before any kernel (``check`` in ``lib.registry.STUDIES``): every
     problem in one ``ValueError``."""
     none = ("weights: must name task A's weights (source, imagenet or a file); 'none' has nothing to transfer"
             if p["weights"] in ("none", "") else None)
