@@ -12,7 +12,6 @@ name keras expects in its cache), a path to a ``.weights.h5`` file of the backbo
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass
@@ -168,9 +167,7 @@ def source_task_of(weights: str) -> str:
     """``source`` -> ``shapes``; ``source:glyphs`` -> ``glyphs``; an unknown task is refused."""
     task = weights.partition(":")[2] or "shapes"
     if task not in SOURCE_TASKS:
-        close = difflib.get_close_matches(task, list(SOURCE_TASKS), n=1)
-        hint = f"; did you mean 'source:{close[0]}'?" if close else ""
-        raise ValueError(f"unknown source task in weights={weights!r}{hint} (known: "
+        raise ValueError(f"unknown source task in weights={weights!r}{checks.hint(task, SOURCE_TASKS, 1, 'source:')} (known: "
                          f"{', '.join('source:' + t for t in SOURCE_TASKS)})")
     return task
 
@@ -358,10 +355,8 @@ def weights_file(arch: str, image_size: int, weights: str) -> Path | None:
     if weights == "source" or weights.startswith("source:"):
         return source_weights_path(arch, image_size, task=source_task_of(weights))
     if not (weights.endswith(".h5") or "/" in weights):
-        close = difflib.get_close_matches(weights, WEIGHT_NAMES, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"weights must be one of {', '.join(WEIGHT_NAMES)} or a path to a .weights.h5 file; "
-                         f"received weights={weights!r}{hint}")
+                         f"received weights={weights!r}{checks.hint(weights, WEIGHT_NAMES, 1)}")
     return Path(weights)
 
 
@@ -477,6 +472,4 @@ def resolve_layer(base: keras.Model, name: str) -> str:
     names = layer_names(base)
     if name in names:
         return name
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown layer {name!r} for {base.name}{hint}")
+    raise ValueError(f"unknown layer {name!r} for {base.name}{checks.hint(name, names, 3)}")

@@ -29,9 +29,11 @@ WEIGHT_NAMES = ("none", "imagenet", "hed", "mtcnn", "source", "source:glyphs")
 INCEPTION_BLOCKS = [f"mixed{i}" for i in range(11)]
 
 
-def hint(name: str, known) -> str:
-    close = difflib.get_close_matches(str(name), list(known), n=2)
-    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+def hint(name: str, known, n: int = 2, prefix: str = "") -> str:
+    """``"; did you mean 'x' or 'y'?"``: the ``n`` names of ``known`` closest to a mistyped ``name``
+    (``difflib``), each shown with ``prefix``; ``""`` when none is close. The one "did you mean" of the lab."""
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=n)
+    return f"; did you mean {' or '.join(repr(prefix + c) for c in close)}?" if close else ""
 
 
 def table_arm(name: str, known: dict[str, str], what: str) -> str:
@@ -274,9 +276,7 @@ def feature_map_sizes(image_size: int, cut: str, extra_levels: int) -> list[int]
 def check_cut(cut: str) -> str:
     """``cut`` if the detector can stand on that VGG16 layer, else a ``ValueError`` naming the nearest."""
     if cut not in VGG16_CUTS:
-        close = difflib.get_close_matches(cut, VGG16_CUTS, n=2)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"cut {cut!r} is not a VGG16 layer the detector can stand on{hint} (block2_conv1 .. "
+        raise ValueError(f"cut {cut!r} is not a VGG16 layer the detector can stand on{hint(cut, VGG16_CUTS)} (block2_conv1 .. "
                          f"block5_pool; SSD's own is 'block4_conv3', conv4_3)")
     return cut
 
@@ -289,3 +289,29 @@ def freeze_until(arm: str, cut: str) -> str | None:
     if kind == "freeze_first":
         return "all" if int(k) >= int(cut[5]) else f"block{int(k)}_pool"
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The claims each study's run judges, from its merged parameters (lib.registry: the summary leaves
+# any it does not find open). The ids are the ones the study's code records.
+
+CUT_SEARCH_CLAIM = "seed002.cut_search.agrees"
+
+
+def prerequisite_id(task: str, arch: str, image_size: int) -> str:
+    """The id of source pre-training's claim that ``arch``'s weights learned ``task`` at ``image_size``."""
+    return f"prerequisite.{task}.{arch}.{image_size}"
+
+
+def small_data_claims(p: dict) -> list[str]:
+    from lib.results import claim_id
+
+    return [claim_id(c, a) for a, c in (p.get("blog_claims") or {}).items()]
+
+
+def source_pretrain_claims(p: dict) -> list[str]:
+    return [prerequisite_id(p["source_task"], a, p["image_size"]) for a in p["archs"]]
+
+
+def cut_search_claims(p: dict) -> list[str]:
+    return [CUT_SEARCH_CLAIM]

@@ -16,7 +16,6 @@ a typo from silently running the defaults.
 from __future__ import annotations
 
 import ast
-import difflib
 import io
 import json
 import re
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from lib.checks import hint
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -179,9 +180,7 @@ def _check_value(spec: ParamSpec, value: Any, root: Path) -> str | None:
     if not _type_ok(value, spec.type_name):
         return f"expected {spec.type_name}, received {value!r} ({type(value).__name__})"
     if spec.choices and value not in spec.choices:
-        close = difflib.get_close_matches(str(value), spec.choices, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"received {value!r}; allowed: {', '.join(spec.choices)}{hint}"
+        return f"received {value!r}; allowed: {', '.join(spec.choices)}{hint(value, spec.choices, 1)}"
     ops = {">=": float.__ge__, ">": float.__gt__, "<=": float.__le__, "<": float.__lt__}
     for op, bound in spec.bounds:
         values = value if isinstance(value, list) else [value]
@@ -225,9 +224,7 @@ def validate(
             values.setdefault(new, values.pop(old))
     for key in values:
         if key not in specs:
-            close = difflib.get_close_matches(key, list(specs), n=3)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            problems.append(f"unknown parameter {key!r}{hint} (declared: {', '.join(specs)})")
+            problems.append(f"unknown parameter {key!r}{hint(key, specs, 3)} (declared: {', '.join(specs)})")
     merged = {name: spec.default for name, spec in specs.items()}
     merged.update({k: v for k, v in values.items() if k in specs})
     for name, spec in specs.items():

@@ -10,8 +10,10 @@ parameter files (``params/<name>/<experiment>.yaml``); this table says, for each
   ``ValueError`` naming every problem; the module must not import TensorFlow);
 - ``needs``: ``"module:function"`` giving the source weights ``(arch, image_size, task)`` a run
   with those parameters loads (``make``'s prerequisites: :mod:`lib.prereqs`);
-- per experiment, the verdicts it owes (the summary shows them as *open* while no finished run
-  provides them) and the minutes it took at the default scale on the project's 2-core machine
+- ``claims``: ``"module:function"`` giving the ids of the claims a run with those parameters
+  judges, the same ids the study's code records (the summary shows each as *open* while no
+  finished run provides it, and when a finished run did not judge it);
+- per experiment, the minutes it took at the default scale on the project's 2-core machine
   (``make all``'s progress: :mod:`lib.plan`).
 
 Adding a study is its package, its notebook, its parameter files and one entry here;
@@ -27,21 +29,12 @@ from typing import Any, Callable
 
 
 @dataclass(frozen=True)
-class Experiment:
-    owes: tuple[str, ...] = ()  # the verdicts its run provides, "<source>: <finding>"
-    minutes: float | None = None  # measured at the default scale (None: not yet measured)
-
-
-@dataclass(frozen=True)
 class Study:
     document: str
     check: str | None = None
     needs: str | None = None
-    experiments: dict[str, Experiment] = field(default_factory=dict)
-
-
-def _e(minutes: float | None, *owes: str) -> Experiment:
-    return Experiment(tuple(owes), minutes)
+    claims: str | None = None
+    minutes: dict[str, float] = field(default_factory=dict)  # experiment -> minutes at the default scale
 
 
 # minutes: `make all` on a fresh clone of 596869e, 2026-12-04 (88.3 min in all, environment included,
@@ -49,81 +42,38 @@ def _e(minutes: float | None, *owes: str) -> Experiment:
 # by its measured one-seed speed-up (2026-12-04: synthetic 73 -> 46 s, digits 54 -> 29 s); domain and
 # onet measured alone on 2026-12-06
 STUDIES: dict[str, Study] = {
-    "d1_d2": Study("seed 003: D1 -> D2", "lib.studies.d1_d2:check", None, {
-        "synthetic": _e(3.5, "seed 003: the transferred D1 layers did not help (frozen + new layers no better than "
-                             "the control)",
-                        "seed 003: the transferred D1 layers speed up training (steps to target, the answer's measure)"),
-        "digits": _e(3.2, "seed 003 on digits: the transferred D1 layers did not help",
-                     "seed 003 on digits: the transferred D1 layers speed up training"),
-    }),
-    "source_pretrain": Study("prerequisites: the lab's own source weights", "lib.checks:source_pretrain", None, {
-        "default": _e(2.9, "prerequisite: source weights (shapes) learned their task"),
-        "glyphs": _e(3.4, "prerequisite: source weights (glyphs) learned their task"),
-        "simple_cnn": _e(0.5, "prerequisite: source weights (shapes, simple CNN) learned their task"),
-        "onet": _e(0.7, "prerequisite: source weights (shapes, MTCNN O-Net trunk) learned their task"),
-        "inception": _e(5.1, "prerequisite: source weights (shapes, InceptionV3 at 75 px) learned their task"),
-    }),
-    "small_data": Study("seed 002: transfer with a small data set", "lib.checks:small_data",
-                        "lib.prereqs:small_data_needs", {
-        "simple_cnn": _e(1.8, "seed 002: the simple CNN learns the small target"),
-        "vgg16_plateau": _e(10.5, "seed 002: VGG16 plateaus whatever is frozen"),
-        "domain": _e(1.8, "seed 002: it is not the similarity: face-trained O-Net convolutions are no better than "
-                          "shape-trained ones"),
-        "resnet50": _e(1.8, "seed 002: ResNet50 frozen over-fits; fine-tuned beats frozen"),
-        "inception_cut": _e(5.8, "seed 002: InceptionV3 cut at mixed5 beats the frozen base",
-                            "seed 002: InceptionV3 all trained is no better than the cut",
-                            "seed 002: unfreezing mixed4..mixed5 beats the plain cut"),
-    }),
-    "cut_search": Study("seed 002: transfer with a small data set", "lib.checks:cut_search", "lib.prereqs:arch_needs", {
-        "default": _e(0.2, "seed 002: the blog's mixed5 is as good as where a search over InceptionV3's cut blocks "
-                           "lands"),
-    }),
-    "transferability": Study("the literature: how transferable are features", "lib.studies.transferability:check",
-                             "lib.prereqs:arch_needs", {
-        "default": _e(7.7, "literature: copied-then-fine-tuned layers beat training from scratch",
-                      "literature: frozen transfer drops with depth", "literature: LogME ranks the cuts as fine-tuning does"),
-        "vgg16_hed": _e(11.3, "literature on HED VGG16: copied-then-fine-tuned layers beat training from scratch",
-                        "literature on HED VGG16: frozen transfer drops with depth",
-                        "literature on HED VGG16: LogME ranks the cuts as frozen transfer does"),
-    }),
-    "plates": Study("seed 000: license plates", "lib.studies.plates:check", "lib.prereqs:plates_needs", {
-        "h1_h4": _e(0.2, "seed 000: H1 held: EfficientNetB0 reads plates", "seed 000: H2 failed: transfer did not help",
-                    "seed 000: H3 failed: noise did not help", "seed 000: H4 failed: pretrained+noise was not best"),
-        "fixes": _e(0.2, "seed 000 answer: a trainable base beats the frozen one",
-                    "literature (keras.io guide): the two-stage recipe beats the frozen base",
-                    "literature (Keras docs): pixels /255 hurt a model that expects 0-255"),
-        "noise_sweep": _e(0.2, "seed 000: the noise was too strong (weaker noise beats it)"),
-    }),
-    "signs": Study("seed 001: traffic signs across a country shift", "lib.studies.signs:check", "lib.prereqs:signs_needs", {
-        "country_shift": _e(4.7, "seed 001: transfer has no advantage over scratch with few examples",
-                            "seed 001: from scratch converges fastest", "seed 001: freezing gives no speed-up",
-                            "seed 001: pre-trained initialisation does not help the first country"),
-    }),
-    "sign_detector": Study("seed 001: traffic signs across a country shift", "lib.studies.sign_detector:check", None, {
-        "country_shift": _e(18.1, "seed 001 detector: model-zoo weights give the first detector no advantage",
-                            "seed 001 detector: from scratch converges fastest (epochs to a loss level)",
-                            "seed 001 detector: traffic-sign VGG16 weights are the worst start",
-                            "seed 001 detector: fine-tuning gives no advantage on the new country",
-                            "seed 001 detector: freezing gives no speed-up"),
-    }),
-    "summary": Study("the summary", None, None, {"default": _e(0.1)}),
+    "d1_d2": Study("seed 003: D1 -> D2", check="lib.studies.d1_d2:check", claims="lib.studies.d1_d2:claim_ids",
+                   minutes={"synthetic": 3.5, "digits": 3.2}),
+    "source_pretrain": Study("prerequisites: the lab's own source weights", check="lib.checks:source_pretrain",
+                             claims="lib.checks:source_pretrain_claims",
+                             minutes={"default": 2.9, "glyphs": 3.4, "simple_cnn": 0.5, "onet": 0.7, "inception": 5.1}),
+    "small_data": Study("seed 002: transfer with a small data set", check="lib.checks:small_data",
+                        needs="lib.prereqs:small_data_needs", claims="lib.checks:small_data_claims",
+                        minutes={"simple_cnn": 1.8, "vgg16_plateau": 10.5, "domain": 1.8, "resnet50": 1.8,
+                                 "inception_cut": 5.8}),
+    "cut_search": Study("seed 002: transfer with a small data set", check="lib.checks:cut_search",
+                        needs="lib.prereqs:arch_needs", claims="lib.checks:cut_search_claims", minutes={"default": 0.2}),
+    "transferability": Study("the literature: how transferable are features", check="lib.studies.transferability:check",
+                             needs="lib.prereqs:arch_needs", claims="lib.studies.transferability:claim_ids",
+                             minutes={"default": 7.7, "vgg16_hed": 11.3}),
+    "plates": Study("seed 000: license plates", check="lib.studies.plates:check", needs="lib.prereqs:plates_needs",
+                    claims="lib.studies.plates:claim_ids", minutes={"h1_h4": 0.2, "fixes": 0.2, "noise_sweep": 0.2}),
+    "signs": Study("seed 001: traffic signs across a country shift", check="lib.studies.signs:check",
+                   needs="lib.prereqs:signs_needs", claims="lib.studies.signs:claim_ids", minutes={"country_shift": 4.7}),
+    "sign_detector": Study("seed 001: traffic signs across a country shift", check="lib.studies.sign_detector:check",
+                           claims="lib.studies.sign_detector:claim_ids", minutes={"country_shift": 18.1}),
+    "summary": Study("the summary", minutes={"default": 0.1}),
 }
 
 
-def experiments() -> dict[str, Experiment]:
-    """``{"<notebook>/<experiment>": Experiment}`` for every declared experiment."""
-    return {f"{name}/{exp}": e for name, s in STUDIES.items() for exp, e in s.experiments.items()}
-
-
-def owed() -> dict[str, list[str]]:
-    """``{"<notebook>/<experiment>": [verdicts it owes]}``, the summary's expected verdicts (studies
-    only: the summary owes none)."""
-    return {k: list(e.owes) for k, e in experiments().items() if e.owes}
+def experiments() -> list[str]:
+    """``"<notebook>/<experiment>"`` for every declared experiment."""
+    return [f"{name}/{exp}" for name, s in STUDIES.items() for exp in s.minutes]
 
 
 def measured_minutes() -> dict[str, float]:
-    """``{"<notebook>/<experiment>": minutes}`` for every experiment measured at the default scale."""
-    return {k: e.minutes for k, e in experiments().items() if e.minutes is not None}
+    """``{"<notebook>/<experiment>": minutes}`` measured at the default scale."""
+    return {f"{name}/{exp}": m for name, s in STUDIES.items() for exp, m in s.minutes.items() if m is not None}
 
 
 def document(notebook: str) -> str:
@@ -144,6 +94,12 @@ def check(notebook: str) -> Callable[[dict], None] | None:
     """The study's own check of merged parameters, or ``None``."""
     study = STUDIES.get(notebook)
     return resolve(study.check) if study else None
+
+
+def claims(notebook: str) -> Callable[[dict], list[str]] | None:
+    """The study's claim ids from merged parameters, or ``None`` (it judges no claim)."""
+    study = STUDIES.get(notebook)
+    return resolve(study.claims) if study else None
 
 
 def needs(notebook: str) -> Callable[[dict], set] | None:

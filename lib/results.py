@@ -39,6 +39,12 @@ CLAIMS = {
 }
 
 
+def claim_id(claim: str, arm: str, source: str = "seed 002") -> str:
+    """The id :func:`judge_claim` records for ``claim`` ("kind [OTHER]") about ``arm``."""
+    kind, _, other = claim.partition(" ")
+    return f"{source.replace(' ', '')}.{arm}.{kind}" + (f".{other}" if other else "")
+
+
 def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[float]]], majority: float, *,
                 n_val: int, n_test: int, margin: float = 0.02, premises: dict[str, list] | None = None,
                 source: str = "seed 002", seed_reported: str = "", skipped: dict[str, str] | None = None,
@@ -58,7 +64,7 @@ def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[floa
         raise ValueError(f"unknown claim {claim!r}; known: {', '.join(CLAIMS)}")
     names = [arm] + ([other] if other else [])
     prem = [p for a in names for p in (premises or {}).get(a, [])]
-    cid = f"{source.replace(' ', '')}.{arm}.{kind}" + (f".{other}" if other else "")
+    cid = claim_id(claim, arm, source)
     hyp = f"{arm} {claim.replace('_', ' ')}"
     common = dict(source=source, hypothesis=hyp, seed_reported=seed_reported, comparator=other, data=data)
     missing = [a for a in names if a not in per_arm]

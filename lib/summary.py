@@ -137,6 +137,51 @@ def _failed_report(rec: dict) -> str | None:
     return str(failed) if failed.exists() else None
 
 
+def owed_ids(key: str, root: str | Path, rec: dict | None = None) -> list[str]:
+    """The claim ids experiment ``key`` ("<notebook>/<experiment>") owes: its study's ``claims``
+    function (:mod:`lib.registry`) on the parameters the run used (``rec``'s), else on its parameter
+    file with the profile of ``root`` (``.../smoke``, ``.../paper``). Empty for a study without
+    claims or parameters that cannot be read (a record from before a parameter was added)."""
+    from lib import registry
+
+    notebook, _, experiment = key.partition("/")
+    ids = registry.claims(notebook)
+    if ids is None:
+        return []
+    p = (rec or {}).get("params")
+    if not p:
+        from lib import params as P
+
+        folder = P.REPO_ROOT / "params" / notebook
+        own, profile = folder / f"{experiment}.yaml", folder / "profiles" / f"{Path(root).name}.yaml"
+        try:  # the file, then the profile the outputs root is named after (smoke, paper), as make runs it
+            p = P.validate(P.load_overlays([own, *([profile] if profile.is_file() else [])]),
+                           P.read_parameters(P.NOTEBOOK_DIR / f"{notebook}.ipynb").specs) if own.is_file() else {}
+        except Exception:  # an invalid file: make refuses that run; nothing to derive here
+            p = {}
+    try:
+        return list(ids(p)) if p else []
+    except (KeyError, TypeError):
+        return []
+
+
+def open_row(key: str, cid: str, why: str) -> dict:
+    """The summary's row for claim ``cid`` that no counted run of ``key`` provides: open, with the
+    sentence it tests and who said it (:mod:`lib.quotes`)."""
+    from lib import registry
+    from lib.quotes import quote_for
+
+    quote, said_by = quote_for(cid)
+    kind = "prerequisite" if cid.startswith("prerequisite.") else "claim"
+    seed = re.match(r"seed (\d{3})", registry.document(key.split("/")[0]))
+    source = ("prerequisite" if kind == "prerequisite" else "literature" if said_by == "literature"
+              else f"seed {seed.group(1)}" if seed else "literature")
+    return {"run": key, "id": cid, "kind": kind, "source": source, "claim": f"{source}: {cid}", "seed_reported": "",
+            "verdict": OPEN, "interval_verdict": None, "expected": None, "evidence": why, "reason": why, "premises": "",
+            "prerequisites": [], "interval": None, "rule": None, "margin": None, "report": None, "p_value": None,
+            "quote": quote, "said_by": said_by, "data": "", "resolution": ""}
+
+
 def summarise(root: str | Path, min_figures: dict[str, int] | None = None) -> dict[str, Any]:
     # min_figures: notebook -> figures required when a record does not say what it promised
     """Everything the summary report shows: ``runs`` (one row per expected or found experiment,
@@ -151,21 +196,22 @@ def summarise(root: str | Path, min_figures: dict[str, int] | None = None) -> di
     from lib import registry
 
     found = find_records(root)
-    expected = registry.owed()
+    keys = [k for k in registry.experiments() if not k.startswith("summary/")]
     min_figures = min_figures or {}
     runs, claims, cost = [], [], []
-    for key in sorted(set(expected) | set(found)):
+    for key in sorted(set(keys) | set(found)):
         recs = found.get(key, [])
+        rec, got = None, []
         if not recs:
             runs.append({"run": key, "counts": False, "why": "missing: no record", "wall_s": None, "report": None,
                          "failed_after": 0})
         else:
-            status = [(rec, *run_status(rec, min_figures.get(key.split("/")[0], 1))) for rec in recs]
+            status = [(r, *run_status(r, min_figures.get(key.split("/")[0], 1))) for r in recs]
             good = next((i for i, (_, ok, _) in enumerate(status) if ok), None)
             if good is None:
-                rec, _, why = status[0]
-                runs.append({"run": key, "counts": False, "why": why, "wall_s": rec.get("wall_s"),
-                             "report": _failed_report(rec), "ended": rec.get("ended"), "failed_after": 0})
+                failed, _, why = status[0]
+                runs.append({"run": key, "counts": False, "why": why, "wall_s": failed.get("wall_s"),
+                             "report": _failed_report(failed), "ended": failed.get("ended"), "failed_after": 0})
             else:
                 rec = status[good][0]
                 later = [w for _, _, w in status[:good]]
@@ -177,16 +223,11 @@ def summarise(root: str | Path, min_figures: dict[str, int] | None = None) -> di
                 got = _claim_rows(key, rec)
                 claims += got
                 cost += _cost_of(key, rec)
-                if got:
-                    continue
-                if expected.get(key):
+                if not got and owed_ids(key, root):
                     runs[-1]["why"] += "; its record holds no claims (written before the claims contract: rerun it)"
-        claims += [{"run": key, "id": f"{key}:{i}", "kind": "claim", "source": c.split(":")[0],
-                    "claim": c, "seed_reported": "", "verdict": OPEN, "interval_verdict": None, "expected": None,
-                    "evidence": runs[-1]["why"], "reason": runs[-1]["why"], "premises": "", "prerequisites": [],
-                    "interval": None, "rule": None, "margin": None, "report": None, "p_value": None, "quote": "",
-                    "said_by": "", "data": "", "resolution": ""}
-                   for i, c in enumerate(expected.get(key, []))]
+        judged = {c["id"] for c in claims if c["run"] == key}
+        why = runs[-1]["why"] if rec is None or not got else "its run judged no such claim (an arm or a claim left out?)"
+        claims += [open_row(key, cid, why) for cid in owed_ids(key, root, rec) if cid not in judged]
     # Holm over every judged claim of the summary (the family), and within each report
     for c, (v, p) in zip(claims, C.holm_adjust(claims)):
         c["holm_verdict"], c["holm_p"] = v, p

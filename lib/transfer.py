@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import time
 from collections.abc import Sequence
@@ -13,7 +12,7 @@ import numpy as np
 
 from lib import backbones, cache, models, results, train
 from lib.backbones import in_mode
-from lib.checks import POLICY_ARGS, arm_weights, split_arm
+from lib.checks import POLICY_ARGS, arm_weights, hint, split_arm
 from lib.data import Task
 from lib.models import build_mlp
 
@@ -230,9 +229,7 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
     """
 
     if policy not in POLICIES:
-        close = difflib.get_close_matches(policy, list(POLICIES), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown policy {policy!r}{hint} (known: {', '.join(POLICIES)})")
+        raise ValueError(f"unknown policy {policy!r}{hint(policy, POLICIES, 1)} (known: {', '.join(POLICIES)})")
     mode = backbones.bn_mode(policy, weights)
     training = False if mode == "inference" else None
     full, base = backbones.build_backbone(arch, image_size, "none" if policy == "scratch" else weights, training=training)
@@ -258,9 +255,8 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
     elif policy == "surgical":
         blocks = backbones.get(arch).blocks(base)
         if block not in blocks:
-            close = difflib.get_close_matches(block, blocks, n=2)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise ValueError(f"policy 'surgical' needs one block of {arch}; received {block!r}{hint} (blocks: {blocks})")
+            raise ValueError(f"policy 'surgical' needs one block of {arch}; received {block!r}{hint(block, blocks)} "
+                             f"(blocks: {blocks})")
         owner = backbones.get(arch).layer_blocks(base)
         set_trainable(base, None)
         base.trainable = True

@@ -3,7 +3,6 @@ weights and image folders, every problem named at once with the file, in well un
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -123,13 +122,10 @@ def test_the_runner_refuses_before_any_kernel(tmp_path, notebook, yaml, needle):
     yaml = yaml.replace("{tmp}", str(tmp_path))
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml)
-    t = time.perf_counter()
     res = subprocess.run([sys.executable, "-m", "lib.runner", notebook, str(tmp_path / "out.ipynb"), str(bad)],
                          cwd=REPO_ROOT, capture_output=True, text=True)
-    took = time.perf_counter() - t
     assert res.returncode == 2 and needle in res.stderr and str(bad) in res.stderr, res.stderr
-    assert took < 2.0, took
-    assert not list(tmp_path.glob("out*"))
+    assert not list(tmp_path.glob("out*"))  # no kernel: papermill writes its output notebook before the first cell
 
 
 def test_the_arm_language_parses_transforms_and_learning_rates_in_one_place():

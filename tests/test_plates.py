@@ -228,3 +228,20 @@ def test_report_steps_sweep_confusions_and_arms():
     assert plates.noise_sweep_rows(rows[rows.arm != "pretrained+noise:10"]).empty  # one strength is no sweep
     top = plates.confusions(rows, top=1)
     assert len(top) == 4 and set(top["read as"]) == {"B"} and set(top["count (all seeds)"]) == {4}
+
+
+@pytest.mark.parametrize("arms, sweep", [(["scratch", "scratch+noise", "pretrained", "pretrained+noise"], []),
+                                         (["pretrained", "finetune", "two_stage", "pretrained_div255"], []),
+                                         (["pretrained", "pretrained+noise"], [10.0, 100.0])])
+def test_the_registry_owes_exactly_the_claims_a_plate_run_judges(arms, sweep):
+    from lib import claims as C
+
+    p = {"arms": arms, "noise_sweep": sweep, "noise_std": 40.0}
+    planned = plates.all_arms(arms, sweep)
+    acc = {a: [0.5, 0.5, 0.5] for a in planned}
+    judged = [c.id for c in plates.judge_explanations(acc, 40.0, n_test=700, premises=[C.enough_seeds(3)],
+                                                      planned=planned)]
+    if all(a in planned for a in plates.FACTORIAL):
+        judged += [c.id for c in plates.judge_hypotheses(acc, acc, n_test=700, margin=0.05,
+                                                         premises=[C.enough_seeds(3)])]
+    assert sorted(plates.claim_ids(p)) == sorted(judged) and judged

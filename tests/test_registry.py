@@ -16,18 +16,19 @@ def test_every_notebook_and_parameter_file_is_declared_and_nothing_else():
     assert set(registry.STUDIES) == notebooks
     files = {f"{p.parent.name}/{p.stem}" for p in (REPO_ROOT / "params").glob("*/*.yaml")}
     assert set(registry.experiments()) == files
-    assert set(registry.owed()) == files - {"summary/default"}  # every study experiment owes verdicts
-    assert set(registry.measured_minutes()) == files  # and has a measured time for make all's plan
+    assert set(registry.measured_minutes()) == files  # each has a measured time for make all's plan
+    studies = {n for n in registry.STUDIES if n != "summary"}
+    assert {n for n in studies if registry.STUDIES[n].claims} == studies  # and says which claims it judges
 
 
 @pytest.mark.parametrize("name", sorted(registry.STUDIES))
 def test_each_named_function_exists_and_imports_without_tensorflow(name):
     study = registry.STUDIES[name]
-    for target in (study.check, study.needs):
+    for target in (study.check, study.needs, study.claims):
         if target:
             assert callable(registry.resolve(target)), target
     code = ("import sys; from lib import registry; "
-            f"[registry.resolve(t) for t in (registry.STUDIES[{name!r}].check, registry.STUDIES[{name!r}].needs)]; "
+            f"s = registry.STUDIES[{name!r}]; [registry.resolve(t) for t in (s.check, s.needs, s.claims)]; "
             "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # make reads these before anything is built
@@ -37,14 +38,14 @@ def test_the_consumers_read_the_registry(monkeypatch):
     """A study added to the registry alone reaches the parameter checks, the prerequisites, the
     summary's expected verdicts, the front page's grouping and make all's plan."""
     called = []
-    new = registry.Study("seed 999: a made-up study", "lib.checks:source_pretrain", "lib.prereqs:arch_needs",
-                         {"only": registry.Experiment(("seed 999: something holds",), 2.5)})
+    new = registry.Study("seed 999: a made-up study", check="lib.checks:source_pretrain", needs="lib.prereqs:arch_needs",
+                         claims="lib.checks:cut_search_claims", minutes={"only": 2.5})
     monkeypatch.setitem(registry.STUDIES, "made_up", new)
     monkeypatch.setattr("lib.checks.source_pretrain", lambda p: called.append(p))
     params.check_study("made_up", {"x": 1})
     assert called == [{"x": 1}]
     assert prereqs.needs("made_up", {"arch": "VGG16", "image_size": 32, "weights": "source"}) == {("vgg16", 32, "shapes")}
-    assert registry.owed()["made_up/only"] == ["seed 999: something holds"]
+    assert summary.owed_ids("made_up/only", "outputs", {"params": {"x": 1}}) == ["seed002.cut_search.agrees"]
     assert plan.measured()["made_up/only"] == 2.5
     assert registry.document("made_up") == "seed 999: a made-up study"
     assert not hasattr(summary, "EXPECTED") and not hasattr(plan, "MEASURED") and not hasattr(params, "STUDY_CHECKS")

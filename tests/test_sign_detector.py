@@ -157,6 +157,10 @@ def test_claims_follow_the_evidence_and_the_controls():
     assert out["transfer_no_advantage"].verdict == C.NOT_REPRODUCED  # fine-tuning is far better
     assert out["freezing_no_speedup"].verdict == C.NOT_REPRODUCED  # 2.2x faster
     assert {c.data for c in out.values() if c.kind == "claim"} == {"stand-in"}  # the built-in scenes, said so
+    judged = [c.id for c in S.claims(rows, hist, n_test_boxes=400, margin=0.05, loss_level=3.0, floor=0.05,
+                                     classifier=clf, n_seeds=3, converged=conv) if c.kind == "claim"]
+    assert sorted(S.claim_ids({"source_arms": ["scratch", "hed"], "target_arms": ["scratch", "finetune", "frozen"]})) \
+        == sorted(judged)  # the registry's claim ids are exactly those judged
     user = S.claims(rows, hist, n_test_boxes=400, margin=0.05, loss_level=3.0, floor=0.05, classifier=clf, n_seeds=3,
                     converged=conv, data="user")
     assert {c.data for c in user if c.kind == "claim"} == {"user"}

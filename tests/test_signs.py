@@ -191,4 +191,7 @@ def test_seed_001_claims_follow_the_evidence_and_say_their_data():
     assert "0 of 3" in out["seed001.scratch.faster.finetune"].evidence
     assert out["seed001.freezing.no_speedup"].verdict == C.NOT_TESTABLE  # a different system: premise failed
     assert {c.data for c in out.values()} == {"stand-in"}
+    # the registry's claim ids (what the summary leaves open when missing) are exactly those judged
+    p = {"arms": kw["arms"], "comparator_arm": "finetune", "source_inits": kw["source_inits"]}
+    assert sorted(signs.claim_ids(p)) == sorted(out)
     assert {c.data for c in signs.claims(rows, src, **kw, data="user")} == {"user"}

@@ -160,3 +160,13 @@ def test_the_plan_checks_the_control_arms_premises_too(monkeypatch):
     assert plan.trained == ["simple_cnn:scratch", "vgg16:frozen"] and plan.skipped == {}
     assert list(plan.controls_skipped) == ["resnet50:frozen"] and "FAILED" in plan.controls_skipped["resnet50:frozen"]
     assert study.plan({**p, "negative_control": False}).controls_skipped == {}
+
+
+def test_the_registry_owes_exactly_the_blog_claims_a_run_judges():
+    from lib.checks import small_data_claims
+
+    plan = study.Plan(specs={}, premises={}, skipped={}, trained=["vgg16:frozen", "vgg16:scratch"])
+    p = {"margin": 0.02, "blog_claims": {"vgg16:frozen": "learns", "vgg16:scratch": "no_better_than vgg16:frozen"},
+         "blog_reported": {}}
+    judged = [c.id for c in study.claims(_rows(), _target(), p, plan, None)]
+    assert small_data_claims(p) == judged == ["seed002.vgg16:frozen.learns", "seed002.vgg16:scratch.no_better_than.vgg16:frozen"]

@@ -33,19 +33,46 @@ SMALL = {"arms": {"vgg16:scratch": {"test_acc": 0.5}},
          "cost": {"vgg16:scratch": {"wall_s": 10, "images_per_s": 20, "trainable_params": 100}}}
 
 
+def _owed(root):
+    """Every study experiment's owed claim ids, as the summary derives them (lib/registry.py)."""
+    return {k: summary.owed_ids(k, root) for k in registry.experiments() if not k.startswith("summary/")}
+
+
 def test_a_finished_run_gives_its_verdicts_and_a_missing_one_leaves_them_open(tmp_path):
-    _record(tmp_path, "small_data/vgg16_plateau", metrics=SMALL, claims=[_claim("vgg.stuck")])
+    owed = _owed(tmp_path)
+    assert owed["small_data/vgg16_plateau"][0] == "seed002.vgg16:frozen.stuck" and all(owed.values())
+    _record(tmp_path, "small_data/vgg16_plateau", metrics=SMALL, claims=[_claim("seed002.vgg16:frozen.stuck")])
     s = summary.summarise(tmp_path)
     runs = {r["run"]: r for r in s["runs"]}
     assert runs["small_data/vgg16_plateau"]["counts"] and not runs["plates/h1_h4"]["counts"]
-    assert set(runs) >= set(registry.owed())
-    got = {c["id"]: c["verdict"] for c in s["claims"]}
-    assert got["vgg.stuck"] == "reproduced"
+    assert set(runs) >= set(owed)
+    got = {c["id"]: c["verdict"] for c in s["claims"] if c["run"] == "small_data/vgg16_plateau"}
+    assert got["seed002.vgg16:frozen.stuck"] == "reproduced"
     open_ = [c for c in s["claims"] if c["verdict"] == summary.OPEN]
-    assert {c["run"] for c in open_} == set(registry.owed()) - {"small_data/vgg16_plateau"}
-    assert len(open_) == sum(len(v) for k, v in registry.owed().items() if k != "small_data/vgg16_plateau")
+    assert {c["run"] for c in open_} == set(owed)  # the plateau run judged one of its four claims
+    assert len(open_) == sum(len(v) for v in owed.values()) - 1
+    left = [c for c in open_ if c["run"] == "small_data/vgg16_plateau"]
+    assert [c["id"] for c in left] == owed["small_data/vgg16_plateau"][1:]
+    assert all("judged no such claim" in c["reason"] for c in left)
+    assert left[0]["quote"] and left[0]["said_by"] == "asker" and left[0]["source"] == "seed 002"
+    missing = next(c for c in open_ if c["run"] == "plates/h1_h4")
+    assert missing["id"] == "plates.H1" and missing["reason"] == "missing: no record"
     (cost,) = s["cost"]
     assert cost["arm"] == "arm" and cost["train_s"] == 4.0 and cost["epochs"] == 2 and cost["test_acc"] == 0.75
+
+
+def test_a_runs_own_parameters_decide_what_it_owes(tmp_path):
+    """A run that judged every claim its parameters call for leaves none open, even when its
+    parameter file (e.g. a profile) asks for other claims than the default one."""
+    params = {"blog_claims": {"vgg16:scratch": "stuck"}}
+    path = _record(tmp_path, "small_data/vgg16_plateau", claims=[_claim("seed002.vgg16:scratch.stuck")])
+    data = json.loads(path.read_text())
+    data["params"] = params
+    path.write_text(json.dumps(data))
+    s = summary.summarise(tmp_path)
+    assert not [c for c in s["claims"] if c["run"] == "small_data/vgg16_plateau" and c["verdict"] == summary.OPEN]
+    assert summary.owed_ids("small_data/vgg16_plateau", tmp_path, {"params": {"blog_claims": {}}}) == []
+    assert summary.owed_ids("summary/default", tmp_path) == []
 
 
 def test_a_record_without_contract_claims_leaves_its_verdicts_open(tmp_path):
@@ -57,7 +84,8 @@ def test_a_record_without_contract_claims_leaves_its_verdicts_open(tmp_path):
 
 
 def test_deleting_a_record_reopens_its_verdicts(tmp_path):
-    path = _record(tmp_path, "small_data/vgg16_plateau", metrics=SMALL, claims=[_claim("vgg.stuck")])
+    owed = summary.owed_ids("small_data/vgg16_plateau", tmp_path)
+    path = _record(tmp_path, "small_data/vgg16_plateau", metrics=SMALL, claims=[_claim(i) for i in owed])
     assert "small_data/vgg16_plateau" not in {c["run"] for c in summary.summarise(tmp_path)["claims"]
                                               if c["verdict"] == summary.OPEN}
     path.unlink()
@@ -82,16 +110,16 @@ def test_a_failed_rerun_leaves_the_published_report_counting(tmp_path):
     _record(tmp_path, "d1_d2/digits", status="interrupted", claims=[], started=2.0)
     (run,) = [r for r in summary.summarise(tmp_path)["runs"] if r["run"] == "d1_d2/digits"]
     assert run["counts"] and run["failed_after"] == 1 and "published report stands" in run["why"]
-    got = [c for c in summary.summarise(tmp_path)["claims"] if c["run"] == "d1_d2/digits"]
+    got = [c for c in summary.summarise(tmp_path)["claims"] if c["run"] == "d1_d2/digits" and c["id"] == "d.frozen"]
     assert [c["verdict"] for c in got] == ["reproduced"]
     # a newer run that publishes replaces it
     _record(tmp_path, "d1_d2/digits", claims=[_claim("d.frozen", a=(0.5, 0.52, 0.51), b=(0.9, 0.91, 0.92))], started=3.0)
-    got = [c for c in summary.summarise(tmp_path)["claims"] if c["run"] == "d1_d2/digits"]
+    got = [c for c in summary.summarise(tmp_path)["claims"] if c["run"] == "d1_d2/digits" and c["id"] == "d.frozen"]
     assert [c["verdict"] for c in got] == ["not reproduced"]
 
 
 def test_every_study_failed(tmp_path):
-    for key in registry.owed():
+    for key in _owed(tmp_path):
         _record(tmp_path, key, status="failed", claims=[_claim("x")])
     s = summary.summarise(tmp_path)
     assert not any(r["counts"] for r in s["runs"])
@@ -109,7 +137,8 @@ def test_one_study_only_with_missing_cost_fields(tmp_path):
     assert frame.images_per_s.round(0).isna().all()  # rounding works: floats, not None
     counts = summary.verdict_counts(s["claims"])
     assert counts["reproduced"] == 1 and counts[summary.NOT_TESTABLE] == 0
-    assert counts[summary.OPEN] == sum(len(v) for k, v in registry.owed().items() if k != "d1_d2/digits")
+    owed = [i for ids in _owed(tmp_path).values() for i in ids if not i.startswith("prerequisite.")]
+    assert counts[summary.OPEN] == len(owed)  # d1_d2/digits judged none of its own two: open beside "d.frozen"
 
 
 def test_controls_are_counted_and_a_failed_one_gates_its_run(tmp_path):
@@ -129,7 +158,7 @@ def test_controls_are_counted_and_a_failed_one_gates_its_run(tmp_path):
 def test_premise_failures_and_prerequisite_links_reach_the_summary(tmp_path):
     weak = claims.source_learned({"source_test_acc": 0.10, "chance": 0.05, "n_test": 800, "record": "src.json"})
     _record(tmp_path, "small_data/resnet50", claims=[_claim("r", premises=[weak])])
-    (c,) = [c for c in summary.summarise(tmp_path)["claims"] if c["run"] == "small_data/resnet50"]
+    (c,) = [c for c in summary.summarise(tmp_path)["claims"] if c["run"] == "small_data/resnet50" and c["id"] == "r"]
     assert c["verdict"] == summary.NOT_TESTABLE and c["interval_verdict"] == "reproduced"
     assert c["prerequisites"] == ["src.json"] and "FAILED" in c["premises"]
 

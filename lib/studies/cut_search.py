@@ -19,7 +19,6 @@ the frozen part's forward pass per epoch and per trial.
 
 from __future__ import annotations
 
-import difflib
 import time
 
 import keras
@@ -27,6 +26,7 @@ import keras_tuner
 import numpy as np
 
 from lib import backbones, cache, train, transfer
+from lib.checks import CUT_SEARCH_CLAIM, hint
 from lib.data import Task
 
 
@@ -44,9 +44,8 @@ def block_outputs(arch: str, image_size: int, cuts: list[str] | None = None) -> 
     outputs = [last[b] for b in bb.blocks(base)]
     for c in cuts or []:
         if c not in outputs:
-            close = difflib.get_close_matches(c, outputs, n=2)
-            hint = f"; did you mean {' or '.join(repr(x) for x in close)}?" if close else ""
-            raise ValueError(f"cut {c!r} is not a block output of {bb.name}{hint} (block outputs: {', '.join(outputs)})")
+            raise ValueError(f"cut {c!r} is not a block output of {bb.name}{hint(c, outputs)} "
+                             f"(block outputs: {', '.join(outputs)})")
     return [b for b in outputs if b in cuts] if cuts else outputs
 
 
@@ -252,12 +251,12 @@ def claims(acc: dict[str, list[float]] | None, ref: tuple, chosen: tuple | None,
     hypothesis = (f"the blog's hand-picked cut ({ref[0]}, {ref[1]} block(s) unfrozen) is as good as where a search "
                   f"lands (the search's pick no better on test by {margin:g})")
     if acc is None:
-        return [C.judge("seed002.cut_search.agrees", "seed 002", hypothesis, rule="", verdict=C.INCONCLUSIVE,
+        return [C.judge(CUT_SEARCH_CLAIM, "seed 002", hypothesis, rule="", verdict=C.INCONCLUSIVE,
                         premises=[source] if source else [], evidence="not run", seed_reported=BLOG_SAID)]
     where = (f"the search also cut at {ref[0]}" if chosen[0] == ref[0] else f"the search cut at {chosen[0]}")
     premises = [C.enough_seeds(n_seeds), *([source] if source else []),
                 C.above_chance("the blog's configuration", acc["blog"], majority, n_test)]
-    claim = C.judge("seed002.cut_search.agrees", "seed 002", hypothesis, rule="no_better", a=acc["search"],
+    claim = C.judge(CUT_SEARCH_CLAIM, "seed 002", hypothesis, rule="no_better", a=acc["search"],
                     b=acc["blog"], n_test=n_test, margin=margin, premises=premises, data=data,
                     outcomes=C.paired_outcomes((correct or {}).get("search"), (correct or {}).get("blog")),
                     comparator=f"the blog's {config_name(ref)}", seed_reported=BLOG_SAID)

@@ -17,6 +17,10 @@ from lib import claims as C
 SOURCE = "seed 003"
 
 
+# the claim ids this study records (lib.registry reads them through claim_ids)
+NO_HELP, FASTER = "d1_d2.author.no_help", "d1_d2.answer.faster"
+
+
 def steps_to_target(history: dict, target: float) -> tuple[float, bool]:
     """Optimizer steps until validation accuracy first reached ``target`` and whether it never did
     (then the steps the run trained: the time it was censored at, never scored as a value)."""
@@ -67,7 +71,7 @@ def claims(rows, history: dict, *, n_test: int, chance: float, d1_n_test: int, d
     # where training ends is compared only between runs that ended there: early stopping, not the cap
     ended = [C.converged(a, history[a]) for a in ("frozen", "control") if a in history]
     out.append(C.judge(
-        "d1_d2.author.no_help", SOURCE,
+        NO_HELP, SOURCE,
         "the transferred D1 layers did not help: frozen D1 layers + new layers end no better than a re-initialised "
         f"control on D2 (the author's inference; margin {margin:g})", rule="no_better", a=acc["frozen"],
         b=acc["control"], n_test=n_test, margin=margin, comparator="control", premises=[*base, *ended],
@@ -76,7 +80,7 @@ def claims(rows, history: dict, *, n_test: int, chance: float, d1_n_test: int, d
     steps_f, cens_f = arm_steps(history, "frozen", target)
     steps_c, cens_c = arm_steps(history, "control", target)
     out.append(C.judge_time_to_event(
-        "d1_d2.answer.faster", SOURCE,
+        FASTER, SOURCE,
         "the transferred D1 layers speed up training: frozen D1 layers + new layers reach the target validation "
         f"accuracy {target:.3f} in fewer optimizer steps than the re-initialised control (the accepted answer's "
         "first measure)", a=steps_f, a_reached=[not c for c in cens_f], b=steps_c, b_reached=[not c for c in cens_c],
@@ -86,6 +90,11 @@ def claims(rows, history: dict, *, n_test: int, chance: float, d1_n_test: int, d
 
 
 # --------------------------------------------------------------------------- checks before any kernel
+
+def claim_ids(p: dict) -> list[str]:
+    """The claims every run judges (the summary leaves any it does not find open)."""
+    return [NO_HELP, FASTER]
+
 
 def check(p: dict) -> None:
     """The study's rules, checked on merged parameters before any kernel (``check`` in ``lib.registry.STUDIES``):

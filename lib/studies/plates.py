@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib.checks import image_size_problem, raise_problems, weights_problem
+from lib.checks import hint, image_size_problem, raise_problems, weights_problem
 from lib.datasets.plates import (  # noqa: F401 (the study's names for its data)
     ALPHABET,
     FONTS,
@@ -78,15 +78,13 @@ PLATE_ARMS = {
 def plate_spec(arm: str) -> str:
     """A study arm in the arm language: ``pretrained+noise:50`` -> ``efficientnetb0:frozen+noise:50``.
     Unknown names and transforms are refused (no TensorFlow)."""
-    import difflib
-
+    
     from lib.checks import split_arm
 
     name, plus, rest = arm.partition("+")
     if name not in PLATE_ARMS:
-        close = difflib.get_close_matches(name, list(PLATE_ARMS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown plate arm {arm!r}{hint} (known: {', '.join(PLATE_ARMS)}, each optionally +noise[:STD])")
+        raise ValueError(f"unknown plate arm {arm!r}{hint(name, PLATE_ARMS, 1)} (known: {', '.join(PLATE_ARMS)}, each "
+                         "optionally +noise[:STD])")
     if plus and rest.partition(":")[0] != "noise":
         raise ValueError(f"plate arm {arm!r}: only '+noise' or '+noise:STD' may follow the name")
     spec = PLATE_ARMS[name][0] + plus + rest
@@ -284,18 +282,24 @@ def judge_explanations(acc: dict[str, list[float]], noise_std: float, *, n_test:
                        comparator=worse, premises=prem, measure="test character accuracy", seed_reported=who)
 
     planned = list(acc) if planned is None else list(planned)
+    return [claim(*e) for e in explanations(planned, noise_std)]
+
+
+def explanations(planned: list[str], noise_std: float) -> list[tuple]:
+    """The explanations :func:`judge_explanations` judges for the ``planned`` arms: ``(claim id
+    suffix, question, who said it, arm claimed better, arm claimed worse, source)`` each."""
     out = []
     if "pretrained" in planned:
         for arm, what in (("finetune", "a trainable base beats the frozen one"),
                           ("two_stage", "the two-stage recipe (head, then every layer) beats the frozen base")):
             if arm in planned:
-                out.append(claim(f"answer.{arm}", what, "the accepted answer" if arm == "finetune" else
-                                 "the keras.io transfer-learning guide (not in seed 000)", arm, "pretrained",
-                                 SOURCE if arm == "finetune" else "literature"))
+                out.append((f"answer.{arm}", what, "the accepted answer" if arm == "finetune" else
+                            "the keras.io transfer-learning guide (not in seed 000)", arm, "pretrained",
+                            SOURCE if arm == "finetune" else "literature"))
         if "pretrained_div255" in planned:
-            out.append(claim("pitfall.div255", "pixels /255 fed to a model that expects 0-255 hurt the frozen model",
-                             "Keras' EfficientNet preprocesses inside (not in seed 000)", "pretrained",
-                             "pretrained_div255", "literature"))
+            out.append(("pitfall.div255", "pixels /255 fed to a model that expects 0-255 hurt the frozen model",
+                        "Keras' EfficientNet preprocesses inside (not in seed 000)", "pretrained", "pretrained_div255",
+                        "literature"))
     by_base: dict[str, dict[float, str]] = {}  # arm name -> noise std (0 = none) -> arm
     for arm in planned:
         spec = parse_plate_arm(arm)
@@ -308,9 +312,17 @@ def judge_explanations(acc: dict[str, list[float]], noise_std: float, *, n_test:
             continue
         rival = strengths[noisy[0]] if noisy[0] != noise_std else strengths.get(0.0)
         if rival:
-            out.append(claim(f"noise_too_strong.{base}", f"the noise was too strong: weaker noise beats std {noise_std:g} ({base})",
-                             "the seed's own explanation", rival, study))
+            out.append((f"noise_too_strong.{base}", f"the noise was too strong: weaker noise beats std {noise_std:g} "
+                        f"({base})", "the seed's own explanation", rival, study, SOURCE))
     return out
+
+
+def claim_ids(p: dict) -> list[str]:
+    """The claims a run with merged parameters ``p`` judges: H1-H4 when it runs the whole 2x2, and
+    the explanations its arms can test (:func:`explanations`)."""
+    arms = all_arms(p["arms"], p["noise_sweep"])
+    hyps = [f"plates.{h}" for h in ("H1", "H2", "H3", "H4")] if all(a in arms for a in FACTORIAL) else []
+    return hyps + [f"plates.{e[0]}" for e in explanations(arms, p["noise_std"])]
 
 
 # ---------------------------------------------------------------------------------------------

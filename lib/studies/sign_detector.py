@@ -45,6 +45,18 @@ FOLDER_LAYOUT = ("<folder>/<country>/ holding the images and either one COCO fil
                  "or one Pascal VOC .xml file per image")
 
 
+def claim_ids(p: dict) -> list[str]:
+    """The claims a run with merged parameters ``p`` judges (:func:`claims`): its source and target
+    arms decide which."""
+    src, tgt = set(p["source_arms"]), set(p["target_arms"])
+    out = ["sign_detector.seed.model_zoo_no_gain", "sign_detector.seed.scratch_fastest"] if "hed" in src else []
+    out += ["sign_detector.seed.sign_weights_worst"] if "signs" in src else []
+    out += ["sign_detector.seed.transfer_no_advantage"] if {"finetune", "scratch"} <= tgt else []
+    out += ["sign_detector.seed.freezing_no_speedup"] if {"frozen", "finetune"} <= tgt else []
+    out += ["sign_detector.literature.compute_matched"] if {"compute_matched", "finetune"} <= tgt else []
+    return out
+
+
 def check(p: dict) -> None:
     """Every problem of a merged parameter set, in one message, before any compute: arm names, the
     cut layer, one anchor-size list per feature map, the image size against the cut, the user's

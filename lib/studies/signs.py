@@ -433,7 +433,7 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
     # the asker's words: transfer "doesn't have any advantage at all" (an equivalence claim at the margin)
     out = [results.judge_claim("no_better_than scratch", other, per_arm, 1 / n_classes, n_val=n_val, n_test=n_test,
                                margin=margin, source="seed 001", seed_reported=said, data=data)
-           for other in [a for a in ("finetune", "frozen", "freeze_first:2") if a in arms] if "scratch" in arms]
+           for other in [a for a in NO_ADVANTAGE_ARMS if a in arms] if "scratch" in arms]
     if "scratch" in arms and comparator in arms:
         spe = -(-k0 * n_classes // batch_size)  # optimizer steps per epoch at k0 per class
         times = {a: g.sort_values("seed") for a, g in at.groupby("arm") if a in ("scratch", comparator)}
@@ -471,6 +471,25 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
 
 
 # --------------------------------------------------------------------------- checks before any kernel
+
+NO_ADVANTAGE_ARMS = ("finetune", "frozen", "freeze_first:2")  # the asker's "no advantage at all", arm by arm
+
+
+def claim_ids(p: dict) -> list[str]:
+    """The claims a run with merged parameters ``p`` judges (:func:`claims`): the arms and source
+    initialisations it runs decide which."""
+    from lib.results import claim_id
+
+    arms, inits = p["arms"], p["source_inits"]
+    out = [claim_id("no_better_than scratch", a, "seed 001") for a in NO_ADVANTAGE_ARMS if a in arms] if "scratch" in arms else []
+    if "scratch" in arms and p["comparator_arm"] in arms:
+        out.append(f"seed001.scratch.faster.{p['comparator_arm']}")
+    if {"frozen", "finetune"} <= set(arms):
+        out.append("seed001.freezing.no_speedup")
+    if len(inits) > 1 and "scratch" in inits:
+        out.append(claim_id("no_better_than scratch", [i for i in inits if i != "scratch"][0], "seed 001"))
+    return out
+
 
 def check(p: dict) -> None:
     """The study's rules, checked on merged parameters before any kernel (``check`` in ``lib.registry.STUDIES``): every

@@ -5,7 +5,7 @@ they learned their task becomes a prerequisite claim those studies check first."
 
 from __future__ import annotations
 
-from lib import backbones, images
+from lib import backbones, checks, images
 from lib import claims as C
 from lib import data as D
 
@@ -40,7 +40,7 @@ def learned(rows, task, p: dict) -> dict:
 
 def prerequisite_claims(premises: dict, p: dict) -> list:
     """The premises as prerequisite claims (reproduced: learned), which the summary lists."""
-    return [C.judge(f"prerequisite.{p['source_task']}.{a}.{p['image_size']}", "prerequisite", q.name,
+    return [C.judge(checks.prerequisite_id(p["source_task"], a, p["image_size"]), "prerequisite", q.name,
                     rule="source_learned", verdict=C.REPRODUCED if q.held else C.NOT_REPRODUCED, evidence=q.detail,
                     kind="prerequisite", measure="source test accuracy") for a, q in premises.items()]
 

@@ -16,10 +16,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lib.checks import folder_problem, one_arch, weights_problem
+from lib.checks import folder_problem, hint, one_arch, weights_problem
 
 if TYPE_CHECKING:  # pandas is imported where the report's steps use it
     import pandas as pd
+
+
+# the claim ids this study records (lib.registry reads them through claim_ids)
+ANB_PLUS, ANB_DROP, LOGME_RANKS = "literature.yosinski.anb_plus", "literature.yosinski.anb_drop", "literature.logme.ranks"
 
 
 def logme(features: np.ndarray, labels: np.ndarray, max_iter: int = 100, tol: float = 1e-3) -> float:
@@ -112,14 +116,11 @@ YOSINSKI_ARMS = {
 
 def arm_problems(arms: list[str]) -> list[str]:
     """What is wrong with a list of Yosinski arms (no TensorFlow: run before any kernel)."""
-    import difflib
-
+    
     problems = []
     for a in arms:
         if a not in YOSINSKI_ARMS:
-            close = difflib.get_close_matches(a, list(YOSINSKI_ARMS), n=1)
-            problems.append(f"arms: unknown arm {a!r}{f'; did you mean {close[0]!r}?' if close else ''} "
-                            f"(known: {', '.join(YOSINSKI_ARMS)})")
+            problems.append(f"arms: unknown arm {a!r}{hint(a, YOSINSKI_ARMS, 1)} (known: {', '.join(YOSINSKI_ARMS)})")
     if "BnB" in arms and "B" not in arms:
         problems.append("arms: BnB copies from the network B trains; add 'B'")
     if not any(a in arms for a in ("AnB", "AnB+")):
@@ -132,8 +133,6 @@ def cut_points(arch: str, image_size: int, cuts: list[str] | None = None) -> lis
     not one of them (the simple CNN's ``fc1``), so the deepest point copies the whole base; or the
     given ``cuts`` among them, in network order (a name that is not one is refused, with the
     nearest ones)."""
-    import difflib
-
     from lib import backbones
     from lib.studies import cut_search
 
@@ -142,9 +141,8 @@ def cut_points(arch: str, image_size: int, cuts: list[str] | None = None) -> lis
     every = outs + ([last] if last not in outs else [])
     bad = [c for c in cuts or [] if c not in every]
     if bad:
-        hints = {c: difflib.get_close_matches(c, every, n=1) for c in bad}
         raise ValueError(f"cuts {bad} are not depths of {arch}'s curve"
-                         + "".join(f"; {c!r}: did you mean {h[0]!r}?" for c, h in hints.items() if h)
+                         + "".join(f"; {c!r}{hint(c, every, 1).replace('; did', ': did')}" for c in bad)
                          + f" (depths: {', '.join(every)})")
     return [c for c in every if c in cuts] if cuts else every
 
@@ -298,12 +296,12 @@ def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: 
         evidence = "; ".join(f"n={n} {iv.text()}" for n, iv in enumerate(ivs, 1))
     else:
         v1, prem, evidence = C.INCONCLUSIVE, [*base, ran("AnB+", "B")], "not run at this scale"
-    out.append(C.judge("literature.yosinski.anb_plus", "literature",
+    out.append(C.judge(ANB_PLUS, "literature",
                        "copied-then-fine-tuned (AnB+) beats training from scratch (B) at every depth",
                        rule="greater at every depth", verdict=v1, comparator="B", premises=prem, evidence=evidence,
                        seed_reported="Yosinski et al.: AnB+ above B by 1-2 points", data=data, p_value=p1))
     if "AnB" in arms:
-        out.append(C.judge("literature.yosinski.anb_drop", "literature",
+        out.append(C.judge(ANB_DROP, "literature",
                            "frozen transfer (AnB) drops with depth (n=1 above n=all)", rule="greater",
                            a=per[("AnB", 1)], b=per[("AnB", n_cuts)], n_test=n_test, comparator=f"AnB n={n_cuts}",
                            outcomes=pair(("AnB", 1), ("AnB", n_cuts)), data=data,
@@ -311,7 +309,7 @@ def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: 
                                      C.Premise("at least 2 depths", n_cuts >= 2, value=n_cuts, threshold=2)],
                            seed_reported="Yosinski et al.: AnB falls as n grows"))
     else:
-        out.append(C.judge("literature.yosinski.anb_drop", "literature",
+        out.append(C.judge(ANB_DROP, "literature",
                            "frozen transfer (AnB) drops with depth (n=1 above n=all)", rule="greater",
                            verdict=C.INCONCLUSIVE, premises=[*base, ran("AnB")], evidence="not run at this scale",
                            seed_reported="Yosinski et al.: AnB falls as n grows"))
@@ -319,7 +317,7 @@ def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: 
     p_pos, p_neg = C.spearman_p(rho, n_estimates)
     v3 = C.REPRODUCED if p_pos < 0.05 else C.NOT_REPRODUCED if p_neg < 0.05 else C.INCONCLUSIVE
     tuned = "fine-tuning (AnB+)" if realised == "AnB+" else "frozen transfer (AnB)"
-    out.append(C.judge("literature.logme.ranks", "literature",
+    out.append(C.judge(LOGME_RANKS, "literature",
                        f"LogME, before training, ranks the cuts as {tuned} does (a positive rank correlation)",
                        rule="rank", verdict=v3, p_value=min(p_pos, p_neg),
                        premises=[*base, C.Premise("at least 3 cuts", n_estimates >= 3, value=n_estimates, threshold=3)],
@@ -507,6 +505,11 @@ def weights_card(arch: str, image_size: int, weights: str, task, folds: int = 3)
                                           values=["linear probe (train, cross-validated)", "LogME"])
 
 # --------------------------------------------------------------------------- checks before any kernel
+
+def claim_ids(p: dict) -> list[str]:
+    """The claims every run judges (not testable, naming why, where its arms did not run)."""
+    return [ANB_PLUS, ANB_DROP, LOGME_RANKS]
+
 
 def check(p: dict) -> None:
     """The study's rules, checked on merged parameters before any kernel (``check`` in ``lib.registry.STUDIES``): every
