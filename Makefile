@@ -46,7 +46,7 @@ STUDIES := $(filter-out $(OUTPUTS)/summary/%,$(REPORTS))
 SMOKE_STUDIES := $(filter-out $(OUTPUTS)/smoke/summary/%,$(SMOKE))
 records_under = $(filter-out $(1)/summary/%,$(wildcard $(1)/*/*.json))
 
-.PHONY: help all studies smoke smoke-studies paper test unit bench lab reports clean distclean venv
+.PHONY: help all studies smoke smoke-studies paper test lint unit bench lab reports clean distclean venv
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -104,8 +104,12 @@ $(PREREQS): $(EXPERIMENTS) $(wildcard params/*/profiles/*.yaml) $(wildcard noteb
 $(OUTPUTS)/summary/default.ipynb: $(call records_under,$(OUTPUTS))
 $(OUTPUTS)/smoke/summary/default.ipynb: $(call records_under,$(OUTPUTS)/smoke)
 
-test: $(STAMP) ## run the unit tests, then every notebook once with its smoke profile
+test: $(STAMP) ## lint, run the unit tests, then every notebook once with its smoke profile
+	$(PY) -m ruff check lib tests notebooks
 	$(PY) -m pytest -q tests
+
+lint: $(STAMP) ## ruff: pyflakes and pycodestyle errors in lib/, tests/ and the notebooks (ruff.toml)
+	$(PY) -m ruff check lib tests notebooks
 
 unit: $(STAMP) ## run only the fast unit tests (no notebook runs)
 	$(PY) -m pytest -q -m "not notebook" tests

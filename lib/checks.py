@@ -165,7 +165,8 @@ def weights_problem(weights: str, archs: set[str]) -> str | None:
             return f"weights {weights!r} are {_ARCH_TITLES[only]}'s; these arms use {sorted(archs - {only})}"
         return None
     if not (str(weights).endswith(".h5") or "/" in str(weights)):
-        return f"weights must be one of {', '.join(WEIGHT_NAMES)} or a .weights.h5 file{hint(weights, WEIGHT_NAMES)}; received {weights!r}"
+        return (f"weights must be one of {', '.join(WEIGHT_NAMES)} or a .weights.h5 file{hint(weights, WEIGHT_NAMES)}; "
+                f"received {weights!r}")
     if not Path(weights).is_file():
         return f"weights file {weights!r} does not exist"
     with open(weights, "rb") as f:  # Keras' .weights.h5 and .h5 files are HDF5: their signature, without h5py

@@ -344,7 +344,8 @@ def fit_detector(det: Detector, train_scenes: tuple, val_scenes: tuple, *, epoch
     """Train on ``(images, boxes)`` scenes with SGD, validate every epoch (multibox loss and
     mAP@0.5), stop after ``patience`` epochs in which validation mAP@0.5 did not gain ``min_delta``
     over its best (the run has converged) and restore the best epoch's weights; not before
-    ``min_epochs`` (a detector's mAP sits near 0 for its first epochs, which is not convergence). History: ``loss``, ``val_loss``, ``val_map50``, ``epoch_time_s``,
+    ``min_epochs`` (a detector's mAP sits near 0 for its first epochs, which is not convergence).
+    History: ``loss``, ``val_loss``, ``val_map50``, ``epoch_time_s``,
     ``steps_per_epoch``, ``best_epoch``, ``stopped_early``, ``img_per_s`` (measured: training images
     over the epochs' wall time, validation excluded)."""
     x, boxes = train_scenes

@@ -70,7 +70,8 @@ def source_shapes(n: int, size: int = 32, n_classes: int = 20, seed: int = 0,
                   distractor: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``n`` images of ``n_classes`` shape classes (at most 20), balanced, deterministic in ``seed``.
 
-    Each image: textured background, one shape of its class in a colour that contrasts with the background, a random position, size
+    Each image: textured background, one shape of its class in a colour that contrasts with the background, a random
+    position, size
     and a small turn (at most ``TILT``), pixel noise, and (``distractor``) a smaller shape of another class.
     """
     if not 2 <= n_classes <= len(SHAPES):
@@ -98,7 +99,8 @@ def source_shapes(n: int, size: int = 32, n_classes: int = 20, seed: int = 0,
     return images, labels.astype("int64"), list(SHAPES[:n_classes])
 
 
-def target_faces(n: int = 1350, size: int = 32, seed: int = 0, difficulty: float = 1.0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def target_faces(n: int = 1350, size: int = 32, seed: int = 0,
+                 difficulty: float = 1.0) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The small binary target: ``n`` cartoon faces of two persons (labels 0 and 1, balanced).
 
     Person A has a rounder face, wider-set eyes and a smile; person B a longer face, closer eyes

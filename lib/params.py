@@ -9,7 +9,8 @@ literal with a comment::
 
 The optional bracket at the end of the comment states what values are allowed:
 ``[min 1]``, ``[> 0, max 1]``, ``[one of: a, b, c]``, ``[path]`` or ``[dir]`` (a non-empty value
-must name an existing file or folder). No ``=`` in comments: papermill's own parser then gives up on the line. papermill only warns about unknown parameters, so :func:`validate` is what stops
+must name an existing file or folder). No ``=`` in comments: papermill's own parser then gives up on
+the line. papermill only warns about unknown parameters, so :func:`validate` is what stops
 a typo from silently running the defaults.
 """
 

@@ -59,7 +59,8 @@ def write_plan(outputs: str, dry_run: str) -> Path:
     root = Path(outputs)
     steps = []
     for target in runner_targets(dry_run):
-        rel = Path(target).resolve().relative_to(root.resolve()) if Path(target).is_absolute() else Path(target).relative_to(outputs)
+        rel = (Path(target).resolve().relative_to(root.resolve()) if Path(target).is_absolute()
+               else Path(target).relative_to(outputs))
         experiment = str(rel.with_suffix(""))
         minutes, origin = expected_minutes(root, experiment)
         steps.append({"target": target, "experiment": experiment, "minutes": round(minutes, 1), "from": origin})

@@ -47,7 +47,8 @@ class StopWhenStuck(keras.callbacks.Callback):
     """Stop a run stuck at chance: after ``after`` epochs whose training loss all sat within
     ``fraction`` of ``log(n_classes)`` (the loss of a uniform guess) and whose validation accuracy
     never rose above ``majority + margin`` (defaults: :data:`lib.results.STUCK_LOSS_FRACTION` and
-    :data:`lib.results.STUCK_MARGIN`, the pitfall check's own thresholds). ``stuck_epoch`` says when it stopped (0: it did not)."""
+    :data:`lib.results.STUCK_MARGIN`, the pitfall check's own thresholds). ``stuck_epoch`` says when it
+    stopped (0: it did not)."""
 
     def __init__(self, n_classes: int, majority: float, after: int, fraction: float | None = None,
                  margin: float | None = None):

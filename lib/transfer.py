@@ -510,7 +510,8 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     return row, hist, parts
 
 
-def choose_learning_rate(spec: str, grid, task, image_size: int, *, seed: int, **run_kw) -> tuple[float | None, dict, tuple | None]:
+def choose_learning_rate(spec: str, grid, task, image_size: int, *, seed: int,
+                         **run_kw) -> tuple[float | None, dict, tuple | None]:
     """The learning rate of ``grid`` at which arm ``spec`` reaches its best **validation** accuracy
     (one run per rate, with ``seed``; the test split is not looked at), every rate's score, and the
     chosen rate's run (``run_image_arm``'s ``(row, history, parts)``): it is the run of ``seed`` at

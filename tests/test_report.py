@@ -24,7 +24,8 @@ def test_begin_lists_the_seeds(tmp_path, monkeypatch):
     namespace = {name: s.default for name, s in params.read_parameters("d1_d2").specs.items()}
     namespace.update(seed=4, n_seeds=3)
     path = tmp_path / "run.json"
-    records.Record(path, records.new_record("d1_d2", "x", params.validate(namespace, params.read_parameters("d1_d2").specs))).save()
+    values = params.validate(namespace, params.read_parameters("d1_d2").specs)
+    records.Record(path, records.new_record("d1_d2", "x", values)).save()
     monkeypatch.setenv(records.RECORD_ENV, str(path))
     assert report.begin(namespace, "d1_d2")[2] == [4, 5, 6]
     assert json.loads(path.read_text())["notebook"] == "d1_d2"

@@ -14,7 +14,8 @@ def _record(root, key, status="ok", metrics=None, figures=3, promised=2, started
     path.parent.mkdir(parents=True, exist_ok=True)
     rec = {"notebook": nb, "experiment": exp, "status": status, "complete": status == "ok", "started_unix": started,
            "wall_s": 60.0, "output": str(root / nb / f"{exp}.ipynb"), "figures": figures, "figures_promised": promised,
-           "metrics": metrics or {}, "claims": claims or [], "history": {"arm": {"0": {"loss": [1, 0.5], "epoch_time_s": [2.0, 2.0]}}},
+           "metrics": metrics or {}, "claims": claims or [],
+           "history": {"arm": {"0": {"loss": [1, 0.5], "epoch_time_s": [2.0, 2.0]}}},
            "test_acc": {"arm": {"0": 0.75}}}
     path.write_text(json.dumps(rec))
     return path

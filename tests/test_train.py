@@ -132,7 +132,8 @@ def test_a_pooled_model_trains_exactly_as_a_freshly_built_one():
     fresh = {}
     for seed in (0, 1):
         model, _ = _cnn(seed)
-        fresh[seed] = (train.fit(model, task, epochs=2, batch_size=16, seed=seed), train.accuracy(model, task.x_test, task.y_test))
+        fresh[seed] = (train.fit(model, task, epochs=2, batch_size=16, seed=seed),
+                       train.accuracy(model, task.x_test, task.y_test))
     first, parts = pool.take("cnn", *_cnn(0))
     h0 = train.fit(first, task, epochs=2, batch_size=16, seed=0)
     again, parts2 = pool.take("cnn", *_cnn(1))

@@ -97,7 +97,7 @@ def test_logme_on_wide_features_equals_the_reference_on_features_reduced_to_thei
 def test_arm_lists_are_checked_before_any_kernel():
     from pathlib import Path
 
-    from lib import checks, prereqs
+    from lib import prereqs
     from lib.studies.transferability import arm_problems
 
     assert arm_problems(["B", "AnB", "AnB+", "BnB"]) == [] and arm_problems(["AnB"]) == []

@@ -78,7 +78,7 @@ PLATE_ARMS = {
 def plate_spec(arm: str) -> str:
     """A study arm in the arm language: ``pretrained+noise:50`` -> ``efficientnetb0:frozen+noise:50``.
     Unknown names and transforms are refused (no TensorFlow)."""
-    
+
     from lib.checks import split_arm
 
     name, plus, rest = arm.partition("+")

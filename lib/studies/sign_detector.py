@@ -238,7 +238,8 @@ def claims(rows, history: dict, *, n_test_boxes: int, margin: float, loss_level:
             "when the target country is drawn like the source (shift 0), the fine-tuned source detector beats "
             "a detector trained from scratch on the same few scenes: transfer must help",
             rule="greater", a=vals("positive", "finetune", "map50_B"), b=vals("positive", "scratch", "map50_B"),
-            n_test=n_test_boxes, test_var=tvar("positive", "finetune", "scratch", "B"), measure="test mAP@0.5", comparator="positive/scratch", kind="control",
+            n_test=n_test_boxes, test_var=tvar("positive", "finetune", "scratch", "B"), measure="test mAP@0.5",
+            comparator="positive/scratch", kind="control",
             expected=C.REPRODUCED))
     if has("negative", "scratch"):
         neg = vals("negative", "scratch", "map50_A")
@@ -329,7 +330,8 @@ def claims(rows, history: dict, *, n_test_boxes: int, margin: float, loss_level:
             "sign_detector.literature.compute_matched", "literature",
             f"from scratch catches up with fine-tuning when given the same compute (He et al. 2019; margin {margin:g})",
             rule="equivalent", a=vals("target", "compute_matched", "map50_B"), b=vals("target", "finetune", "map50_B"),
-            n_test=n_test_boxes, margin=margin, test_var=tvar("target", "compute_matched", "finetune", "B"), measure="test mAP@0.5 (target country)", comparator="target/finetune",
+            n_test=n_test_boxes, margin=margin, test_var=tvar("target", "compute_matched", "finetune", "B"),
+            measure="test mAP@0.5 (target country)", comparator="target/finetune",
             premises=[seeds, detects("target/finetune", vals("target", "finetune", "map50_B"), n_test_boxes, floor)],
             data=data))
     return C.gate_by_controls(out)

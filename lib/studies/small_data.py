@@ -92,7 +92,8 @@ def run_kwargs(p: dict) -> dict:
 
 def run_arms(arms, target, p: dict, seeds, record):
     """Every arm for every seed, each at its learning rate chosen on validation from ``lr_grid``
-    (one run per rate with the first seed, whose run at the chosen rate is that seed's) unless it names its own. Returns the rows, the pitfall
+    (one run per rate with the first seed, whose run at the chosen rate is that seed's) unless it names
+    its own. Returns the rows, the pitfall
     checks (one per arm and seed) and the chosen rates; one line per arm."""
     rows, checks, chosen = [], [], {}
     for spec in arms:

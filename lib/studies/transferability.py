@@ -116,7 +116,7 @@ YOSINSKI_ARMS = {
 
 def arm_problems(arms: list[str]) -> list[str]:
     """What is wrong with a list of Yosinski arms (no TensorFlow: run before any kernel)."""
-    
+
     problems = []
     for a in arms:
         if a not in YOSINSKI_ARMS:
@@ -272,7 +272,6 @@ def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: 
     two independent binomials); ``logme_interval``: rho's bootstrap interval over seeds and test
     images (:func:`rank_interval`), shown beside the permutation test's verdict; ``data``:
     "stand-in" (the built-in target) or "user" (``image_dir``)."""
-    import numpy as np
 
     from lib import claims as C
 
