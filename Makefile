@@ -46,7 +46,7 @@ STUDIES := $(filter-out $(OUTPUTS)/summary/%,$(REPORTS))
 SMOKE_STUDIES := $(filter-out $(OUTPUTS)/smoke/summary/%,$(SMOKE))
 records_under = $(filter-out $(1)/summary/%,$(wildcard $(1)/*/*.json))
 
-.PHONY: help all studies smoke smoke-studies paper test lint unit bench lab reports clean distclean venv
+.PHONY: help all studies smoke smoke-studies paper test lint unit bench lab reports tensorboard clean distclean venv
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -113,6 +113,10 @@ lint: $(STAMP) ## ruff: pyflakes and pycodestyle errors in lib/, tests/ and the 
 
 unit: $(STAMP) ## run only the fast unit tests (no notebook runs)
 	$(PY) -m pytest -q -m "not notebook" tests
+
+TB_PORT ?= 6006
+tensorboard: | $(STAMP) ## serve every published run's per-epoch curves (outputs/tensorboard/) at http://localhost:$(TB_PORT)
+	$(PY) -m tensorboard.main --logdir $(OUTPUTS)/tensorboard --port $(TB_PORT) --host localhost
 
 bench: $(STAMP) ## print measured speed ratios (cached features, input pipeline) -> outputs/bench/bench.json
 	$(PY) -m lib.bench --out $(OUTPUTS)/bench/bench.json

@@ -170,6 +170,12 @@ def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
         record = R.Record.load(paths["record_partial"])
     if status == "ok":
         record.finish("ok")
+        try:  # TensorBoard's view of the same histories (lib/tensorboard_logs.py); never a reason to lose a run
+            from lib import tensorboard_logs
+
+            tensorboard_logs.export(record.data, output.resolve().parent.parent)
+        except Exception as exc:  # noqa: BLE001
+            print(f"warning: no TensorBoard logs for {output}: {type(exc).__name__}: {exc}", file=sys.stderr)
         os.replace(paths["record_partial"], paths["record"])
         os.replace(paths["partial"], paths["output"])  # last: this is make's target
         paths["failed"].unlink(missing_ok=True)

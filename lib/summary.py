@@ -30,7 +30,7 @@ def find_records(root: str | Path) -> dict[str, list[dict]]:
     root = Path(root)
     out: dict[str, list[dict]] = {}
     for path in sorted(root.glob("*/*.json")):
-        if path.parent.name in ("smoke", "paper", "html", "summary", "bench", "source_weights"):
+        if path.parent.name in ("smoke", "paper", "html", "summary", "bench", "source_weights", "tensorboard"):
             continue
         try:
             rec = json.loads(path.read_text())

@@ -15,6 +15,7 @@ if fail:
     raise RuntimeError("boom on purpose")
 if figure:
     plt.plot([0, x])
+rec.add_history("arm", 0, {"loss": [1.0, 0.5 * x]})
 rec.set_metrics({"x": x})
 rec.complete()"""
 
@@ -57,6 +58,8 @@ def test_success_publishes_notebook_and_record(tiny, tmp_path):
     assert data["params"] == {"x": 4, "fail": False, "figure": True} and data["figures"] == 1
     assert record.name == f"exp.{data['params_hash']}.json"
     assert not list(out.parent.glob("*.partial.*"))
+    logs = tmp_path / "tensorboard" / "tiny" / "exp" / "arm" / "seed_0"  # <outputs root>/tensorboard/<notebook>/<exp>
+    assert list(logs.glob("events.out.tfevents.*"))
 
 
 def test_failure_keeps_banner_and_never_touches_the_good_run(tiny, tmp_path):
@@ -66,6 +69,9 @@ def test_failure_keeps_banner_and_never_touches_the_good_run(tiny, tmp_path):
     with pytest.raises(runner.RunFailed, match="boom on purpose"):
         runner.run(tiny, out, [_params(tmp_path, "fail", fail=True)], progress_bar=False)
     assert out.read_text() == before and json.loads(good.read_text())["status"] == "ok"
+    from lib.tensorboard_logs import read_scalars
+
+    assert read_scalars(tmp_path / "tensorboard" / "tiny" / "exp" / "arm" / "seed_0")["loss"] == [(1, 1.0), (2, 1.0)]  # x=2's
     failed_nb = out.parent / "exp.failed.ipynb"
     assert "boom on purpose" in failed_nb.read_text()
     (failed_rec,) = out.parent.glob("exp.*.failed.json")
