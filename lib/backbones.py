@@ -179,46 +179,6 @@ def source_weights_path(arch: str, image_size: int, root: Path | None = None, ta
     return (root or source_weights_dir()) / f"{get(arch).name}_{image_size}px{suffix}.weights.h5"
 
 
-def source_weights_quality(arch: str, image_size: int, task: str = "shapes") -> dict | None:
-    """What this project's source weights for ``arch`` at ``image_size`` learned, from the newest
-    finished ``source_pretrain`` record that wrote them: ``{"source_test_acc", "chance", "n_test",
-    "verdict", "record"}``; ``None`` when no record names the file (weights made elsewhere)."""
-    from lib.records import load_records
-
-    path = source_weights_path(arch, image_size, task=task).resolve()
-    runs = load_records(source_weights_dir().parent / "source_pretrain")
-    for rec in sorted(runs, key=lambda r: r.get("started_unix") or 0, reverse=True):
-        m = rec.get("metrics", {})
-        written = m.get("weights_files", {}).get(get(arch).name)
-        if written and Path(written).resolve() == path:
-            return {"source_test_acc": m["source_test_acc"][get(arch).name], "chance": m.get("chance"),
-                    "n_test": m.get("n_test"), "verdict": m.get("verdicts", {}).get(get(arch).name),
-                    "record": rec["_path"]}
-    return None
-
-
-def source_premise(arch: str, image_size: int, weights: str):
-    """The premise a transfer arm of ``arch`` rests on: its weights learned something worth
-    transferring (:func:`lib.claims.source_learned` on this project's source record for
-    ``weights: source[:task]``); ``None`` for ``weights: none``. Published ImageNet weights hold it
-    by construction; a user's weights file is recorded as not checked (held)."""
-    from lib import claims
-
-    if weights in ("none", ""):
-        return None
-    if weights.startswith("source"):
-        task = source_task_of(weights)
-        return claims.source_learned(source_weights_quality(arch, image_size, task),
-                                     name=f"{get(arch).name} source weights ({task}, {image_size} px) learned their task")
-    if weights == "imagenet":
-        return claims.Premise("published ImageNet weights", True, detail=f"{get(arch).name} ImageNet weights")
-    if weights == "hed":
-        return claims.Premise("published weights (HED)", True, detail=HED_PROVENANCE)
-    if weights == "mtcnn":
-        return claims.Premise("published weights (MTCNN O-Net)", True, detail=MTCNN_PROVENANCE)
-    return claims.Premise("weights file", True, detail=f"{weights}: a user's file, not checked here")
-
-
 class WeightsUnavailable(RuntimeError):
     """Requested weights cannot be had here (offline ImageNet, a missing file)."""
 

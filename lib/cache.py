@@ -87,7 +87,7 @@ def _key(fingerprint: str, x: np.ndarray, batch_size: int) -> str:
 
 
 def _log(folder: Path, event: str, key: str, model_name: str, nbytes: int, compute_s: float) -> None:
-    from lib.records import RECORD_ENV
+    from lib.params import RECORD_ENV
 
     line = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "event": event, "key": key, "model": model_name,
             "bytes": int(nbytes), "compute_s": round(float(compute_s), 3),

@@ -9,6 +9,7 @@ Every problem is named in one message, the nearest known name suggested. No Tens
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 
 # architecture -> smallest input side (pixels) it accepts; the registry in lib/backbones.py agrees
@@ -201,8 +202,6 @@ def raise_problems(study: str, problems: list[str | None]) -> None:
 
 
 def small_data(p: dict) -> None:
-    from lib.results import CLAIMS
-
     problems = [q for arm in p["arms"] for q in arm_problems(arm, p["image_size"])]
     for key in ("control_arm", "positive_control_arm"):
         if p.get(key):
@@ -305,8 +304,6 @@ def prerequisite_id(task: str, arch: str, image_size: int) -> str:
 
 
 def small_data_claims(p: dict) -> list[str]:
-    from lib.results import claim_id
-
     return [claim_id(c, a) for a, c in (p.get("blog_claims") or {}).items()]
 
 
@@ -316,3 +313,45 @@ def source_pretrain_claims(p: dict) -> list[str]:
 
 def cut_search_claims(p: dict) -> list[str]:
     return [CUT_SEARCH_CLAIM]
+
+
+# ---------------------------------------------------------------------------------------------
+# "Stuck at chance": one definition, read by the training loop's early stop (lib.train), the pitfall
+# checks (lib.transfer) and the seed-002 claim rules (lib.results)
+
+STUCK_MARGIN = 0.05
+STUCK_LOSS_FRACTION = 0.02
+
+
+def stuck_at_chance(val_acc: float, majority: float, val_loss: float | None = None, n_classes: int = 2) -> bool:
+    """Whether an arm learned nothing: validation accuracy no more than :data:`STUCK_MARGIN`
+    above the majority rate, or (when ``val_loss`` is given) validation loss within
+    :data:`STUCK_LOSS_FRACTION` of ``log(n_classes)``."""
+    if val_acc <= majority + STUCK_MARGIN:
+        return True
+    chance_loss = math.log(n_classes)
+    return val_loss is not None and abs(val_loss - chance_loss) < STUCK_LOSS_FRACTION * chance_loss
+
+
+# ---------------------------------------------------------------------------------------------
+# Seed 002's claim language (lib.results judges it): the kinds a small_data run's blog_claims may
+# name, their thresholds, and the id a judged claim records
+
+LEARNS_MARGIN = 0.10
+OVERFIT_GAP = 0.15
+CLAIMS = {
+    "learns": f"validation accuracy above the majority rate + {LEARNS_MARGIN} (95% interval over seeds and "
+              "validation examples wholly above it)",
+    "stuck": f"validation accuracy no better than the majority rate + {STUCK_MARGIN} (one-sided 90% interval)",
+    "overfits": f"train accuracy above validation accuracy by more than {OVERFIT_GAP} (95% interval of the gap "
+                f"minus {OVERFIT_GAP}, paired by seed, wholly above 0)",
+    "beats OTHER": "test accuracy above OTHER's (paired 95% interval of the difference above 0)",
+    "no_better_than OTHER": "test accuracy not above OTHER's by more than the margin (one-sided 90% interval "
+                            "of the difference below +margin)",
+}
+
+
+def claim_id(claim: str, arm: str, source: str = "seed 002") -> str:
+    """The id :func:`lib.results.judge_claim` records for ``claim`` ("kind [OTHER]") about ``arm``."""
+    kind, _, other = claim.partition(" ")
+    return f"{source.replace(' ', '')}.{arm}.{kind}" + (f".{other}" if other else "")

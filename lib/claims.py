@@ -217,7 +217,7 @@ def event_text(ev: dict, a: str = "A", b: str = "B", unit: str = "steps") -> str
 def source_learned(quality: dict | None, name: str = "source weights learned their task") -> Premise:
     """The transferred weights learned their own task: skill ``(acc - chance) / (1 - chance)`` at
     the lower end of the accuracy's 95% interval at least :data:`MIN_SOURCE_SKILL`. ``quality`` is
-    ``{"source_test_acc", "chance", "n_test"}`` (``backbones.source_weights_quality``); ``None``
+    ``{"source_test_acc", "chance", "n_test"}`` (``sources.source_weights_quality``); ``None``
     (no record names the weights) fails: nothing says they learned anything."""
     if not quality or quality.get("source_test_acc") is None:
         return Premise(name, False, detail="no source record names these weights")

@@ -32,6 +32,7 @@ from lib.checks import hint
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+RECORD_ENV = "TLLAB_RECORD"  # set by lib.runner: the run record a notebook writes to
 OUTPUTS_ENV = "TLLAB_OUTPUTS"  # set by lib.runner: this run's outputs root (outputs/, outputs/smoke/, ...)
 
 _SIMPLE_TYPES: dict[str, tuple[type, ...]] = {

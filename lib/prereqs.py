@@ -52,23 +52,6 @@ def signs_needs(p: dict) -> set[tuple[str, int, str]]:
     return {(p["arch"].lower(), p["image_size"], "shapes")} if "source" in p.get("source_inits", []) else set()
 
 
-def plates_needs(p: dict) -> set[tuple[str, int, str]]:
-    """The glyph-trained EfficientNetB0, when a pre-trained arm will train (the budget premise holds or
-    ``run_untestable``)."""
-    task = SOURCE_TASKS.get(str(p.get("weights", "")))
-    if not task:
-        return set()
-    from lib import claims
-    from lib.studies import plates
-
-    steps = p["epochs"] * -(-p["n_train"] // p["batch_size"]) if not p["plate_dir"] else None
-    trains = p["run_untestable"] or claims.budget(steps, plates.SEED_STEPS).held  # else no arm trains
-    arms = [*p["arms"], *(["pretrained+noise"] if p["noise_sweep"] else [])]
-    if trains and any(checks.arm_policy(plates.plate_spec(a)) != "scratch" for a in arms):
-        return {("efficientnetb0", p["image_size"], task)}
-    return set()
-
-
 def provides(p: dict) -> set[tuple[str, int, str]]:
     """The source weights a ``source_pretrain`` run with merged parameters ``p`` writes."""
     return {(a.lower(), p["image_size"], p["source_task"]) for a in p["archs"]}

@@ -24,9 +24,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lib.params import REPO_ROOT
+from lib.params import RECORD_ENV, REPO_ROOT  # noqa: F401 (RECORD_ENV: the runner reads it here)
 
-RECORD_ENV = "TLLAB_RECORD"
 PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "keras-tuner", "numpy", "scikit-learn",
             "scipy", "pandas", "seaborn", "matplotlib", "papermill")
 STATUSES = ("running", "ok", "failed", "interrupted")

@@ -263,13 +263,13 @@ def plot_first_filters(base, title: str = "") -> plt.Figure:
 def source_weights_note(record, arch: str, image_size: int, weights: str, label: str = "Source weights used") -> dict | None:
     """For ``weights: source``: note the source record's quality in ``record`` and show it in one
     line (its source test accuracy against chance and the verdict), or say that no record names
-    the weights. Returns the quality (``backbones.source_weights_quality``) or ``None``. For
+    the weights. Returns the quality (``sources.source_weights_quality``) or ``None``. For
     published weights (``hed``, ``imagenet``): their provenance in one line and the first-layer
     filters (the per-block probe is the report's own: :func:`lib.studies.transferability.weights_card`
     or its estimates)."""
     from IPython.display import Markdown, display
 
-    from lib import backbones
+    from lib import backbones, sources
 
     if weights in ("hed", "imagenet"):
         line = backbones.HED_PROVENANCE if weights == "hed" else f"{arch} ImageNet classification weights"
@@ -280,7 +280,7 @@ def source_weights_note(record, arch: str, image_size: int, weights: str, label:
         return None
     if weights != "source":
         return None
-    q = backbones.source_weights_quality(arch, image_size)
+    q = sources.source_weights_quality(arch, image_size)
     record.note("source_weights", q)
     display(Markdown(f"**{label}**: {arch} at {image_size} px, this project's source task, source **test** accuracy "
                      f"{q['source_test_acc']:.3f} against chance {q['chance']:.3f} ({q['verdict']})." if q else

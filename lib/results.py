@@ -9,40 +9,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from lib import claims as C
-
-STUCK_MARGIN = 0.05
-STUCK_LOSS_FRACTION = 0.02
-
-
-def stuck_at_chance(val_acc: float, majority: float, val_loss: float | None = None, n_classes: int = 2) -> bool:
-    """Whether an arm learned nothing: validation accuracy no more than :data:`STUCK_MARGIN`
-    above the majority rate, or (when ``val_loss`` is given) validation loss within
-    :data:`STUCK_LOSS_FRACTION` of ``log(n_classes)``."""
-    if val_acc <= majority + STUCK_MARGIN:
-        return True
-    chance_loss = float(np.log(n_classes))
-    return val_loss is not None and abs(val_loss - chance_loss) < STUCK_LOSS_FRACTION * chance_loss
-
+from lib.checks import (CLAIMS, LEARNS_MARGIN, OVERFIT_GAP, STUCK_LOSS_FRACTION, STUCK_MARGIN,  # noqa: F401
+                        claim_id, stuck_at_chance)  # the claim language lives with the checks (no judging there)
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_TESTABLE = C.REPRODUCED, C.NOT_REPRODUCED, C.INCONCLUSIVE, C.NOT_TESTABLE
-LEARNS_MARGIN = 0.10
-OVERFIT_GAP = 0.15
-CLAIMS = {
-    "learns": f"validation accuracy above the majority rate + {LEARNS_MARGIN} (95% interval over seeds and "
-              "validation examples wholly above it)",
-    "stuck": f"validation accuracy no better than the majority rate + {STUCK_MARGIN} (one-sided 90% interval)",
-    "overfits": f"train accuracy above validation accuracy by more than {OVERFIT_GAP} (95% interval of the gap "
-                f"minus {OVERFIT_GAP}, paired by seed, wholly above 0)",
-    "beats OTHER": "test accuracy above OTHER's (paired 95% interval of the difference above 0)",
-    "no_better_than OTHER": "test accuracy not above OTHER's by more than the margin (one-sided 90% interval "
-                            "of the difference below +margin)",
-}
-
-
-def claim_id(claim: str, arm: str, source: str = "seed 002") -> str:
-    """The id :func:`judge_claim` records for ``claim`` ("kind [OTHER]") about ``arm``."""
-    kind, _, other = claim.partition(" ")
-    return f"{source.replace(' ', '')}.{arm}.{kind}" + (f".{other}" if other else "")
 
 
 def judge_claim(claim: str, arm: str, per_arm: dict[str, dict[str, Sequence[float]]], majority: float, *,

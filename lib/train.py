@@ -17,7 +17,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix
 
 from lib.data import Task
 from lib.models import walk_layers
-from lib.results import STUCK_LOSS_FRACTION, STUCK_MARGIN  # one definition of "stuck at chance"
+from lib.checks import STUCK_LOSS_FRACTION, STUCK_MARGIN  # one definition of "stuck at chance"
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -46,8 +46,8 @@ class EpochTimer(keras.callbacks.Callback):
 class StopWhenStuck(keras.callbacks.Callback):
     """Stop a run stuck at chance: after ``after`` epochs whose training loss all sat within
     ``fraction`` of ``log(n_classes)`` (the loss of a uniform guess) and whose validation accuracy
-    never rose above ``majority + margin`` (defaults: :data:`lib.results.STUCK_LOSS_FRACTION` and
-    :data:`lib.results.STUCK_MARGIN`, the pitfall check's own thresholds). ``stuck_epoch`` says when it
+    never rose above ``majority + margin`` (defaults: :data:`lib.checks.STUCK_LOSS_FRACTION` and
+    :data:`lib.checks.STUCK_MARGIN`, the pitfall check's own thresholds). ``stuck_epoch`` says when it
     stopped (0: it did not)."""
 
     def __init__(self, n_classes: int, majority: float, after: int, fraction: float | None = None,

@@ -10,9 +10,9 @@ from dataclasses import dataclass, fields
 import keras
 import numpy as np
 
-from lib import backbones, cache, models, results, train
+from lib import backbones, cache, models, train
 from lib.backbones import in_mode
-from lib.checks import POLICY_ARGS, arm_weights, hint, split_arm
+from lib.checks import POLICY_ARGS, arm_weights, hint, split_arm, stuck_at_chance
 from lib.data import Task
 from lib.models import build_mlp
 
@@ -557,7 +557,7 @@ def pitfall_checks(spec: str, parts, task, row: dict) -> dict:
     - ``frozen_bn_inference``: a frozen BatchNormalization layer, called with ``training=True``
       on a batch, still gives its inference-mode output (it normalises with its moving
       statistics, so fine-tuning cannot wreck them); ``None`` when nothing is frozen;
-    - ``stuck_at_chance``: :func:`lib.results.stuck_at_chance` on the final validation
+    - ``stuck_at_chance``: :func:`lib.checks.stuck_at_chance` on the final validation
       accuracy and loss (one rule for every report).
     """
 
@@ -571,7 +571,7 @@ def pitfall_checks(spec: str, parts, task, row: dict) -> dict:
         bn_ok = bool(np.allclose(layer(probe, training=True), layer(probe, training=False), atol=1e-5))
     majority = float(np.bincount(task.y_val).max() / len(task.y_val))
     chance_loss = float(np.log(task.n_classes))
-    stuck = results.stuck_at_chance(row["val_acc"], majority, row["final_val_loss"], task.n_classes)
+    stuck = stuck_at_chance(row["val_acc"], majority, row["final_val_loss"], task.n_classes)
     return {"arm": spec, "seed": row["seed"], "input max (expect > 1)": x_max,
             "raw_pixels_in": x_max > 1.0, "BN layers": len(bns), "frozen BN layers": len(frozen_bns),
             "frozen_bn_inference": bn_ok,

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from lib import backbones as B
+from lib import sources
 
 EXPECTED = {  # arch: (first block, last block, number of blocks)
     "simple_cnn": ("block1", "block3", 3),
@@ -111,16 +112,16 @@ def test_source_weights_quality_reads_the_newest_source_record(tmp_path, monkeyp
 
     monkeypatch.setenv("TLLAB_OUTPUTS", str(tmp_path))
     weights = B.source_weights_path("vgg16", 32)
-    assert B.source_weights_quality("vgg16", 32) is None  # no record: weights made elsewhere
+    assert sources.source_weights_quality("vgg16", 32) is None  # no record: weights made elsewhere
     (tmp_path / "source_pretrain").mkdir()
     for i, (acc, t) in enumerate([(0.05, 1.0), (0.6, 2.0)]):
         rec = {"status": "ok", "params": {}, "started_unix": t,
                "metrics": {"source_test_acc": {"vgg16": acc}, "chance": 0.05, "verdicts": {"vgg16": "v"},
                            "weights_files": {"vgg16": str(weights)}}}
         (tmp_path / "source_pretrain" / f"default.{i}.json").write_text(json.dumps(rec))
-    q = B.source_weights_quality("vgg16", 32)
+    q = sources.source_weights_quality("vgg16", 32)
     assert q["source_test_acc"] == 0.6 and q["chance"] == 0.05
-    assert B.source_weights_quality("resnet50", 32) is None
+    assert sources.source_weights_quality("resnet50", 32) is None
 
 
 def test_source_task_weights_names(tmp_path, monkeypatch):
@@ -146,7 +147,7 @@ def test_hed_weights_load_offline_from_the_wheel_and_match_the_file():
             assert np.array_equal(kernel, f[f"{key}/vars/0"][()]) and np.array_equal(bias, f[f"{key}/vars/1"][()])
     # a checksum of the first kernel, as the file holds it (ImageNet-derived, not random)
     assert float(base.get_layer("block1_conv1").get_weights()[0].sum()) == pytest.approx(-0.7746, abs=1e-3)
-    assert B.source_premise("vgg16", 32, "hed").held
+    assert sources.source_premise("vgg16", 32, "hed").held
 
 
 def test_mtcnn_onet_weights_load_offline_from_the_wheel_and_match_the_file():
@@ -163,7 +164,7 @@ def test_mtcnn_onet_weights_load_offline_from_the_wheel_and_match_the_file():
                       (1, 1, 64), (2, 2, 64, 128), (128,), (1, 1, 128)]
     assert np.array_equal(base.get_layer("block1_conv").get_weights()[0], arrays[0])
     assert np.array_equal(base.get_layer("block4_prelu").get_weights()[0], arrays[11])
-    assert B.source_premise("onet", 32, "mtcnn").held
+    assert sources.source_premise("onet", 32, "mtcnn").held
     with pytest.raises(ValueError, match="too small for onet"):
         B.build_base("onet", 26)
 

@@ -226,3 +226,29 @@ def test_lib_has_no_import_loop():
     # the rule can fail: a made-up loop is found
     assert _loops({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _loops(_import_graph()) == []
+
+
+# The layering (README, Layout): facts at the bottom (no TensorFlow, no judging), the engine above them
+# (models, weights, training), judging and records above that, the studies on top. An import may only
+# run down (or within its layer).
+FACTS = {"lib.params", "lib.checks", "lib.quotes", "lib.drawing", "lib.data", "lib.images", "lib.datasets.plates",
+         "lib.datasets.signs", "lib.detection_map", "lib.intervals", "lib.registry"}
+ENGINE = {"lib.models", "lib.backbones", "lib.train", "lib.transfer", "lib.cache", "lib.detector"}
+
+
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    studies = {m for m in graph if m.startswith("lib.studies.")}
+    judging = set(graph) - FACTS - ENGINE - studies
+    allowed = {**{m: FACTS for m in FACTS}, **{m: FACTS | ENGINE for m in ENGINE},
+               **{m: FACTS | ENGINE | judging for m in judging}}
+    return sorted(f"{m} -> {d}" for m, deps in graph.items() if m in allowed for d in deps - allowed[m]
+                  if d in graph and not d.endswith("__init__"))
+
+
+def test_imports_run_down_the_layers():
+    graph = {k: v for k, v in _import_graph().items() if not k.endswith("__init__")}
+    assert FACTS | ENGINE <= set(graph)  # every named module exists
+    assert _upward(graph) == []
+    # the rule can fail: the engine reading run records, or a fact importing a study
+    assert _upward({**graph, "lib.backbones": graph["lib.backbones"] | {"lib.records"}}) == ["lib.backbones -> lib.records"]
+    assert _upward({**graph, "lib.checks": {"lib.studies.signs"}}) == ["lib.checks -> lib.studies.signs"]

@@ -149,11 +149,11 @@ def test_the_grid_chooses_on_validation_and_its_run_is_the_first_seeds(monkeypat
 
 
 def test_the_plan_checks_the_control_arms_premises_too(monkeypatch):
-    from lib import backbones
+    from lib import backbones, sources
 
     failed = C.Premise("source weights learned their task", False, detail="0.05 against chance 0.05")
     monkeypatch.setattr(backbones, "check_weights", lambda *a: None)
-    monkeypatch.setattr(backbones, "source_premise", lambda arch, size, w: failed if arch == "resnet50" else None)
+    monkeypatch.setattr(sources, "source_premise", lambda arch, size, w: failed if arch == "resnet50" else None)
     p = {"arms": ["simple_cnn:scratch", "vgg16:frozen"], "weights": "source", "image_size": 32, "run_untestable": False,
          "control_arm": "resnet50:frozen", "negative_control": True}
     plan = study.plan(p)

@@ -252,7 +252,7 @@ def _pictogram(name: str, u, v, w: float, variant: int, font: str, size_px: int)
 @functools.lru_cache(maxsize=256)
 def _text_bitmap(text: str, font: str) -> np.ndarray:
     """``text`` as a coverage mask (0..1) in ``font``, tight to the ink."""
-    from lib.studies.plates import ALPHABET
+    from lib.datasets.plates import ALPHABET
 
     glyphs = [glyph_masks(font, 40, ALPHABET)[c] for c in text]
     h = max(g.shape[0] for g in glyphs)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lib.checks import hint, image_size_problem, raise_problems, weights_problem
+from lib.checks import arm_policy, hint, image_size_problem, raise_problems, weights_problem
 from lib.datasets.plates import (  # noqa: F401 (the study's names for its data)
     ALPHABET,
     FONTS,
@@ -362,7 +362,7 @@ class Plan:
 def plan(p: dict) -> Plan:
     """The run's :class:`Plan`. The source weights' premise is read only when an arm that loads them
     can train (else ``make`` did not pre-train them first); their file is then checked now."""
-    from lib import backbones
+    from lib import backbones, sources
     from lib import claims as C
 
     arms = all_arms(p["arms"], p["noise_sweep"])
@@ -370,7 +370,7 @@ def plan(p: dict) -> Plan:
     common = [C.enough_seeds(p["n_seeds"]), C.budget(steps, SEED_STEPS)]
     budget = [x for x in common if x.name == "training budget"]  # known before training; seeds are no reason to skip
     force = p["run_untestable"]
-    src = (backbones.source_premise("efficientnetb0", p["image_size"], p["weights"])
+    src = (sources.source_premise("efficientnetb0", p["image_size"], p["weights"])
            if force or all(x.held for x in budget) else None)
     pretrained = [a for a in arms if parse_plate_arm(a)["policy"] != "scratch"]
     arm_premises = {a: [src] for a in pretrained if src is not None}
@@ -571,6 +571,23 @@ def metrics(rows, plan_: Plan, acc, sweep) -> dict:
 
 
 # --------------------------------------------------------------------------- checks before any kernel
+
+def needs(p: dict) -> set[tuple[str, int, str]]:
+    """The source weights a run loads (``make``'s prerequisites, :mod:`lib.prereqs`): the glyph-trained
+    EfficientNetB0 when a pre-trained arm will train (the budget premise holds, or ``run_untestable``)."""
+    from lib import claims
+    from lib.prereqs import SOURCE_TASKS
+
+    task = SOURCE_TASKS.get(str(p.get("weights", "")))
+    if not task:
+        return set()
+    steps = p["epochs"] * -(-p["n_train"] // p["batch_size"]) if not p["plate_dir"] else None
+    trains = p["run_untestable"] or claims.budget(steps, SEED_STEPS).held  # else no arm trains
+    arms = [*p["arms"], *(["pretrained+noise"] if p["noise_sweep"] else [])]
+    if trains and any(arm_policy(plate_spec(a)) != "scratch" for a in arms):
+        return {("efficientnetb0", p["image_size"], task)}
+    return set()
+
 
 def check(p: dict) -> None:
     """The study's rules, checked on merged parameters before any kernel (``check`` in ``lib.registry.STUDIES``): every

@@ -478,7 +478,7 @@ NO_ADVANTAGE_ARMS = ("finetune", "frozen", "freeze_first:2")  # the asker's "no 
 def claim_ids(p: dict) -> list[str]:
     """The claims a run with merged parameters ``p`` judges (:func:`claims`): the arms and source
     initialisations it runs decide which."""
-    from lib.results import claim_id
+    from lib.checks import claim_id
 
     arms, inits = p["arms"], p["source_inits"]
     out = [claim_id("no_better_than scratch", a, "seed 001") for a in NO_ADVANTAGE_ARMS if a in arms] if "scratch" in arms else []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lib import backbones, report, train, transfer
+from lib import backbones, report, sources, train, transfer
 from lib import claims as C
 from lib import data as D
 from lib import results
@@ -60,7 +60,7 @@ def plan(p: dict) -> Plan:
         if kw["policy"] != "scratch":
             backbones.check_weights(kw["arch"], p["image_size"], weights[a])
     premises = {a: [q] for a, kw in specs.items() if kw["policy"] != "scratch"
-                and (q := backbones.source_premise(kw["arch"], p["image_size"], weights[a])) is not None}
+                and (q := sources.source_premise(kw["arch"], p["image_size"], weights[a])) is not None}
     skipped = C.not_trained(every, premises, force=p["run_untestable"])
     return Plan({a: specs[a] for a in p["arms"]}, {a: q for a, q in premises.items() if a in p["arms"]},
                 {a: w for a, w in skipped.items() if a in p["arms"]}, [a for a in p["arms"] if a not in skipped],
