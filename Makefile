@@ -46,7 +46,7 @@ STUDIES := $(filter-out $(OUTPUTS)/summary/%,$(REPORTS))
 SMOKE_STUDIES := $(filter-out $(OUTPUTS)/smoke/summary/%,$(SMOKE))
 records_under = $(filter-out $(1)/summary/%,$(wildcard $(1)/*/*.json))
 
-.PHONY: help all studies smoke smoke-studies paper test lint unit bench lab reports tensorboard clean distclean venv
+.PHONY: help all studies smoke smoke-studies paper test lint unit bench lab reports tensorboard dask clean distclean venv
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -113,6 +113,10 @@ lint: $(STAMP) ## ruff: pyflakes and pycodestyle errors in lib/, tests/ and the 
 
 unit: $(STAMP) ## run only the fast unit tests (no notebook runs)
 	$(PY) -m pytest -q -m "not notebook" tests
+
+DASK_ARGS ?=
+dask: | $(STAMP) ## the same plan as make, as Dask futures (LocalCluster; DASK_ARGS="--scheduler tcp://HOST:8786 --workers N --profile smoke")
+	$(PY) -m lib.dask_run --outputs $(OUTPUTS) $(DASK_ARGS)
 
 TB_PORT ?= 6006
 tensorboard: | $(STAMP) ## serve every published run's per-epoch curves (outputs/tensorboard/) at http://localhost:$(TB_PORT)
