@@ -203,6 +203,8 @@ def raise_problems(study: str, problems: list[str | None]) -> None:
 
 def small_data(p: dict) -> None:
     problems = [q for arm in p["arms"] for q in arm_problems(arm, p["image_size"])]
+    if p.get("lr_find") and not p.get("lr_grid"):
+        problems.append("lr_find: the range test is read against the rate the grid chooses; give lr_grid too")
     for key in ("control_arm", "positive_control_arm"):
         if p.get(key):
             problems += [f"{key}: {q}" for q in arm_problems(p[key], p["image_size"])]

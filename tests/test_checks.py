@@ -252,3 +252,9 @@ def test_imports_run_down_the_layers():
     # the rule can fail: the engine reading run records, or a fact importing a study
     assert _upward({**graph, "lib.backbones": graph["lib.backbones"] | {"lib.records"}}) == ["lib.backbones -> lib.records"]
     assert _upward({**graph, "lib.checks": {"lib.studies.signs"}}) == ["lib.checks -> lib.studies.signs"]
+
+
+def test_a_range_test_without_a_grid_is_refused():
+    with pytest.raises(ValueError, match="lr_find: the range test is read against the rate the grid chooses"):
+        checks.small_data(merged("small_data", lr_find=True, lr_grid=[]))
+    checks.small_data(merged("small_data", lr_find=True, lr_grid=[1e-3]))

@@ -113,6 +113,54 @@ def run_arms(arms, target, p: dict, seeds, record):
     return pd.DataFrame(rows), pd.DataFrame(checks), chosen
 
 
+def range_tests(arms, target, p: dict, seed: int, chosen: dict) -> dict:
+    """A learning-rate range test (:func:`lib.lr_find.range_test`) per arm whose rate the grid chose:
+    the arm's own model, freshly built with ``seed``, trained on the target's train split for
+    ``lr_find_steps`` steps at rates from a thirtieth of the grid's lowest to thirty times its highest."""
+    from lib import lr_find
+
+    out = {}
+    lo, hi = min(p["lr_grid"]) / 30, max(p["lr_grid"]) * 30
+    for spec in arms:
+        if spec not in chosen:
+            continue
+        kw = transfer.parse_arm(spec)
+        train.set_seed(seed)
+        model, _ = transfer.build_image_classifier(image_size=p["image_size"], n_classes=target.n_classes,
+                                                   weights=arm_weights(spec, p["weights"]), **kw)
+        out[spec] = lr_find.range_test(model, target.x_train, target.y_train, start=lo, end=hi,
+                                       steps=p["lr_find_steps"], batch_size=p["batch_size"], seed=seed)
+        r = out[spec]
+        print(f"{spec}: range test suggests {r['steep']:.1e} (steepest fall), {r['min_div10']:.1e} (minimum / 10); "
+              f"the grid chose {chosen[spec]['chosen']:g}"
+              + (f"; the loss blew up at {r['diverged_at']:.1e}" if r["diverged_at"] else ""))
+    return out
+
+
+def range_table(tests: dict, chosen: dict):
+    """Per arm: the range test's two suggestions, the rate chosen on validation and how far apart (a
+    factor, log10 shown); the literature's check: within a factor of 3."""
+    rows = []
+    for arm, r in tests.items():
+        c = chosen[arm]["chosen"]
+        rows.append({"arm": arm, "steepest fall": r["steep"], "minimum / 10": r["min_div10"], "chosen on validation": c,
+                     "factor (steepest / chosen)": r["steep"] / c, "within 3x": 1 / 3 <= r["steep"] / c <= 3,
+                     "loss blew up at": r["diverged_at"]})
+    return pd.DataFrame(rows).set_index("arm") if rows else pd.DataFrame()
+
+
+def plot_range_tests(tests: dict, chosen: dict):
+    import matplotlib.pyplot as plt
+
+    from lib import lr_find
+
+    fig, axes = plt.subplots(1, len(tests), figsize=(4.5 * len(tests), 3.4), squeeze=False)
+    for ax, (arm, r) in zip(axes[0], tests.items()):
+        lr_find.plot(r, ax=ax, chosen=chosen[arm]["chosen"], title=arm)
+    fig.tight_layout()
+    return fig
+
+
 def control_arms(p: dict) -> tuple[str, str]:
     """The controls' arms ``(negative, positive)``: ``control_arm`` (else :data:`CONTROL_ARM`, the
     simple CNN) for both, unless ``positive_control_arm`` names another for the true labels (a study
