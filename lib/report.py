@@ -34,9 +34,41 @@ def begin(namespace: dict, notebook: str) -> tuple[dict, object, list[int]]:
     seeds = list(range(P["seed"], P["seed"] + P["n_seeds"])) if {"seed", "n_seeds"} <= set(P) else []
     sns.set_theme(style="whitegrid", context="notebook")
     pd.set_option("display.precision", 3)
-    if P.get("title"):
-        display(Markdown(f"# {P['title']}"))
+    import keras  # the backend the run trains on, in the record and the report's header
+
+    hw = record.data.setdefault("hardware", {})
+    hw["keras_backend"] = keras.backend.backend()
+    hw["devices"] = _devices()
+    record.save()
+    header = f"Keras {keras.__version__} on {hw['keras_backend']}, {', '.join(hw['devices'])}"
+    display(Markdown(f"# {P['title']}\n\n{header}" if P.get("title") else header))
     return P, record, seeds
+
+
+def _devices() -> list[str]:
+    """The devices the Keras backend trains on (``cpu:0``, ``gpu:0``, ...)."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            return [f"{d.platform}:{d.id}" for d in jax.devices()]
+        if backend == "torch":
+            import torch
+
+            return [f"cuda:{i}" for i in range(torch.cuda.device_count())] or ["cpu:0"]
+        import tensorflow as tf
+
+        out, seen = [], {}
+        for d in tf.config.list_physical_devices():
+            kind = d.device_type.lower()
+            out.append(f"{kind}:{seen.get(kind, 0)}")
+            seen[kind] = seen.get(kind, 0) + 1
+        return out
+    except Exception:  # noqa: BLE001 (a device query is never a reason to stop a report)
+        return ["unknown"]
 
 
 def plot_examples(images, titles, n: int = 16, rows: int = 2) -> plt.Figure:

@@ -160,10 +160,14 @@ class ModelPool:
     optimizer. ``size``: models kept, and ``max_params`` their parameters in all (least recently
     used dropped first: a study's loop over seeds needs every arm of one seed kept until the next
     seed comes round; each kept parameter costs about 12 bytes with Adam's two moments);
-    ``size=0`` turns reuse off."""
+    ``size=0`` turns reuse off, and so does any backend but TensorFlow: under JAX (jax 0.10.2,
+    Keras 3.15.1) a reused model with every variable and seed state copied from a fresh build still
+    trains to other weights than that build (measured; cause not found), and reuse must never
+    change what a seed learns."""
 
     def __init__(self, size: int = 24, max_params: float = 2e8):
-        self.size, self.max_params = size, max_params
+        self.size = size if keras.backend.backend() == "tensorflow" else 0
+        self.max_params = max_params
         self._models: OrderedDict = OrderedDict()
         self.reused = 0
         self.built = 0

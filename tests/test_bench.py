@@ -2,6 +2,9 @@
 
 import os
 
+import keras
+import pytest
+
 from lib import bench
 
 
@@ -35,6 +38,7 @@ def test_concurrency_bench_runs_separate_processes_and_sums_them():
     assert out["ratio_two_one_thread"] < 2 * max(1, (os.cpu_count() or 1))
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the pool reuses models under TensorFlow only")
 def test_reuse_bench_times_both_paths_and_checks_they_agree():
     out = bench.bench_reuse("simple_cnn", 16, seeds=3, n_images=40)
     assert len(out["per_seed_s"]["rebuilt"]) == len(out["per_seed_s"]["reused"]) == 3

@@ -1,7 +1,12 @@
+import keras
 import numpy as np
+import pytest
 
 from lib import data as D
 from lib import models, train
+
+# the model pool reuses compiled models under TensorFlow only (lib/train.py ModelPool)
+POOL_REUSES = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the pool reuses models under TensorFlow only")
 
 
 def _tiny():
@@ -124,6 +129,7 @@ def _image_task():
     return D.split_task("toy", x, y, ["a", "b", "c"], seed=0)
 
 
+@POOL_REUSES
 def test_a_pooled_model_trains_exactly_as_a_freshly_built_one():
     """Reuse changes nothing but time: weights, BatchNorm statistics and dropout seed states are
     copied from the fresh build, the optimizer starts anew, the graph is the compiled one."""
@@ -148,6 +154,7 @@ def test_a_pooled_model_trains_exactly_as_a_freshly_built_one():
     assert np.isclose(float(again.optimizer.learning_rate), 3e-4) and int(again.optimizer.iterations) == 0
 
 
+@POOL_REUSES
 def test_a_trainable_change_compiles_anew_and_the_pool_restores_flags():
     task = _image_task()
     pool = train.ModelPool()
@@ -167,6 +174,7 @@ def test_a_trainable_change_compiles_anew_and_the_pool_restores_flags():
     assert a is not b
 
 
+@POOL_REUSES
 def test_the_pool_drops_the_least_recently_used_model_beyond_its_bounds():
     pool = train.ModelPool(size=2)
     a, _ = pool.take("a", *_cnn(0))
@@ -204,3 +212,10 @@ def test_min_epoch_steps_makes_an_epoch_whole_passes():
     assert h["loss"][0] != h2["loss"][0]  # an epoch of three passes averages over more steps
     h3, _ = _fit_with(d1, epochs=2, min_epoch_steps=per_pass)  # already enough: one pass
     assert h3["passes_per_epoch"] == [1.0] and h3["loss"] == h2["loss"][:2]
+
+
+def test_the_pool_reuses_nothing_under_another_backend(monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    pool = train.ModelPool()
+    a, b = _cnn(0)[0], _cnn(1)[0]
+    assert pool.take("cnn", a) is a and pool.take("cnn", b) is b and pool.reused == 0
