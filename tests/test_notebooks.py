@@ -125,3 +125,13 @@ def test_interrupted_run_leaves_nothing_finished_and_is_redone(tmp_path):
     res = make(tmp_path, str(target), check=False)
     assert res.returncode == 0, res.stderr[-3000:]
     assert target.exists()
+
+
+def test_a_smoke_report_runs_under_the_jax_backend(tmp_path):
+    """The same report under KERAS_BACKEND=jax: published, and its record names the backend."""
+    pytest.importorskip("jax")
+    res = make(tmp_path, str(tmp_path / "smoke" / "source_pretrain" / "simple_cnn.ipynb"), check=False,
+               env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert res.returncode == 0, res.stderr[-3000:]
+    (rec,) = [json.loads(p.read_text()) for p in (tmp_path / "smoke" / "source_pretrain").glob("simple_cnn.*.json")]
+    assert rec["status"] == "ok" and rec["hardware"]["keras_backend"] == "jax"
