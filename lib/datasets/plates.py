@@ -212,3 +212,19 @@ def load_plate_folder(folder: str | Path, size: int, csv: str | Path | None = No
     if bad:
         raise ValueError(f"{len(bad)} unreadable or corrupt image(s):\n  " + "\n  ".join(bad))
     return np.stack(xs), np.stack([encode(l) for l in labels.values()])
+
+
+def plate_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
+    """Per-character accuracy (each of the 7 positions and overall), whole-plate accuracy (all 7
+    right) and the most-confused (true, predicted) symbol pairs."""
+    from sklearn.metrics import confusion_matrix
+
+    pred = probs.argmax(-1)
+    right = pred == y_true
+    cm = confusion_matrix(y_true.ravel(), pred.ravel(), labels=range(len(ALPHABET)))
+    np.fill_diagonal(cm, 0)
+    order = np.argsort(cm.ravel())[::-1][:10]
+    pairs = [(ALPHABET[i // len(ALPHABET)], ALPHABET[i % len(ALPHABET)], int(cm.ravel()[i]))
+             for i in order if cm.ravel()[i] > 0]
+    return {"char_acc": float(right.mean()), "char_acc_by_position": right.mean(axis=0).tolist(),
+            "plate_acc": float(right.all(axis=1).mean()), "confused_pairs": pairs}

@@ -28,6 +28,7 @@ from lib.datasets.plates import (  # noqa: F401 (the study's names for its data)
     make_glyphs,
     make_plates,
     plate_labels_from,
+    plate_metrics,
     render_plate,
 )
 
@@ -229,22 +230,6 @@ def judge_hypotheses(acc: dict[str, list[float]], val_acc: dict[str, list[float]
     ]
 
 
-def plate_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
-    """Per-character accuracy (each of the 7 positions and overall), whole-plate accuracy (all 7
-    right) and the most-confused (true, predicted) symbol pairs."""
-    from sklearn.metrics import confusion_matrix
-
-    pred = probs.argmax(-1)
-    right = pred == y_true
-    cm = confusion_matrix(y_true.ravel(), pred.ravel(), labels=range(len(ALPHABET)))
-    np.fill_diagonal(cm, 0)
-    order = np.argsort(cm.ravel())[::-1][:10]
-    pairs = [(ALPHABET[i // len(ALPHABET)], ALPHABET[i % len(ALPHABET)], int(cm.ravel()[i]))
-             for i in order if cm.ravel()[i] > 0]
-    return {"char_acc": float(right.mean()), "char_acc_by_position": right.mean(axis=0).tolist(),
-            "plate_acc": float(right.all(axis=1).mean()), "confused_pairs": pairs}
-
-
 def judge_explanations(acc: dict[str, list[float]], noise_std: float, *, n_test: int, premises: list,
                        arm_premises: dict[str, list] | None = None, planned=None,
                        outcomes: dict[str, list] | None = None) -> list:
@@ -359,6 +344,11 @@ class Plan:
         return text
 
 
+def steps_of(p: dict) -> int | None:
+    """The run's optimizer steps, for the budget premise (``None`` for a user's plates: no seed budget)."""
+    return p["epochs"] * -(-p["n_train"] // p["batch_size"]) if not p["plate_dir"] else None
+
+
 def plan(p: dict) -> Plan:
     """The run's :class:`Plan`. The source weights' premise is read only when an arm that loads them
     can train (else ``make`` did not pre-train them first); their file is then checked now."""
@@ -366,7 +356,7 @@ def plan(p: dict) -> Plan:
     from lib import claims as C
 
     arms = all_arms(p["arms"], p["noise_sweep"])
-    steps = p["epochs"] * -(-p["n_train"] // p["batch_size"]) if not p["plate_dir"] else None
+    steps = steps_of(p)
     common = [C.enough_seeds(p["n_seeds"]), C.budget(steps, SEED_STEPS)]
     budget = [x for x in common if x.name == "training budget"]  # known before training; seeds are no reason to skip
     force = p["run_untestable"]
@@ -579,14 +569,9 @@ def needs(p: dict) -> set[tuple[str, int, str]]:
     from lib.prereqs import SOURCE_TASKS
 
     task = SOURCE_TASKS.get(str(p.get("weights", "")))
-    if not task:
-        return set()
-    steps = p["epochs"] * -(-p["n_train"] // p["batch_size"]) if not p["plate_dir"] else None
-    trains = p["run_untestable"] or claims.budget(steps, SEED_STEPS).held  # else no arm trains
-    arms = [*p["arms"], *(["pretrained+noise"] if p["noise_sweep"] else [])]
-    if trains and any(arm_policy(plate_spec(a)) != "scratch" for a in arms):
-        return {("efficientnetb0", p["image_size"], task)}
-    return set()
+    trains = p["run_untestable"] or claims.budget(steps_of(p), SEED_STEPS).held  # else no arm trains
+    pretrained = any(arm_policy(plate_spec(a)) != "scratch" for a in all_arms(p["arms"], p["noise_sweep"]))
+    return {("efficientnetb0", p["image_size"], task)} if task and trains and pretrained else set()
 
 
 def check(p: dict) -> None:
