@@ -71,6 +71,10 @@ def image_size_problem(arch: str, image_size: int) -> str | None:
 TRANSFORMS = {
     "noise": "Gaussian noise added to the training inputs; ':STD' in 0-255 pixel units, else the study's noise_std",
     "div255": "pixels divided by 255 before a model that expects 0-255 (seed 000's preprocessing bug)",
+    "resize": "the arm's images resized to ':N' px square before its model (every split: an architecture whose "
+              "source weights or smallest input need another size than the study's, InceptionV3's 75 px)",
+    "train": "train on this fraction of the training split, ':F' with 0 < F <= 1 (the same validation and test "
+             "split: seed 002's 'is the data set too small?')",
 }
 
 
@@ -102,6 +106,11 @@ def split_arm(spec: str) -> tuple[str, dict[str, float | None], float | None]:
             raise ValueError(f"arm {spec!r}: '+div255' takes no value")
         if colon and _positive(value) is None:
             raise ValueError(f"arm {spec!r}: the value after '+{name}:' must be a positive number; received {value!r}")
+        if name == "resize" and not (colon and float(_positive(value)).is_integer() and _positive(value) >= 8):
+            raise ValueError(f"arm {spec!r}: '+resize:N' needs a whole number of pixels N >= 8; received {value or 'none'!r}")
+        if name == "train" and not (colon and _positive(value) <= 1):
+            raise ValueError(f"arm {spec!r}: '+train:F' needs a fraction 0 < F <= 1 of the training split; "
+                             f"received {value or 'none'!r}")
         transforms[name] = _positive(value) if colon else None
     if at and _positive(lr) is None:
         raise ValueError(f"arm {spec!r}: the learning rate after '@' must be a positive number; received {lr!r}")
@@ -120,6 +129,16 @@ def arm_policy(spec: str) -> str:
     """``vgg16:freeze_first:2+noise@1e-4`` -> ``freeze_first`` (empty when there is none)."""
     core = str(spec).partition("@")[0].partition("~")[0].split("+")[0]
     return core.split(":")[1] if ":" in core else ""
+
+
+def arm_size(spec: str, image_size: int) -> int:
+    """The image side an arm's model sees: its ``+resize:N``, else the study's ``image_size``
+    (its source weights must exist at that size)."""
+    try:
+        n = split_arm(spec)[1].get("resize")
+    except ValueError:
+        n = None
+    return int(n) if n else int(image_size)
 
 
 def arm_problems(spec: str, image_size: int) -> list[str]:
@@ -153,7 +172,7 @@ def arm_problems(spec: str, image_size: int) -> list[str]:
                f"'~' must name weights ({', '.join(WEIGHT_NAMES)} or a .weights.h5 file)")
         if bad:
             out.append(f"arm {spec!r}: {bad}")
-    size = image_size_problem(arch, image_size)
+    size = image_size_problem(arch, arm_size(spec, image_size))
     return out + ([f"arm {spec!r}: {size}"] if size else [])
 
 

@@ -229,3 +229,24 @@ def load_d1_d2(source: str = "synthetic", *, d1_csv: str = "", d2_csv: str = "",
                              f"received d1_csv={d1_csv!r}, d2_csv={d2_csv!r}")
         return csv_tasks(d1_csv, d2_csv, label_column, seed=seed)
     raise ValueError(f"unknown data source {source!r}; use one of {DATA_SOURCES}")
+
+
+def train_fraction(task: Task, fraction: float, seed: int = 0) -> Task:
+    """``task`` with its training split cut to ``fraction`` of it, class by class (at least one
+    example per class), the validation and test splits untouched, so arms trained on different
+    amounts of data are compared on the same examples. Nested: with the same ``seed`` a smaller
+    fraction's examples are among a larger one's (one random order per class, cut at the front)."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1]; received {fraction}")
+    if fraction == 1:
+        return task
+    y = np.asarray(task.y_train)
+    labels = y if y.ndim == 1 else np.zeros(len(y), dtype="int64")  # several labels per example: no strata
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        keep.append(idx[:max(1, int(round(fraction * len(idx))))])
+    keep = np.sort(np.concatenate(keep))
+    return Task(f"{task.name} (train x{fraction:g})", task.x_train[keep], task.y_train[keep], task.x_val, task.y_val,
+                task.x_test, task.y_test, task.class_names)

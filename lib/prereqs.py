@@ -36,7 +36,7 @@ def small_data_needs(p: dict) -> set[tuple[str, int, str]]:
     """Each arm (and control arm) loads its own ``~WEIGHTS``, else the study's."""
     weights = str(p.get("weights", ""))
     arms = [*p["arms"], *[p[k] for k in ("control_arm", "positive_control_arm") if p.get(k)]]
-    return {(a.split(":")[0].lower(), p["image_size"], SOURCE_TASKS[w]) for a in arms
+    return {(a.split(":")[0].lower(), checks.arm_size(a, p["image_size"]), SOURCE_TASKS[w]) for a in arms
             if checks.arm_policy(a) != "scratch" and (w := checks.arm_weights(a, weights)) in SOURCE_TASKS}
 
 

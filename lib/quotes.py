@@ -73,6 +73,11 @@ QUOTES: dict[str, tuple[str, str]] = {
     "seed002.inceptionv3:finetune.no_better_than.": ("7 on the validation set, very similar to the ResNet results but the "
                                                      "trend still doesn’t look good.", "asker"),
     "seed002.inceptionv3:cut_unfreeze:": ("Validation accuracy is the highest so far ~0.", "asker"),
+    "seed002.vgg16:frozen.no_better_than.vgg16:frozen+train:": ("I don’t think that my data is too small (1) since in "
+                                                                "this architecture there aren’t much more trainable "
+                                                                "parameters than in my simple CNN.", "asker"),
+    "seed002.inceptionv3:frozen+resize:75~source.beats.vgg16:frozen~source": (
+        "so it’s not the size (1), it’s not the similarity (2), it must be the architecture (3).", "asker"),
     "seed002.onet:frozen~mtcnn.no_better_than.": ("so it’s not the size (1), it’s not the similarity (2), it must be "
                                                   "the architecture (3).", "asker"),
     "seed002.cut_search.agrees": ("After some trials I found that using “mixed_5”", "asker"),

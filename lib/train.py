@@ -277,7 +277,7 @@ def join_phases(first: dict[str, list[float]], second: dict[str, list[float]]) -
     out = {}
     for k in first.keys() | second.keys():
         a, b = list(first.get(k, [])), list(second.get(k, []))
-        if k == "val_epoch":
+        if k in ("val_epoch", "best_epoch"):  # epochs of the whole run, counting from its first phase
             b = [e + ran for e in b]
         out[k] = a + b
     out["phase_epochs"] = [float(ran), float(len(second.get("loss", [])))]

@@ -13,7 +13,7 @@ import numpy as np
 from lib import backbones, cache, models, train
 from lib.backbones import in_mode
 from lib.checks import POLICY_ARGS, arm_weights, hint, split_arm, stuck_at_chance
-from lib.data import Task
+from lib.data import Task, train_fraction
 from lib.models import build_mlp
 
 
@@ -409,10 +409,24 @@ def divided_by_255(task):
                 task.x_test / 255.0, task.y_test, task.class_names)
 
 
+def resized(task, size: int):
+    """The task with every split's images resized to ``size`` x ``size`` (bilinear, antialiased
+    when shrinking; ``+resize:N``) with Keras' own resize (any backend)."""
+    def one(x):
+        if x.shape[1:3] == (size, size):
+            return x
+        out = [keras.ops.convert_to_numpy(keras.ops.image.resize(x[i:i + 512], (size, size), antialias=True))
+               for i in range(0, len(x), 512)]
+        return np.concatenate(out).astype("float32") if out else np.zeros((0, size, size, x.shape[-1]), "float32")
+
+    return Task(f"{task.name} ({size} px)", one(task.x_train), task.y_train, one(task.x_val), task.y_val,
+                one(task.x_test), task.y_test, task.class_names)
+
+
 def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int, batch_size: int,
                   learning_rate: float, finetune_learning_rate: float, head_epochs: int, seed: int,
                   cache_features: bool = True, init_weights: str | None = None, validation_freq: int = 1,
-                  stop_stuck_after: int = 0, head=None, noise_std: float = 0.0):
+                  stop_stuck_after: int = 0, head=None, noise_std: float = 0.0, patience: int = 0):
     """Train one arm on ``task`` and return ``(row, history, parts)``. The one arm runner: every
     image study (small data, signs, plates, the source pre-training) trains its arms here.
 
@@ -445,6 +459,11 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     noise = float((noise_std if transforms["noise"] is None else transforms["noise"]) or 0.0) if "noise" in transforms else 0.0
     if "div255" in transforms:
         task = divided_by_255(task)
+    if "train" in transforms:
+        task = train_fraction(task, transforms["train"])
+    if transforms.get("resize"):
+        image_size = int(transforms["resize"])
+        task = resized(task, image_size)
     own_lr = arm_learning_rate(spec)
     if own_lr is not None:
         learning_rate = finetune_learning_rate = own_lr
@@ -458,6 +477,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     model, parts = POOL.take(graph, model, parts)  # same graph as an earlier seed's: trained without a new trace
     counts = models.parameter_counts(model)
     common = dict(batch_size=batch_size, seed=seed, validation_freq=validation_freq)
+    last = dict(common, patience=patience)  # the run's last (or only) phase: early stopping there
     fit_model = with_input_noise(model, noise, seed) if noise else model
     cache_features = cache_features and not noise  # noise is redrawn per batch: the base must run every step
     t0 = time.perf_counter()
@@ -465,7 +485,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
         hist = train.fit(fit_model, task, epochs=head_epochs, learning_rate=learning_rate, **common)
         unfreeze_all(parts)
         counts = models.parameter_counts(model)
-        more = train.fit(fit_model, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **common)
+        more = train.fit(fit_model, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **last)
         hist = train.join_phases(hist, more)
     elif kw["policy"] in ("cut", "cut_unfreeze") and cache_features and 0 < head_epochs < epochs:
         # the blog's two cut arms share one schedule: the new head alone on the frozen cut at
@@ -475,21 +495,21 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
         hist = train.fit(parts.head, head_task, epochs=head_epochs, learning_rate=learning_rate, **common)
         if kw["policy"] == "cut":
             more = train.fit(parts.head, head_task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate,
-                             **common)
+                             **last)
         else:
-            more = fit_split(parts, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **common)
+            more = fit_split(parts, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **last)
         hist = train.join_phases(hist, more)
     elif parts.frozen and cache_features:
-        hist = fit_cached(parts, task, epochs=epochs, learning_rate=learning_rate, **common)
+        hist = fit_cached(parts, task, epochs=epochs, learning_rate=learning_rate, **last)
     elif parts.frozen_until and cache_features:
-        hist = fit_split(parts, task, epochs=epochs, learning_rate=finetune_learning_rate, **common)
+        hist = fit_split(parts, task, epochs=epochs, learning_rate=finetune_learning_rate, **last)
     else:
         # pre-trained layers train at the fine-tuning rate whatever the policy (equal treatment: freeze_first,
         # surgical and a cut without cached features against finetune); random ones at learning_rate
         pretrained = bool(init_weights) or weights not in ("none", None)
         lr = (finetune_learning_rate if pretrained and kw["policy"] not in ("scratch", "frozen")
               else learning_rate)
-        hist = train.fit(fit_model, task, epochs=epochs, learning_rate=lr, stop_stuck_after=stop_stuck_after, **common)
+        hist = train.fit(fit_model, task, epochs=epochs, learning_rate=lr, stop_stuck_after=stop_stuck_after, **last)
     wall = time.perf_counter() - t0
     test_probs = model.predict(task.x_test, batch_size=1024, verbose=0)  # on the transformed test split (+div255)
     parts.test_probs = test_probs
@@ -531,15 +551,16 @@ def choose_learning_rate(spec: str, grid, task, image_size: int, *, seed: int,
 
 
 def pretrain_source(arch: str, task, image_size: int, *, epochs: int, batch_size: int, learning_rate: float,
-                    seed: int, out_path):
+                    seed: int, out_path, patience: int = 0):
     """Train ``arch`` from random weights on the source task and save its base's weights to
     ``out_path`` (through a temporary file, so a failed run leaves no half-written weights).
+    ``patience`` > 0: early stopping on validation accuracy, the best epoch's weights kept.
     Returns ``(row, history)`` with the source train / validation / test accuracy."""
     from pathlib import Path
 
     row, hist, parts = run_image_arm(f"{arch}:scratch", task, image_size, weights="none", epochs=epochs,
                                      batch_size=batch_size, learning_rate=learning_rate,
-                                     finetune_learning_rate=learning_rate, head_epochs=0, seed=seed)
+                                     finetune_learning_rate=learning_rate, head_epochs=0, seed=seed, patience=patience)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name.replace(".weights.h5", ".partial.weights.h5"))

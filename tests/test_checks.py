@@ -141,6 +141,20 @@ def test_the_arm_language_parses_transforms_and_learning_rates_in_one_place():
         split_arm("vgg16:frozen+noise:-1")
     with pytest.raises(ValueError, match="takes no value"):
         split_arm("vgg16:frozen+div255:2")
+    assert split_arm("vgg16:scratch+train:0.25@1e-4") == ("vgg16:scratch", {"train": 0.25}, 1e-4)
+    for bad in ("vgg16:scratch+train", "vgg16:scratch+train:2"):
+        with pytest.raises(ValueError, match="fraction 0 < F <= 1"):
+            split_arm(bad)
+    # +resize:N: the arm's model sees N px, so its size rules and source weights are N px ones
+    from lib.checks import arm_size
+
+    assert split_arm("inceptionv3:frozen+resize:75~source") == ("inceptionv3:frozen", {"resize": 75.0}, None)
+    assert arm_size("inceptionv3:frozen+resize:75~source", 32) == 75 and arm_size("vgg16:frozen", 32) == 32
+    assert arm_problems("inceptionv3:frozen+resize:75~source", 32) == []
+    assert "75" in arm_problems("inceptionv3:frozen~source", 32)[0]  # InceptionV3 at 32 px: refused, its minimum named
+    for bad in ("vgg16:frozen+resize", "vgg16:frozen+resize:7.5", "vgg16:frozen+resize:4"):
+        with pytest.raises(ValueError, match="whole number of pixels"):
+            split_arm(bad)
     with pytest.raises(ValueError, match="learning rate after '@' must be a positive number"):
         split_arm("vgg16:scratch@0")
     assert arm_problems("vgg16:frozen+noise:20", 32) == []

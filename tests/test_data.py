@@ -89,3 +89,15 @@ def test_control_tasks_are_drawn_from_what_the_source_never_trained_on():
     neg = D.shuffled_labels_task(d2, seed=0)
     assert np.array_equal(neg.y_test, d2.y_test) and not np.array_equal(neg.y_train, d2.y_train)
     assert sorted(neg.y_train) == sorted(d2.y_train)
+
+
+def test_train_fraction_cuts_only_the_training_split_per_class_and_nested():
+    x, y = np.arange(200, dtype="float32")[:, None], np.repeat([0, 1], [150, 50])
+    task = D.Task("t", x, y, x[:10], y[:10], x[10:30], y[10:30], ["a", "b"])
+    quarter, half = D.train_fraction(task, 0.25), D.train_fraction(task, 0.5)
+    assert np.bincount(quarter.y_train).tolist() == [38, 12] and np.bincount(half.y_train).tolist() == [75, 25]
+    assert set(quarter.x_train[:, 0]) < set(half.x_train[:, 0])  # nested: a quarter is inside the half
+    assert quarter.x_val is task.x_val and quarter.x_test is task.x_test  # validation and test untouched
+    assert D.train_fraction(task, 1.0) is task
+    with pytest.raises(ValueError, match="fraction"):
+        D.train_fraction(task, 0)

@@ -162,6 +162,34 @@ def test_nothing_reads_plates_or_too_small_a_budget_is_not_testable():
     assert "training budget: FAILED" in small["H1"].reason
 
 
+def test_the_seed_budget_is_the_paper_profiles_premise_and_convergence_every_runs():
+    import pandas as pd
+
+    base = {"arms": list(plates.FACTORIAL), "noise_sweep": [], "n_seeds": 3, "run_untestable": False, "epochs": 6,
+            "n_train": 1600, "batch_size": 16, "plate_dir": "", "weights": "none", "image_size": 64}
+    plan = plates.plan({**base, "seed_budget": False})
+    assert plan.trained == plates.FACTORIAL and [p.name for p in plan.common] == ["enough seeds"]
+    assert plates.needs({**base, "seed_budget": False, "weights": "source:glyphs"}) == {("efficientnetb0", 64, "glyphs")}
+    paper = plates.plan({**base, "seed_budget": True})  # 600 steps against the seed's 6,250: nothing trains
+    assert paper.trained == [] and "training budget" in next(iter(paper.skipped.values()))
+    assert plates.needs({**base, "seed_budget": True, "weights": "source:glyphs"}) == set()
+    rows = pd.DataFrame([{"arm": a, "seed": s, "stopped_early": float(a != "scratch+noise" or s < 2), "best_epoch": 4.0}
+                         for a in plates.FACTORIAL for s in range(3)])
+    got = plates.trained_premises(plan, rows)
+    assert got["pretrained"][-1].held and "early stopping ended all 3 runs" in got["pretrained"][-1].detail
+    assert not got["scratch+noise"][-1].held and "1 of 3 runs still improving" in got["scratch+noise"][-1].detail
+    nopatience = plates.trained_premises(plan, rows.drop(columns=["stopped_early", "best_epoch"]))
+    assert not nopatience["pretrained"][-1].held and "without early stopping" in nopatience["pretrained"][-1].detail
+    # an unconverged arm makes the claims that compare it not testable, the others stand
+    acc = {"scratch": [0.80, 0.82, 0.81], "scratch+noise": [0.70, 0.71, 0.69],
+           "pretrained": [0.50, 0.52, 0.51], "pretrained+noise": [0.60, 0.61, 0.62]}
+    from lib import claims as C
+    hyp = {c.id.split(".")[-1]: c for c in plates.judge_hypotheses(acc, acc, n_test=1200 * 7, margin=0.05,
+                                                                      premises=[C.enough_seeds(3)], arm_premises=got)}
+    assert hyp["H2"].verdict == "not testable here" and "scratch+noise converged: FAILED" in hyp["H2"].reason
+    assert hyp["H4"].verdict != "not testable here"  # pretrained+noise against scratch (best on validation): converged
+
+
 def _expl(acc, noise_std=40):
     from lib import claims as C
 

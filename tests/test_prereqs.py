@@ -17,12 +17,17 @@ def test_the_shipped_experiments_need_what_their_weights_name():
     assert "out/signs/country_shift.ipynb: out/source_pretrain/simple_cnn.ipynb" in rules
     assert "out/small_data/inception_cut.ipynb: out/source_pretrain/inception.ipynb" in rules
     # trains from scratch / on the published HED weights / on no source weights at all: no pre-training
-    for free in ("small_data/simple_cnn", "small_data/vgg16_plateau", "d1_d2/synthetic", "sign_detector/country_shift"):
+    for free in ("small_data/simple_cnn", "small_data/vgg16_plateau", "small_data/data_size", "d1_d2/synthetic",
+                 "sign_detector/country_shift"):
         assert f"out/{free}.ipynb:" not in rules
-    # at the default scale no plate arm trains (the training-budget premise fails before training):
-    # the glyph pre-training is no prerequisite; the smoke profile forces the arms, and then it is
-    assert "out/plates/h1_h4.ipynb:" not in rules
+    # the plate arms train at the default scale (their premises are measured, converged and reading plates):
+    # the glyph pre-training comes first; the paper profile's seed budget alone could skip them
+    assert "out/plates/h1_h4.ipynb: out/source_pretrain/glyphs.ipynb" in rules
     assert "out/smoke/plates/h1_h4.ipynb: out/smoke/source_pretrain/glyphs.ipynb" in rules
+    assert "out/small_data/data_size.ipynb:" not in rules  # HED weights and scratch: no pre-training
+    arch_rule = next(line for line in rules.splitlines() if line.startswith("out/small_data/architecture.ipynb:"))
+    for src in ("vgg16", "default", "inception"):  # the architecture report: each backbone's own shapes weights
+        assert f"out/source_pretrain/{src}.ipynb" in arch_rule.split()
     assert ".invalid" not in rules
 
 
@@ -36,6 +41,8 @@ def test_needs_reads_arms_and_weights():
     assert prereqs.needs("small_data", {**own, "arms": ["onet:frozen~mtcnn"], "control_arm": "vgg16:frozen~source"}) == {
         ("vgg16", 32, "shapes")}  # the controls' arm too
     assert prereqs.needs("signs", {"arch": "vgg16", "image_size": 48, "source_inits": ["scratch"]}) == set()
+    resized = {"weights": "hed", "image_size": 32, "arms": ["inceptionv3:frozen+resize:75~source", "resnet50:frozen~source"]}
+    assert prereqs.needs("small_data", resized) == {("inceptionv3", 75, "shapes"), ("resnet50", 32, "shapes")}
     assert prereqs.provides({"archs": ["ResNet50"], "image_size": 32, "source_task": "shapes"}) == {("resnet50", 32, "shapes")}
 
 

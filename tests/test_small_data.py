@@ -170,3 +170,18 @@ def test_the_registry_owes_exactly_the_blog_claims_a_run_judges():
          "blog_reported": {}}
     judged = [c.id for c in study.claims(_rows(), _target(), p, plan, None)]
     assert small_data_claims(p) == judged == ["seed002.vgg16:frozen.learns", "seed002.vgg16:scratch.no_better_than.vgg16:frozen"]
+
+
+def test_size_lines_read_each_arm_by_its_amount_of_training_data():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from lib.studies.small_data import size_lines
+
+    arms = ["vgg16:frozen+train:0.25", "vgg16:frozen", "simple_cnn:scratch+train:0.25", "simple_cnn:scratch"]
+    means = pd.DataFrame({"test_acc": [0.61, 0.63, 0.80, 0.90]}, index=arms)
+    lines = size_lines(means, SimpleNamespace(trained=arms))
+    assert "(vgg16:frozen, " in lines[0] and "x1 0.610, x4 0.630" in lines[0]
+    assert "(simple_cnn:scratch, " in lines[1] and "x1 0.800, x4 0.900" in lines[1]
+    assert size_lines(means.iloc[[1, 3]], SimpleNamespace(trained=arms[1::2])) == []  # one amount each: no sweep

@@ -219,3 +219,14 @@ def test_the_pool_reuses_nothing_under_another_backend(monkeypatch):
     pool = train.ModelPool()
     a, b = _cnn(0)[0], _cnn(1)[0]
     assert pool.take("cnn", a) is a and pool.take("cnn", b) is b and pool.reused == 0
+
+
+def test_join_phases_counts_epochs_from_the_first_phase():
+    from lib.train import join_phases
+
+    head = {"loss": [2.0, 1.5], "val_accuracy": [0.3, 0.4], "val_epoch": [1, 2], "steps_per_epoch": [10.0]}
+    rest = {"loss": [1.0, 0.9, 0.8], "val_accuracy": [0.6, 0.7, 0.65], "val_epoch": [1, 2, 3],
+            "steps_per_epoch": [10.0], "best_epoch": [2.0], "stopped_early": [1.0]}
+    got = join_phases(head, rest)
+    assert got["val_epoch"] == [1, 2, 3, 4, 5] and got["best_epoch"] == [4.0]  # the second phase's best is epoch 4
+    assert got["stopped_early"] == [1.0] and got["phase_epochs"] == [2.0, 3.0] and got["loss"][-1] == 0.8

@@ -182,3 +182,18 @@ def test_the_two_cut_arms_share_their_schedule_and_differ_only_in_unfreezing(tmp
     assert not np.allclose(moved, src.get_layer("block3_conv1").get_weights()[0])
     np.testing.assert_array_equal(parts.base.get_layer("block2_conv1").get_weights()[0],
                                   src.get_layer("block2_conv1").get_weights()[0])
+
+
+def test_resized_task_changes_the_side_only():
+    import numpy as np
+
+    from lib.data import Task
+    from lib.transfer import resized
+
+    x = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    task = Task("t", x, np.array([0, 1, 0]), x[:1], np.array([1]), x[:2], np.array([0, 1]), ["a", "b"])
+    big = resized(task, 75)
+    assert big.x_train.shape == (3, 75, 75, 3) and big.x_val.shape == (1, 75, 75, 3) and big.x_test.shape == (2, 75, 75, 3)
+    assert (big.y_train == task.y_train).all() and -1 < big.x_train.min() and big.x_train.max() < 256
+    assert abs(float(big.x_train.mean()) - float(x.mean())) < 2  # the same picture, more pixels
+    assert resized(task, 32).x_train is task.x_train

@@ -109,18 +109,20 @@ def parse_plate_arm(arm: str) -> dict:
 
 def run_plate_arm(arm: str, task, image_size: int, *, weights: str, epochs: int, head_epochs: int, batch_size: int,
                   learning_rate: float, finetune_learning_rate: float, noise_std: float, seed: int,
-                  cache_features: bool = True):
+                  cache_features: bool = True, patience: int = 0):
     """Train one plate arm with the shared arm runner (:func:`lib.transfer.run_image_arm`, the
     seven-character head); returns ``(row, history)`` with the plate metrics. ``task`` holds
     images and ``(n, 7)`` labels. A frozen arm without noise trains its head on cached features
-    (``cache_features``); with noise the base runs every step, since the noise is redrawn per batch."""
+    (``cache_features``); with noise the base runs every step, since the noise is redrawn per batch.
+    ``patience``: early stopping on validation character accuracy (the row's ``stopped_early`` and
+    ``best_epoch`` say whether the run converged before the epoch cap)."""
     from lib import transfer
 
     spec = plate_spec(arm)
     row, hist, parts = transfer.run_image_arm(
         spec, task, image_size, weights=weights, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         finetune_learning_rate=finetune_learning_rate, head_epochs=head_epochs, seed=seed,
-        cache_features=cache_features, head=plate_head, noise_std=noise_std)
+        cache_features=cache_features, head=plate_head, noise_std=noise_std, patience=patience)
     m = plate_metrics(task.y_test, parts.test_probs)  # the runner's own test predictions (after any +div255)
     out = {"arm": arm, "seed": seed, "noise_std": row["noise_std"], "policy": parse_plate_arm(arm)["policy"],
            "train_char_acc": row["train_acc"], "val_char_acc": row["val_acc"], "best_val_char_acc": row["best_val_acc"],
@@ -128,7 +130,9 @@ def run_plate_arm(arm: str, task, image_size: int, *, weights: str, epochs: int,
            "test_plate_correct": row["test_correct"],  # per plate: the share of its 7 characters read right
            "test_char_acc_by_position": m["char_acc_by_position"], "confused_pairs": m["confused_pairs"],
            "wall_s": row["wall_s"], "images_per_s": row["images_per_s"], "cached_features": row["cached_features"],
-           "input_max": row["input_max"], **{k: v for k, v in row.items() if k.endswith("_params")}}
+           "input_max": row["input_max"], "epochs_run": row["epochs_run"],
+           **{k: hist[k][0] for k in ("stopped_early", "best_epoch") if k in hist},
+           **{k: v for k, v in row.items() if k.endswith("_params")}}
     return out, hist
 
 
@@ -345,8 +349,19 @@ class Plan:
 
 
 def steps_of(p: dict) -> int | None:
-    """The run's optimizer steps, for the budget premise (``None`` for a user's plates: no seed budget)."""
+    """The run's optimizer steps at most (the epoch cap), for the budget premise (``None`` for a
+    user's plates: no seed budget)."""
     return p["epochs"] * -(-p["n_train"] // p["batch_size"]) if not p["plate_dir"] else None
+
+
+def budget_premise(p: dict):
+    """The seed's training budget (at least half its 6,250 optimizer steps) as a premise known
+    before training, only where the run sets ``seed_budget`` (the ``paper`` profile: the seed's
+    regime); ``None`` elsewhere. At the default scale the premises are the arms' own, measured:
+    converged (:func:`trained_premises`) and reading plates above chance."""
+    from lib import claims as C
+
+    return C.budget(steps_of(p), SEED_STEPS) if p["seed_budget"] else None
 
 
 def plan(p: dict) -> Plan:
@@ -357,18 +372,32 @@ def plan(p: dict) -> Plan:
 
     arms = all_arms(p["arms"], p["noise_sweep"])
     steps = steps_of(p)
-    common = [C.enough_seeds(p["n_seeds"]), C.budget(steps, SEED_STEPS)]
-    budget = [x for x in common if x.name == "training budget"]  # known before training; seeds are no reason to skip
+    budget = [b for b in [budget_premise(p)] if b is not None]
+    common = [C.enough_seeds(p["n_seeds"]), *budget]
     force = p["run_untestable"]
     src = (sources.source_premise("efficientnetb0", p["image_size"], p["weights"])
            if force or all(x.held for x in budget) else None)
     pretrained = [a for a in arms if parse_plate_arm(a)["policy"] != "scratch"]
     arm_premises = {a: [src] for a in pretrained if src is not None}
-    skipped = C.not_trained(arms, arm_premises, budget, force=force)
+    skipped = C.not_trained(arms, arm_premises, budget, force=force)  # the seeds are no reason to skip
     trained = [a for a in arms if a not in skipped]
     if any(a in pretrained for a in trained):  # only then are the weights loaded (lib/prereqs.py agrees)
         backbones.check_weights("efficientnetb0", p["image_size"], p["weights"])  # offline imagenet: fail now
     return Plan(arms, steps, common, src, arm_premises, skipped, trained)
+
+
+def trained_premises(plan_: Plan, rows) -> dict[str, list]:
+    """Each trained arm's premises after training: those known before (its source weights) and
+    *converged* (:func:`lib.claims.converged`: early stopping on validation ended every seed's run,
+    not the epoch cap), read from the rows' ``stopped_early`` / ``best_epoch``."""
+    from lib import claims as C
+
+    out = {a: list(v) for a, v in plan_.arm_premises.items()}
+    for arm, g in (rows.groupby("arm", sort=False) if len(rows) else []):
+        hists = [{k: [r[k]] for k in ("stopped_early", "best_epoch") if k in r and r[k] == r[k]}
+                 for r in g.sort_values("seed").to_dict("records")]
+        out.setdefault(arm, []).append(C.converged(arm, hists))
+    return out
 
 
 def load_task(p: dict):
@@ -401,7 +430,7 @@ def data_markdown(task) -> str:
 def train_kwargs(p: dict, **override) -> dict:
     """The training settings of :func:`run_plate_arm` from the run's parameters."""
     keys = ("weights", "epochs", "head_epochs", "batch_size", "learning_rate", "finetune_learning_rate", "noise_std",
-            "cache_features")
+            "cache_features", "patience")
     return {**{k: p[k] for k in keys}, **override}
 
 
@@ -564,12 +593,12 @@ def metrics(rows, plan_: Plan, acc, sweep) -> dict:
 
 def needs(p: dict) -> set[tuple[str, int, str]]:
     """The source weights a run loads (``make``'s prerequisites, :mod:`lib.prereqs`): the glyph-trained
-    EfficientNetB0 when a pre-trained arm will train (the budget premise holds, or ``run_untestable``)."""
-    from lib import claims
+    EfficientNetB0 when a pre-trained arm will train (no seed budget premise fails, or ``run_untestable``)."""
     from lib.prereqs import SOURCE_TASKS
 
     task = SOURCE_TASKS.get(str(p.get("weights", "")))
-    trains = p["run_untestable"] or claims.budget(steps_of(p), SEED_STEPS).held  # else no arm trains
+    budget = budget_premise(p)
+    trains = p["run_untestable"] or budget is None or budget.held  # else no arm trains
     pretrained = any(arm_policy(plate_spec(a)) != "scratch" for a in all_arms(p["arms"], p["noise_sweep"]))
     return {("efficientnetb0", p["image_size"], task)} if task and trains and pretrained else set()
 

@@ -17,7 +17,7 @@ from lib import backbones, report, sources, train, transfer
 from lib import claims as C
 from lib import data as D
 from lib import results
-from lib.checks import arm_weights
+from lib.checks import arm_size, arm_weights
 
 # Both controls train this arm: on shuffled labels (negative) and the true ones (positive). Its rate is
 # named in advance: the one params/small_data/simple_cnn.yaml picks on validation from its grid
@@ -58,9 +58,9 @@ def plan(p: dict) -> Plan:
     weights = {a: arm_weights(a, p["weights"]) for a in every}  # an arm's own ~WEIGHTS, else the study's
     for a, kw in specs.items():
         if kw["policy"] != "scratch":
-            backbones.check_weights(kw["arch"], p["image_size"], weights[a])
+            backbones.check_weights(kw["arch"], arm_size(a, p["image_size"]), weights[a])
     premises = {a: [q] for a, kw in specs.items() if kw["policy"] != "scratch"
-                and (q := sources.source_premise(kw["arch"], p["image_size"], weights[a])) is not None}
+                and (q := sources.source_premise(kw["arch"], arm_size(a, p["image_size"]), weights[a])) is not None}
     skipped = C.not_trained(every, premises, force=p["run_untestable"])
     return Plan({a: specs[a] for a in p["arms"]}, {a: q for a, q in premises.items() if a in p["arms"]},
                 {a: w for a, w in skipped.items() if a in p["arms"]}, [a for a in p["arms"] if a not in skipped],
@@ -70,12 +70,11 @@ def plan(p: dict) -> Plan:
 def weights_note(record, p: dict, plan_: Plan) -> None:
     """What the project's own source weights learned (``weights: source``), one line per
     architecture: weights that learned nothing on their source transfer nothing."""
-    uses = {kw["arch"] for a, kw in plan_.specs.items()
+    uses = {(kw["arch"], arm_size(a, p["image_size"])) for a, kw in plan_.specs.items()
             if kw["policy"] != "scratch" and a in plan_.trained and arm_weights(a, p["weights"]) == "source"}
-    if uses:
-        for arch in sorted(uses):
-            report.source_weights_note(record, arch, p["image_size"], "source",
-                                       label=f"Source weights used by {arch} (`notebooks/source_pretrain.ipynb`)")
+    for arch, size in sorted(uses):
+        report.source_weights_note(record, arch, size, "source",
+                                   label=f"Source weights used by {arch} at {size} px (`notebooks/source_pretrain.ipynb`)")
 
 
 def data_markdown(target, x, y, class_names) -> str:
@@ -124,11 +123,12 @@ def range_tests(arms, target, p: dict, seed: int, chosen: dict) -> dict:
     for spec in arms:
         if spec not in chosen:
             continue
-        kw = transfer.parse_arm(spec)
+        kw, size = transfer.parse_arm(spec), arm_size(spec, p["image_size"])
+        x = transfer.resized(target, size).x_train if size != p["image_size"] else target.x_train
         train.set_seed(seed)
-        model, _ = transfer.build_image_classifier(image_size=p["image_size"], n_classes=target.n_classes,
+        model, _ = transfer.build_image_classifier(image_size=size, n_classes=target.n_classes,
                                                    weights=arm_weights(spec, p["weights"]), **kw)
-        out[spec] = lr_find.range_test(model, target.x_train, target.y_train, start=lo, end=hi,
+        out[spec] = lr_find.range_test(model, x, target.y_train, start=lo, end=hi,
                                        steps=p["lr_find_steps"], batch_size=p["batch_size"], seed=seed)
         r = out[spec]
         print(f"{spec}: range test suggests {r['steep']:.1e} (steepest fall), {r['min_div10']:.1e} (minimum / 10); "
@@ -356,7 +356,7 @@ def conclusion_lines(rows, p: dict, plan_: Plan, checks, pairs) -> list[str]:
     lines += [f"- **{a}**: not trained ({why})." for a, why in plan_.skipped.items()]
     lines += [f"- {r['arm']} against {r['vs']} on test accuracy: {r['test acc difference, paired 95% interval']}."
               for r in pairs.to_dict(orient="records")]
-    return lines + domain_lines(means, p, plan_)
+    return lines + domain_lines(means, p, plan_) + size_lines(means, plan_)
 
 
 SOURCE_NAMES = {"mtcnn": "real faces (MTCNN O-Net)", "source": "the lab's shapes", "none": "no source (random)",
@@ -382,6 +382,31 @@ def domain_lines(means, p: dict, plan_: Plan) -> list[str]:
                    "If the distance between source and target held transfer back, weights from a source nearer the "
                    "target (faces) would beat those from a distant one (shapes) by more than the margin; the blog "
                    "concluded it did not (\"it's not the similarity (2)\"): the claim below judges that.")
+    return out
+
+
+def size_lines(means, plan_: Plan) -> list[str]:
+    """Seed 002's explanation (1) in words, when one arm ran on two amounts of training data or more
+    (``+train:F``): test accuracy by amount, per arm, and what the explanation predicts (more data
+    lifts the arm the blog saw stuck; an arm that learns shows what more data buys)."""
+    from lib.checks import split_arm
+
+    groups: dict = {}
+    for a in plan_.trained:
+        core, transforms, _ = split_arm(a)
+        groups.setdefault(core, {})[transforms.get("train") or 1.0] = a
+    out = []
+    for core, by_size in groups.items():
+        if len(by_size) < 2:
+            continue
+        low = min(by_size)
+        by = ", ".join(f"x{f / low:g} {means.loc[a, 'test_acc']:.3f}" for f, a in sorted(by_size.items()))
+        out.append(f"- **Explanation (1), the data size** ({core}, test accuracy by training data, x1 the blog's "
+                   f"amount): {by}.")
+    if out:
+        out.append("  If too little data held an arm back, more training faces would lift it by more than the margin; "
+                   "the blog reasoned they would not for the frozen VGG16 (few trainable parameters): the claim below "
+                   "judges that.")
     return out
 
 

@@ -58,9 +58,10 @@ def metrics(rows, task, premises: dict) -> dict:
 
 def conclusion_lines(rows, task, premises: dict) -> list[str]:
     chance = 1 / task.n_classes
-    return [f"- **{a}** reached {t:.3f} source **test** accuracy (chance {chance:.3f}): {verdict(premises[a])} "
-            f"({premises[a].detail}); its base's weights are in `{w}`."
-            for a, t, w in zip(list(premises), rows.test_acc, rows.weights_file)]
+    return [f"- **{a}** reached {r.test_acc:.3f} source **test** accuracy (chance {chance:.3f}) in {r.wall_s / 60:.1f} "
+            f"min ({r.epochs_run} epochs, best {r.best_epoch}, {r.images_per_s:.0f} images/s): {verdict(premises[a])} "
+            f"({premises[a].detail}); its base's weights are in `{r.weights_file}`."
+            for a, r in zip(list(premises), rows.itertuples())]
 
 
 def weights_path(arch: str, p: dict):
