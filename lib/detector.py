@@ -256,6 +256,13 @@ def detect(det: Detector, images: np.ndarray, *, score_threshold: float = 0.05, 
     """Boxes, scores and classes per image after per-class NMS (``tf.image.combined_non_max_suppression``)."""
 
     pred = det.model.predict(images, batch_size=batch_size, verbose=0)
+    return detections_of(det, pred, score_threshold=score_threshold, iou_threshold=iou_threshold,
+                         max_detections=max_detections)
+
+
+def detections_of(det: Detector, pred: np.ndarray, *, score_threshold: float = 0.05, iou_threshold: float = 0.45,
+                  max_detections: int = 20) -> list[dict[str, np.ndarray]]:
+    """:func:`detect` from the model's raw output ``pred`` (offsets and class logits per anchor)."""
     boxes = decode(det.anchors, pred[..., :4])  # (B, A, 4) xyxy pixels
     probs = ops.convert_to_numpy(ops.softmax(pred[..., 4:], axis=-1))[..., 1:]  # drop background
     s = float(det.grid.image_size)
@@ -263,13 +270,19 @@ def detect(det: Detector, images: np.ndarray, *, score_threshold: float = 0.05, 
         tf.constant(boxes[:, :, None, [1, 0, 3, 2]] / s, tf.float32), tf.constant(probs, tf.float32),
         max_output_size_per_class=max_detections, max_total_size=max_detections, iou_threshold=iou_threshold,
         score_threshold=score_threshold, clip_boxes=True)
-    out = []
-    for i in range(len(images)):
-        n = int(nms.valid_detections[i])
-        yxyx = nms.nmsed_boxes[i, :n].numpy() * s
-        out.append({"boxes": yxyx[:, [1, 0, 3, 2]], "scores": nms.nmsed_scores[i, :n].numpy(),
-                    "classes": nms.nmsed_classes[i, :n].numpy().astype("int64")})
-    return out
+    valid, yxyx = nms.valid_detections.numpy(), nms.nmsed_boxes.numpy() * s  # to NumPy once, not per image
+    scores, classes = nms.nmsed_scores.numpy(), nms.nmsed_classes.numpy().astype("int64")
+    return [{"boxes": yxyx[i, :n][:, [1, 0, 3, 2]], "scores": scores[i, :n], "classes": classes[i, :n]}
+            for i, n in enumerate(int(v) for v in valid)]
+
+
+def map50(truth: list[np.ndarray], detections: list[dict[str, np.ndarray]], n_classes: int) -> float:
+    """mAP@0.5 alone, COCO's (equal to :func:`coco_map`'s ``map50``, tests/test_detection_map.py) without
+    its ten IoU thresholds and four area ranges: the per-epoch validation score."""
+    from lib import detection_map
+
+    return float(detection_map.weighted_map50(detection_map.match_table(truth, detections, n_classes),
+                                              np.ones(len(truth)))[0])
 
 
 def coco_map(truth: list[np.ndarray], detections: list[dict[str, np.ndarray]], n_classes: int) -> dict[str, float]:
@@ -326,16 +339,23 @@ def make_scenes(n: int, size: int, *, country: str = "A", shift: float = 1.0, n_
 # --------------------------------------------------------------------------------- training
 
 class ValidationMAP(keras.callbacks.Callback):
-    """mAP@0.5 on the validation scenes after every epoch, as ``val_map50`` in the logs (so
-    ``EarlyStopping`` can watch it and the history keeps it)."""
+    """The validation scenes after every epoch, predicted once: their multibox loss as ``val_loss``
+    and mAP@0.5 as ``val_map50`` in the logs (so ``EarlyStopping`` can watch it and the history keeps
+    both). One forward pass where Keras' ``validation_data`` and a separate ``detect`` made two."""
 
-    def __init__(self, det: Detector, images: np.ndarray, truth: list[np.ndarray]):
+    def __init__(self, det: Detector, images: np.ndarray, truth: list[np.ndarray], encoded: np.ndarray,
+                 batch_size: int = 256):
         super().__init__()
-        self.det, self.images, self.truth = det, images, truth
+        self.det, self.images, self.truth, self.encoded, self.batch_size = det, images, truth, encoded, batch_size
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["val_map50"] = coco_map(self.truth, detect(self.det, self.images), self.det.n_classes)["map50"]
+            pred = self.det.model.predict(self.images, batch_size=self.batch_size, verbose=0)
+            losses = [self.det.model.loss(self.encoded[i:i + self.batch_size], pred[i:i + self.batch_size])
+                      for i in range(0, len(pred), self.batch_size)]  # Keras' evaluate: the mean over batches
+            sizes = [len(pred[i:i + self.batch_size]) for i in range(0, len(pred), self.batch_size)]
+            logs["val_loss"] = float(np.average([float(ops.convert_to_numpy(x)) for x in losses], weights=sizes))
+            logs["val_map50"] = map50(self.truth, detections_of(self.det, pred), self.det.n_classes)
 
 
 def fit_detector(det: Detector, train_scenes: tuple, val_scenes: tuple, *, epochs: int, batch_size: int,
@@ -354,21 +374,20 @@ def fit_detector(det: Detector, train_scenes: tuple, val_scenes: tuple, *, epoch
     train.set_seed(seed)
     compile_detector(det, learning_rate)
     timer = train.EpochTimer(label)
-    vmap = ValidationMAP(det, xv, bv)
+    vmap = ValidationMAP(det, xv, bv, yv)
     stop = keras.callbacks.EarlyStopping(monitor="val_map50", mode="max", patience=patience, min_delta=min_delta,
                                          restore_best_weights=True, start_from_epoch=min(min_epochs, max(epochs - 1, 0)))
     t_fit = []
 
-    class FitTime(keras.callbacks.Callback):  # the training part of an epoch, before validation starts
+    class FitTime(keras.callbacks.Callback):  # the training part of an epoch, before validation (vmap) starts
         def on_epoch_begin(self, epoch, logs=None):
             self._t = time.perf_counter()
 
-        def on_test_begin(self, logs=None):
+        def on_epoch_end(self, epoch, logs=None):
             t_fit.append(time.perf_counter() - self._t)
 
     hist = det.model.fit(train.make_dataset(x, y, batch_size, shuffle=True, seed=seed), epochs=epochs,
-                         validation_data=train.make_dataset(xv, yv, 256), verbose=0, shuffle=False,
-                         callbacks=[FitTime(), timer, vmap, stop])
+                         verbose=0, shuffle=False, callbacks=[FitTime(), vmap, timer, stop])
     out = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     ran = len(out["loss"])
     out["epoch_time_s"] = timer.times

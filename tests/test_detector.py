@@ -128,3 +128,18 @@ def test_built_in_scenes_are_deterministic_and_nested():
     np.testing.assert_array_equal(x, xb)
     assert all(1 <= len(q) <= 3 and q.shape[1] == 5 for q in b)
     assert all((q[:, :4] >= 0).all() and (q[:, :4] <= 64).all() for q in b)
+
+
+def test_fit_detector_validates_with_one_forward_pass_and_keras_values():
+    """val_loss and val_map50 come from one prediction of the validation scenes per epoch: the loss is
+    Keras' own evaluate, the mAP@0.5 COCO's, at the epoch whose weights early stopping restored."""
+    x, boxes = D.make_scenes(12, 64, n_classes=2, seed=0)
+    det = D.build_detector(64, 2, cut="block3_conv3", anchor_sizes=[[10, 14], [19, 26]], seed=0)
+    hist = D.fit_detector(det, (x[:8], boxes[:8]), (x[8:], boxes[8:]), epochs=2, batch_size=4, learning_rate=1e-3,
+                          patience=5, seed=0)
+    assert len(hist["val_loss"]) == len(hist["val_map50"]) == 2 and hist["img_per_s"][0] > 0
+    best = int(hist["best_epoch"][0]) - 1  # restore_best_weights: the model holds this epoch's weights
+    keras_loss = det.model.evaluate(x[8:], D.encode_all(det.anchors, boxes[8:]), batch_size=256, verbose=0)
+    assert hist["val_loss"][best] == pytest.approx(float(np.atleast_1d(keras_loss)[0]), rel=1e-4)
+    found = D.detect(det, x[8:])
+    assert hist["val_map50"][best] == pytest.approx(D.coco_map(boxes[8:], found, 2)["map50"], abs=1e-9)
