@@ -185,3 +185,20 @@ def test_size_lines_read_each_arm_by_its_amount_of_training_data():
     assert "(vgg16:frozen, " in lines[0] and "x1 0.610, x4 0.630" in lines[0]
     assert "(simple_cnn:scratch, " in lines[1] and "x1 0.800, x4 0.900" in lines[1]
     assert size_lines(means.iloc[[1, 3]], SimpleNamespace(trained=arms[1::2])) == []  # one amount each: no sweep
+
+
+def test_architecture_lines_compare_architectures_under_one_policy():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from lib.studies.small_data import architecture_lines
+    from lib.transfer import parse_arm
+
+    arms = ["vgg16:frozen~source", "resnet50:frozen~source", "inceptionv3:frozen+resize:75~source"]
+    means = pd.DataFrame({"test_acc": [0.60, 0.70, 0.80]}, index=arms)
+    plan = SimpleNamespace(trained=arms, specs={a: parse_arm(a) for a in arms})
+    (line,) = architecture_lines(means, plan)
+    assert "(frozen, " in line and "vgg16 0.600, resnet50 0.700, inceptionv3 0.800" in line
+    one = SimpleNamespace(trained=arms[:1], specs={arms[0]: parse_arm(arms[0])})
+    assert architecture_lines(means, one) == []  # one architecture: nothing to compare

@@ -356,7 +356,7 @@ def conclusion_lines(rows, p: dict, plan_: Plan, checks, pairs) -> list[str]:
     lines += [f"- **{a}**: not trained ({why})." for a, why in plan_.skipped.items()]
     lines += [f"- {r['arm']} against {r['vs']} on test accuracy: {r['test acc difference, paired 95% interval']}."
               for r in pairs.to_dict(orient="records")]
-    return lines + domain_lines(means, p, plan_) + size_lines(means, plan_)
+    return lines + domain_lines(means, p, plan_) + size_lines(means, plan_) + architecture_lines(means, plan_)
 
 
 SOURCE_NAMES = {"mtcnn": "real faces (MTCNN O-Net)", "source": "the lab's shapes", "none": "no source (random)",
@@ -407,6 +407,27 @@ def size_lines(means, plan_: Plan) -> list[str]:
         out.append("  If too little data held an arm back, more training faces would lift it by more than the margin; "
                    "the blog reasoned they would not for the frozen VGG16 (few trainable parameters): the claim below "
                    "judges that.")
+    return out
+
+
+def architecture_lines(means, plan_: Plan) -> list[str]:
+    """Seed 002's explanation (3) in words, when two architectures or more ran under one policy (not
+    scratch): test accuracy by architecture, and what the explanation predicts."""
+    groups: dict = {}
+    for a in plan_.trained:
+        kw = plan_.specs[a]
+        if kw["policy"] != "scratch":
+            groups.setdefault(kw["policy"], {}).setdefault(kw["arch"], a)
+    out = []
+    for policy, by_arch in groups.items():
+        if len(by_arch) < 2:
+            continue
+        by = ", ".join(f"{arch} {means.loc[a, 'test_acc']:.3f}" for arch, a in by_arch.items())
+        out.append(f"- **Explanation (3), the architecture** ({policy}, test accuracy by architecture, each on its "
+                   f"arm's weights): {by}. If the architecture decided the outcome, architectures on sources of "
+                   "comparable skill would differ by more than the margin on the same faces and budget; the blog "
+                   "concluded it did (\"it must be the architecture (3)\") and found Inception best: the claim below "
+                   "judges InceptionV3 against VGG16.")
     return out
 
 
