@@ -19,7 +19,13 @@
    and whether both give the same losses. Target: above 1x with the same losses.
 5. The feature cache (``lib/cache.py``): hits over lookups in the ledger of the outputs root's
    runs (after ``make all``: its hit ratio), and the forward-pass seconds the hits saved.
-6. Every study's arms, read from the run records (no compute): training seconds per seed and the
+6. Detector validation: one epoch's validation of the sign detector as it runs now (one forward pass:
+   multibox loss and mAP@0.5 from the same predictions, :class:`lib.detector.ValidationMAP`) against
+   the earlier two passes (Keras' ``evaluate`` on ``validation_data``, then ``detect`` and the full
+   COCOeval), timed alternately in one process, and what it buys a target-country epoch (40 training
+   scenes at batch 8, 40 validation scenes) and a source one (120 training scenes); both paths must
+   give the same loss and mAP. Target: above 1x with the same values.
+7. Every study's arms, read from the run records (no compute): training seconds per seed and the
    speed-up against each study's slowest arm.
 
 Usage: ``python -m lib.bench [--arch vgg16] [--image-size 32] [--epochs 10,30] [--out outputs/bench/bench.json]``
@@ -177,6 +183,49 @@ def bench_reuse(arch: str = "resnet50", image_size: int = 32, seeds: int = 3, n_
             "same_losses": losses["rebuilt"] == losses["reused"], "per_seed_s": out}
 
 
+def bench_detector_validation(repeats: int = 5) -> dict:
+    """Seconds per validation of the sign detector, the one-pass callback against the earlier two
+    passes (medians over ``repeats``, alternated), and per training epoch of 40 scenes."""
+    import numpy as np
+
+    from lib import detector as D, train
+
+    x, b = D.make_scenes(80, 64, n_classes=4, seed=0)
+    xv, bv = x[40:], b[40:]
+    det = D.build_detector(64, 4, cut="block3_conv3", anchor_sizes=[[10, 14], [19, 26]], seed=0)
+    D.compile_detector(det, 1e-3)
+    yv = D.encode_all(det.anchors, bv)
+    val_ds, train_ds = train.make_dataset(xv, yv, 256), train.make_dataset(x[:40], D.encode_all(det.anchors, b[:40]), 8)
+    callback, values = D.ValidationMAP(det, xv, bv, yv), {}
+
+    def two_passes():
+        values["two"] = (float(det.model.evaluate(val_ds, verbose=0)), D.coco_map(bv, D.detect(det, xv), 4)["map50"])
+
+    def one_pass():
+        logs: dict = {}
+        callback.on_epoch_end(0, logs)
+        values["one"] = (logs["val_loss"], logs["val_map50"])
+
+    def epoch():
+        det.model.fit(train_ds, epochs=1, verbose=0)
+
+    times: dict[str, list] = {"two": [], "one": [], "train": []}
+    for f in (two_passes, one_pass, epoch):
+        f()  # traced once before timing
+    for _ in range(repeats):
+        for k, f in (("two", two_passes), ("one", one_pass), ("train", epoch)):
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    two_passes(), one_pass()  # the values at the same weights
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    same = bool(np.isclose(values["two"][0], values["one"][0], rtol=1e-5) and abs(values["two"][1] - values["one"][1]) < 1e-9)
+    return {"what": "VGG16 to block3_conv3 SSD, 64 px, 40 validation scenes; a training epoch is 40 scenes at batch 8",
+            "two_passes_s": med["two"], "one_pass_s": med["one"], "train_epoch_s": med["train"],
+            "ratio": med["two"] / med["one"], "target_epoch_ratio": (med["train"] + med["two"]) / (med["train"] + med["one"]),
+            "source_epoch_ratio": (3 * med["train"] + med["two"]) / (3 * med["train"] + med["one"]), "same_values": same}
+
+
 def cache_summary(root: Path) -> dict:
     """The feature cache's ledger under the outputs ``root`` (what ``make all`` looked up)."""
     from lib import cache
@@ -218,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     pipe = bench_pipeline(args.image_size, max(epoch_list[0] // 2, 3), args.n_images)
     conc = bench_concurrency()
     reuse = bench_reuse()
+    detval = bench_detector_validation()
     feat = cache_summary(Path(args.out).parent.parent)
     from lib import records
 
@@ -240,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
                  reuse["ratio"] > 1 and reuse["same_losses"],
                  f"{reuse['rebuilt_s']:.1f} s vs {reuse['reused_s']:.1f} s, {reuse['saving_s']:.1f} s saved per model; "
                  f"same losses: {'yes' if reuse['same_losses'] else 'NO'}; {reuse['what']}"))
+    rows.append(("detector validation: two passes / one", f"{detval['ratio']:.2f}x", "> 1",
+                 detval["ratio"] > 1 and detval["same_values"],
+                 f"{detval['two_passes_s']:.2f} s vs {detval['one_pass_s']:.2f} s; a target epoch "
+                 f"{detval['target_epoch_ratio']:.2f}x, a source epoch {detval['source_epoch_ratio']:.2f}x faster; "
+                 f"same loss and mAP: {'yes' if detval['same_values'] else 'NO'}; {detval['what']}"))
     if feat["lookups"]:
         rows.append(("feature cache hit ratio (this outputs root's runs)", f"{feat['ratio']:.2f}", "> 0", feat["ratio"] > 0,
                      f"{feat['hit']} hits, {feat['miss']} misses, {feat['skip']} too large, over {feat['runs']} run(s); "
@@ -258,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         for row in ledger:
             print(f"  {row['run']:<26} {row['arm']:<30} {row['seconds']:>9.1f} s  {row['speedup']:>7.1f}x"
                   + (f"  {row['images_per_s']:>7.0f} img/s" if row.get("images_per_s") else ""))
-    result = {"cached_features": cached, "pipeline": pipe, "concurrency": conc, "graph_reuse": reuse, "feature_cache": feat,
+    result = {"cached_features": cached, "pipeline": pipe, "concurrency": conc, "graph_reuse": reuse,
+              "detector_validation": detval, "feature_cache": feat,
               "studies": ledger, "hardware": records.hardware(),
               "versions": records.package_versions(), "when": records.now_iso()}
     records.write_json_atomic(Path(args.out), result)

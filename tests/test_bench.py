@@ -46,6 +46,13 @@ def test_reuse_bench_times_both_paths_and_checks_they_agree():
     assert abs(out["ratio"] - out["rebuilt_s"] / out["reused_s"]) < 1e-9
 
 
+def test_detector_validation_bench_times_both_paths_and_checks_they_agree():
+    out = bench.bench_detector_validation(repeats=1)
+    assert out["same_values"] is True  # one pass must give Keras' loss and COCO's mAP@0.5
+    assert out["two_passes_s"] > 0 and out["one_pass_s"] > 0 and out["target_epoch_ratio"] > 0
+    assert abs(out["ratio"] - out["two_passes_s"] / out["one_pass_s"]) < 1e-9
+
+
 def test_cache_summary_reads_the_ledger_of_an_outputs_root(tmp_path):
     import json
 
@@ -73,6 +80,9 @@ def test_main_prints_every_measure_with_its_target(tmp_path, monkeypatch, capsys
                                                             "alone_img_s": 100, "ratio_two_default": 0.98, "what": "w"})
     monkeypatch.setattr(bench, "bench_reuse", lambda: {"ratio": 2.3, "same_losses": True, "rebuilt_s": 18.0,
                                                       "reused_s": 8.0, "saving_s": 10.0, "what": "w"})
+    monkeypatch.setattr(bench, "bench_detector_validation", lambda: {
+        "ratio": 2.8, "same_values": True, "two_passes_s": 2.0, "one_pass_s": 0.7, "target_epoch_ratio": 1.4,
+        "source_epoch_ratio": 1.2, "what": "w"})
     ledger = tmp_path / ".cache" / "features"
     ledger.mkdir(parents=True)
     (ledger / "ledger.jsonl").write_text("\n".join(json.dumps({"event": e, "compute_s": 2.0, "run": "r"})
@@ -81,6 +91,7 @@ def test_main_prints_every_measure_with_its_target(tmp_path, monkeypatch, capsys
     assert bench.main(["--epochs", "10", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "graph reuse: seconds per model, rebuilt / reused" in text and "2.3x" in text
+    assert "detector validation: two passes / one" in text and "2.80x" in text and "a target epoch 1.40x" in text
     assert "feature cache hit ratio" in text and "0.75" in text and "3 hits, 1 misses" in text
     saved = json.loads(out.read_text())
     assert saved["graph_reuse"]["ratio"] == 2.3 and saved["feature_cache"]["hit"] == 3
