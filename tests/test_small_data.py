@@ -26,6 +26,16 @@ def test_comparisons_are_paired_against_the_reference_only():
     assert row["arm"] == "vgg16:frozen" and row["vs"] == "vgg16:scratch"
     assert row["test acc difference, paired 95% interval"].startswith("+0.350")
     assert study.comparisons(_rows(), ["vgg16:frozen"], "vgg16:scratch", n_test=100).empty  # reference not trained
+    # with each test example's outcome kept, the interval is paired over examples too (the claims' term)
+    rng = np.random.default_rng(0)
+    base = rng.random((3, 100)) < 0.5
+    rows = _rows().assign(test_correct=[(base[s] | (rng.random(100) < 0.7)).astype(float) if a == "vgg16:frozen"
+                                        else base[s].astype(float) for a, s in zip(_rows().arm, _rows().seed)])
+    rows["test_acc"] = [np.mean(c) for c in rows.test_correct]
+    text = study.comparisons(rows, ["vgg16:frozen", "vgg16:scratch"], "vgg16:scratch", 100).iloc[0, 2]
+    acc = study.per_seed(rows)
+    unpaired = C.paired_interval(acc["vgg16:frozen"], acc["vgg16:scratch"], 100)
+    assert "test examples (paired)" in text and "unpaired" in unpaired.text() and text != unpaired.text()
 
 
 def test_pitfalls_name_the_stuck_arm_and_a_bn_layer_in_training_mode():

@@ -246,10 +246,15 @@ def per_seed(rows) -> dict[str, list[float]]:
 
 
 def comparisons(rows, arms, reference: str, n_test: int):
-    """Every trained arm against ``reference`` on test accuracy, paired 95% interval."""
+    """Every trained arm against ``reference`` on test accuracy, 95% interval paired by seed and, when
+    the rows keep each test example's outcome (``test_correct``), over the test examples too (the
+    claims' own test term; without them two independent binomials, wider)."""
     acc = per_seed(rows)
+    correct = (rows.sort_values("seed").groupby("arm")["test_correct"].apply(list).to_dict()
+               if "test_correct" in rows else {})
     return pd.DataFrame([{"arm": a, "vs": reference, "test acc difference, paired 95% interval":
-                          C.paired_interval(acc[a], acc[reference], n_test).text()}
+                          C.paired_interval(acc[a], acc[reference], n_test,
+                                            outcomes=C.paired_outcomes(correct.get(a), correct.get(reference))).text()}
                          for a in arms if a != reference and reference in arms])
 
 
