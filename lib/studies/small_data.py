@@ -357,7 +357,8 @@ def conclusion_lines(rows, p: dict, plan_: Plan, checks, pairs) -> list[str]:
     blog = p["blog_reported"]
     lines = [f"- **{a}**: train {means.loc[a, 'train_acc']:.3f}, validation {means.loc[a, 'val_acc']:.3f}, test "
              f"{means.loc[a, 'test_acc']:.3f}" + (f" (blog: {blog[a]})" if a in blog else "")
-             + (" — stuck at chance" if a in stuck else "") for a in plan_.trained]
+             + (" — at chance on validation in a seed (the pitfall check; the verdict is the claims table's)"
+                if a in stuck else "") for a in plan_.trained]
     lines += [f"- **{a}**: not trained ({why})." for a, why in plan_.skipped.items()]
     lines += [f"- {r['arm']} against {r['vs']} on test accuracy: {r['test acc difference, paired 95% interval']}."
               for r in pairs.to_dict(orient="records")]
