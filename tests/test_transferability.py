@@ -214,3 +214,18 @@ def test_the_rank_interval_resamples_seeds_and_test_images():
                          for s in range(3)])
     assert rank_interval(est, rows, "logme", "AnB") == (1.0, 1.0)
     assert rank_interval(est, rows.drop(columns="test_correct"), "logme", "AnB") is None
+
+
+def test_an_arm_validated_once_at_the_end_trains_and_scores_as_one_validated_every_epoch():
+    from lib.data import split_task
+    from lib.studies.transferability import yosinski_arm
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (60, 16, 16, 3)).astype("float32")
+    task = split_task("noise", x, np.arange(60) % 2, ["a", "b"], seed=0)
+    common = dict(arch="simple_cnn", image_size=16, src=None, epochs=3, batch_size=8, learning_rate=1e-3, seed=0)
+    every, h_every, _ = yosinski_arm("B", None, task, validation_freq=1, **common)
+    once, h_once, _ = yosinski_arm("B", None, task, **common)
+    assert len(h_every["val_accuracy"]) == 3 and len(h_once["val_accuracy"]) == 1 and h_once["val_epoch"] == [3]
+    assert once["val_acc"] == every["val_acc"] and once["test_acc"] == every["test_acc"]
+    assert h_once["loss"] == h_every["loss"]  # validation never steers training here

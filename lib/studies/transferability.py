@@ -201,11 +201,14 @@ def base_weights(base) -> dict[str, list]:
 
 
 def yosinski_arm(kind: str, cut: str | None, task, *, arch: str, image_size: int, src: dict[str, list] | None,
-                 epochs: int, batch_size: int, learning_rate: float, seed: int):
+                 epochs: int, batch_size: int, learning_rate: float, seed: int, validation_freq: int | None = None):
     """Train one arm and return ``(row, history, parts)``. ``src``: the weights the first blocks
     are copied from (the source base for AnB/AnB+, the B network's base for BnB); ``cut``: the last
     copied layer (``None`` for B). Frozen prefixes train on their output, computed once
-    (:func:`lib.transfer.fit_split`), which equals end-to-end training."""
+    (:func:`lib.transfer.fit_split`), which equals end-to-end training. Every arm trains its whole
+    budget (Yosinski's protocol: no early stopping), and only the last epoch's validation accuracy
+    is read (the depth chosen on validation), so validation runs once, after the last epoch
+    (``validation_freq`` defaults to ``epochs``; training never reads it, so the run is the same)."""
     from lib import train, transfer
 
     if kind not in YOSINSKI_ARMS:
@@ -214,7 +217,8 @@ def yosinski_arm(kind: str, cut: str | None, task, *, arch: str, image_size: int
     model, parts = transfer.build_image_classifier(arch, image_size, task.n_classes, policy="scratch")
     model, parts = transfer.POOL.take(("yosinski", arch, image_size, task.n_classes, kind, cut), model, parts)
     base = parts.base
-    common = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
+    common = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+                  validation_freq=validation_freq or epochs)
     if kind != "B":
         stop = copy_up_to(base, src, cut)
         if kind in ("AnB", "BnB"):
