@@ -13,7 +13,8 @@ import math
 from pathlib import Path
 
 # architecture -> smallest input side (pixels) it accepts; the registry in lib/backbones.py agrees
-ARCHS = {"simple_cnn": 8, "vgg16": 32, "resnet50": 32, "inceptionv3": 75, "efficientnetb0": 32, "onet": 27}
+ARCHS = {"simple_cnn": 8, "vgg16": 32, "resnet50": 32, "inceptionv3": 75, "efficientnetb0": 32, "onet": 27,
+         "plate_cnn": 16}
 # image-arm policy -> how many arguments follow it (lib/transfer.py POLICIES)
 POLICY_ARGS = {"scratch": 0, "frozen": 0, "finetune": 0, "freeze_first": 1, "cut": 1, "cut_unfreeze": 2,
                "two_stage": 0, "surgical": 1}
@@ -21,7 +22,7 @@ POLICY_ARGS = {"scratch": 0, "frozen": 0, "finetune": 0, "freeze_first": 1, "cut
 BLOCKS = {"simple_cnn": ["block1", "block2", "block3"], "vgg16": [f"block{i}" for i in range(1, 6)],
           "resnet50": [f"conv{i}" for i in range(1, 6)], "inceptionv3": [f"mixed{i}" for i in range(11)],
           "efficientnetb0": ["stem", *[f"block{i}" for i in range(1, 8)], "top"],
-          "onet": [f"block{i}" for i in range(1, 5)]}
+          "onet": [f"block{i}" for i in range(1, 5)], "plate_cnn": [f"block{i}" for i in range(1, 5)]}
 # published weights that only one architecture can load
 WEIGHTS_ARCH = {"hed": "vgg16", "mtcnn": "onet"}
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"

@@ -13,6 +13,7 @@ EXPECTED = {  # arch: (first block, last block, number of blocks)
     "inceptionv3": ("mixed0", "mixed10", 11),
     "efficientnetb0": ("stem", "top", 9),
     "onet": ("block1", "block4", 4),
+    "plate_cnn": ("block1", "block4", 4),
 }
 
 

@@ -166,13 +166,16 @@ def test_the_seed_budget_is_the_paper_profiles_premise_and_convergence_every_run
     import pandas as pd
 
     base = {"arms": list(plates.FACTORIAL), "noise_sweep": [], "n_seeds": 3, "run_untestable": False, "epochs": 6,
-            "n_train": 1600, "batch_size": 16, "plate_dir": "", "weights": "none", "image_size": 64}
+            "n_train": 1600, "batch_size": 16, "plate_dir": "", "weights": "none", "image_size": 64,
+            "arch": "efficientnetb0"}
     plan = plates.plan({**base, "seed_budget": False})
     assert plan.trained == plates.FACTORIAL and [p.name for p in plan.common] == ["enough seeds"]
     assert plates.needs({**base, "seed_budget": False, "weights": "source:glyphs"}) == {("efficientnetb0", 64, "glyphs")}
     paper = plates.plan({**base, "seed_budget": True})  # 600 steps against the seed's 6,250: nothing trains
     assert paper.trained == [] and "training budget" in next(iter(paper.skipped.values()))
     assert plates.needs({**base, "seed_budget": True, "weights": "source:glyphs"}) == set()
+    assert plates.needs({**base, "seed_budget": False, "weights": "source:glyphs", "arch": "plate_cnn"}) == {
+        ("plate_cnn", 64, "glyphs")}
     rows = pd.DataFrame([{"arm": a, "seed": s, "stopped_early": float(a != "scratch+noise" or s < 2), "best_epoch": 4.0}
                          for a in plates.FACTORIAL for s in range(3)])
     got = plates.trained_premises(plan, rows)
@@ -230,6 +233,42 @@ def test_run_plate_arm_cached_and_noisy_tiny():
     assert not row["cached_features"] and row["noise_std"] == 30.0
     row, _ = plates.run_plate_arm("pretrained_div255", task, 32, **kw)
     assert row["input_max"] <= 1.0
+    row, hist = plates.run_plate_arm("scratch", task, 32, **kw, arch="plate_cnn", head="columns")
+    assert row["policy"] == "scratch" and 0 <= row["test_char_acc"] <= 1
+
+
+def test_the_column_head_keeps_the_columns_and_the_seeds_pools_them():
+    seed = plates.plate_head((4, 4, 8), pool="seed")
+    cols = plates.plate_head((4, 4, 8), pool="columns")
+    assert seed.output_shape == cols.output_shape == (None, 7, 35)
+    assert cols.get_layer("char0_dense").kernel.shape == (4 * 8, 360)  # four columns of eight channels
+    assert seed.get_layer("char0_dense").kernel.shape == (8, 360)
+    with pytest.raises(ValueError, match="did you mean 'columns'"):
+        plates.plate_head((4, 4, 8), pool="column")
+
+
+def test_h1_is_about_efficientnet_and_another_base_leaves_it_not_testable():
+    from lib import claims as C
+
+    acc = {"scratch": [0.80, 0.82, 0.81], "scratch+noise": [0.70, 0.71, 0.69],
+           "pretrained": [0.50, 0.52, 0.51], "pretrained+noise": [0.60, 0.61, 0.62]}
+    kw = dict(n_test=1200 * 7, margin=0.05, premises=[C.enough_seeds(3)])
+    seed = {c.id: c for c in plates.judge_hypotheses(acc, acc, **kw)}
+    stand_in = {c.id: c for c in plates.judge_hypotheses(acc, acc, **kw, arch="plate_cnn")}
+    assert seed["plates.H1"].verdict == "reproduced"
+    assert stand_in["plates.H1"].verdict == "not testable here" and "plate_cnn" in stand_in["plates.H1"].reason
+    assert {k: c.verdict for k, c in stand_in.items() if k != "plates.H1"} == {
+        k: c.verdict for k, c in seed.items() if k != "plates.H1"}  # H2-H4 do not depend on the base's name
+
+
+def test_check_refuses_an_unknown_base_or_head():
+    from lib import params as P
+
+    defaults = P.read_parameters("notebooks/plates.ipynb").defaults()
+    P.check_study("plates", defaults, source="test")  # the defaults pass
+    with pytest.raises(P.ParameterError, match="(?s)arch: unknown architecture 'plate_cn'.*did you mean 'plate_cnn'"
+                                               ".*head: unknown plate head 'colums'"):
+        P.check_study("plates", {**defaults, "arch": "plate_cn", "head": "colums"}, source="test")
 
 
 def test_near_chance_uses_one_named_margin():

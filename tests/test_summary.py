@@ -206,7 +206,7 @@ def test_counts_by_study_keep_not_testable_apart(tmp_path):
     rows = {r["study"]: r for r in summary.counts_by_study(summary.summarise(tmp_path))}
     assert rows["small_data"]["not testable here"] == 1 and rows["small_data"]["reproduced"] == 1
     assert rows["small_data"]["controls passed"] == "none" and rows["d1_d2"]["controls passed"] == "1/1"
-    assert rows["plates"]["open"] == 3 + 4 + 1  # fixes, h1_h4, noise_sweep: no record
+    assert rows["plates"]["open"] == 4 + 3 + 1  # h1_h4: H1-H4, the three fixes, the noise strength; no record
 
 
 def test_front_page_groups_reports_by_document_and_kind_with_their_records(tmp_path):

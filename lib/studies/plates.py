@@ -11,10 +11,11 @@ perspective, blur, lighting and, sometimes, a smudge over part of one character.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-from lib.checks import arm_policy, hint, image_size_problem, raise_problems, weights_problem
+from lib.checks import ARCHS, arm_policy, hint, image_size_problem, raise_problems, weights_problem
 from lib.datasets.plates import (  # noqa: F401 (the study's names for its data)
     ALPHABET,
     FONTS,
@@ -45,14 +46,28 @@ from lib.studies.plate_figures import (  # noqa: F401 (the notebook reads them a
 )
 
 
-def plate_head(feature_shape, n_chars: int = N_CHARS, n_symbols: int = len(ALPHABET)):
+HEADS = {"seed": "the seed's: global average pooling, then the 7 branches (every position sees the same pooled "
+                 "features)",
+         "columns": "average over the height only, keeping the plate's columns, then the 7 branches (each branch "
+                    "can read where its character is; a named deviation at the 2-core scale)"}
+
+
+def plate_head(feature_shape, n_chars: int = N_CHARS, n_symbols: int = len(ALPHABET), pool: str = "seed"):
     """The seed's head: GlobalAveragePooling -> Dropout 0.2 -> ``n_chars`` branches of [Dense 360
     -> BatchNorm -> ReLU -> Dropout 0.2 -> Dense ``n_symbols`` softmax] -> Concatenate -> Reshape
-    ``(n_chars, n_symbols)``."""
+    ``(n_chars, n_symbols)``. ``pool="columns"`` averages the feature map over its height only and
+    flattens the columns instead (:data:`HEADS`): a global pool leaves the branches to infer
+    character positions from the base's border effects, which a frozen base cannot learn."""
     import keras
 
+    if pool not in HEADS:
+        raise ValueError(f"unknown plate head {pool!r}{hint(pool, HEADS, 1)} (known: {', '.join(HEADS)})")
     inputs = keras.Input(feature_shape, name="features")
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(inputs)
+    if pool == "seed":
+        x = keras.layers.GlobalAveragePooling2D(name="gap")(inputs)
+    else:
+        x = keras.layers.AveragePooling2D((feature_shape[0], 1), name="column_pool")(inputs)
+        x = keras.layers.Flatten(name="columns")(x)
     x = keras.layers.Dropout(0.2, name="dropout")(x)
     branches = []
     for k in range(n_chars):
@@ -65,33 +80,34 @@ def plate_head(feature_shape, n_chars: int = N_CHARS, n_symbols: int = len(ALPHA
     return keras.Model(inputs, out, name="plate_head")
 
 
-def build_plate_model(image_size: int, *, weights: str = "none", policy: str = "frozen", arch: str = "efficientnetb0"):
-    """The seed's model: ``arch`` without top (preprocessing inside) -> :func:`plate_head`, built
-    by :func:`lib.transfer.build_image_classifier` (``policy``: one of its policies; ``frozen``
-    keeps BatchNorm in inference mode). Returns ``(model, parts)``."""
+def build_plate_model(image_size: int, *, weights: str = "none", policy: str = "frozen", arch: str = "efficientnetb0",
+                      head: str = "seed"):
+    """The seed's model: ``arch`` without top (preprocessing inside) -> :func:`plate_head` (``head``:
+    its pooling, :data:`HEADS`), built by :func:`lib.transfer.build_image_classifier` (``policy``:
+    one of its policies; ``frozen`` keeps BatchNorm in inference mode). Returns ``(model, parts)``."""
     from lib import transfer
 
     return transfer.build_image_classifier(arch, image_size, len(ALPHABET), policy=policy, weights=weights,
-                                           head=plate_head)
+                                           head=partial(plate_head, pool=head))
 
 
-# The study's arm names in the arm language of lib/transfer.py (arch:policy[+transform]), and what
-# each is: the seed's 2x2 (pretrained or scratch, with or without noise), the accepted answer's
+# The study's arm names in the arm language of lib/transfer.py (arch:policy[+transform], the run's
+# ``arch`` in front), and what each is: the seed's 2x2 (pretrained or scratch, with or without noise), the accepted answer's
 # fixes and the silent-failure arm. ``+noise`` adds Gaussian noise of the study's ``noise_std``
 # (0-255 pixel units) to training inputs; ``+noise:50`` sets the strength.
 PLATE_ARMS = {
-    "scratch": ("efficientnetb0:scratch", "random weights, every layer trained"),
-    "pretrained": ("efficientnetb0:frozen", "source weights, base frozen (the seed's set-up)"),
-    "finetune": ("efficientnetb0:finetune", "source weights, every layer trained from the start"),
-    "two_stage": ("efficientnetb0:two_stage", "head on the frozen base first, then every layer at the fine-tune rate"),
-    "pretrained_div255": ("efficientnetb0:frozen+div255",
+    "scratch": ("scratch", "random weights, every layer trained"),
+    "pretrained": ("frozen", "source weights, base frozen (the seed's set-up)"),
+    "finetune": ("finetune", "source weights, every layer trained from the start"),
+    "two_stage": ("two_stage", "head on the frozen base first, then every layer at the fine-tune rate"),
+    "pretrained_div255": ("frozen+div255",
                           "as pretrained, but pixels divided by 255 before the model (a preprocessing bug)"),
 }
 
 
-def plate_spec(arm: str) -> str:
-    """A study arm in the arm language: ``pretrained+noise:50`` -> ``efficientnetb0:frozen+noise:50``.
-    Unknown names and transforms are refused (no TensorFlow)."""
+def plate_spec(arm: str, arch: str = "efficientnetb0") -> str:
+    """A study arm in the arm language of ``arch``: ``pretrained+noise:50`` ->
+    ``efficientnetb0:frozen+noise:50``. Unknown names and transforms are refused (no TensorFlow)."""
 
     from lib.checks import split_arm
 
@@ -101,7 +117,7 @@ def plate_spec(arm: str) -> str:
                          "optionally +noise[:STD])")
     if plus and rest.partition(":")[0] != "noise":
         raise ValueError(f"plate arm {arm!r}: only '+noise' or '+noise:STD' may follow the name")
-    spec = PLATE_ARMS[name][0] + plus + rest
+    spec = f"{arch}:{PLATE_ARMS[name][0]}{plus}{rest}"
     try:
         split_arm(spec)
     except ValueError as exc:
@@ -122,20 +138,21 @@ def parse_plate_arm(arm: str) -> dict:
 
 def run_plate_arm(arm: str, task, image_size: int, *, weights: str, epochs: int, head_epochs: int, batch_size: int,
                   learning_rate: float, finetune_learning_rate: float, noise_std: float, seed: int,
-                  cache_features: bool = True, patience: int = 0):
+                  cache_features: bool = True, patience: int = 0, arch: str = "efficientnetb0", head: str = "seed"):
     """Train one plate arm with the shared arm runner (:func:`lib.transfer.run_image_arm`, the
     seven-character head); returns ``(row, history)`` with the plate metrics. ``task`` holds
     images and ``(n, 7)`` labels. A frozen arm without noise trains its head on cached features
     (``cache_features``); with noise the base runs every step, since the noise is redrawn per batch.
     ``patience``: early stopping on validation character accuracy (the row's ``stopped_early`` and
-    ``best_epoch`` say whether the run converged before the epoch cap)."""
+    ``best_epoch`` say whether the run converged before the epoch cap). ``arch``, ``head``: the base
+    and the head's pooling (:data:`HEADS`)."""
     from lib import transfer
 
-    spec = plate_spec(arm)
+    spec = plate_spec(arm, arch)
     row, hist, parts = transfer.run_image_arm(
         spec, task, image_size, weights=weights, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         finetune_learning_rate=finetune_learning_rate, head_epochs=head_epochs, seed=seed,
-        cache_features=cache_features, head=plate_head, noise_std=noise_std, patience=patience)
+        cache_features=cache_features, head=partial(plate_head, pool=head), noise_std=noise_std, patience=patience)
     m = plate_metrics(task.y_test, parts.test_probs)  # the runner's own test predictions (after any +div255)
     out = {"arm": arm, "seed": seed, "noise_std": row["noise_std"], "policy": parse_plate_arm(arm)["policy"],
            "train_char_acc": row["train_acc"], "val_char_acc": row["val_acc"], "best_val_char_acc": row["best_val_acc"],
@@ -158,7 +175,8 @@ SOURCE = "seed 000"
 
 def judge_hypotheses(acc: dict[str, list[float]], val_acc: dict[str, list[float]], *, n_test: int, margin: float,
                      premises: list, arm_premises: dict[str, list] | None = None,
-                     chance: float = 1 / len(ALPHABET), outcomes: dict[str, list] | None = None) -> list:
+                     chance: float = 1 / len(ALPHABET), outcomes: dict[str, list] | None = None,
+                     arch: str = "efficientnetb0") -> list:
     """The seed's H1-H4, as the seed found them, from per-seed test character accuracies (``acc``)
     of the 2x2 arms ``scratch``, ``scratch+noise``, ``pretrained``, ``pretrained+noise`` (seeds in
     the same order); comparators are chosen on validation (``val_acc``), never on test:
@@ -174,10 +192,15 @@ def judge_hypotheses(acc: dict[str, list[float]], val_acc: dict[str, list[float]
     (without them, ``n_test`` characters are taken as independent: too narrow).
     ``n_test``: test characters (plates x 7); ``premises``: those of every claim (enough seeds,
     the training budget against the seed's); ``arm_premises``: per arm (source weights learned).
-    H2-H4 also need the compared arms to read plates (above chance by :data:`READS_MARGIN`)."""
+    H2-H4 also need the compared arms to read plates (above chance by :data:`READS_MARGIN`).
+    ``arch``: the base the arms used; H1 is about EfficientNet, so another base (the 2-core
+    stand-in) leaves it not testable here, with that premise named."""
     from lib import claims as C
 
     missing = [a for a in FACTORIAL if a not in acc]
+    seed_arch = C.Premise("the seed's architecture (H1 is about EfficientNet)", arch == "efficientnetb0",
+                          detail="EfficientNetB0" if arch == "efficientnetb0" else
+                          f"this run's base is {arch}, the 2-core stand-in; the paper profile trains EfficientNetB0")
     hyps = {"H1": "H1 held: EfficientNetB0 reads plates (the arm best on validation, test characters above chance "
                   f"+ {READS_MARGIN:g})",
             "H2": "H2 failed: transfer did not improve accuracy (pretrained no better than scratch, mean over noise)",
@@ -221,7 +244,8 @@ def judge_hypotheses(acc: dict[str, list[float]], val_acc: dict[str, list[float]
         C.judge("plates.H1", SOURCE, hyps["H1"], rule="above", a=a[best], b=chance + READS_MARGIN, n_test=n_test,
                 outcomes=(one(best), None) if o else None, data="stand-in",
                 comparator=f"chance {chance:.3f} + {READS_MARGIN:g}; arm {best} (best on validation)",
-                premises=[*premises, *ap.get(best, [])], measure="test character accuracy", seed_reported=said["H1"]),
+                premises=[*premises, seed_arch, *ap.get(best, [])], measure="test character accuracy",
+                seed_reported=said["H1"]),
         C.judge("plates.H2", SOURCE, hyps["H2"], rule="no_better", a=pre, b=scr, n_test=n_test, margin=margin,
                 outcomes=pair(o_pre, o_scr), data="stand-in",
                 comparator="scratch arms", premises=of(*FACTORIAL), measure="test character accuracy",
@@ -378,14 +402,14 @@ def plan(p: dict) -> Plan:
     budget = [b for b in [budget_premise(p)] if b is not None]
     common = [C.enough_seeds(p["n_seeds"]), *budget]
     force = p["run_untestable"]
-    src = (sources.source_premise("efficientnetb0", p["image_size"], p["weights"])
+    src = (sources.source_premise(p["arch"], p["image_size"], p["weights"])
            if force or all(x.held for x in budget) else None)
     pretrained = [a for a in arms if parse_plate_arm(a)["policy"] != "scratch"]
     arm_premises = {a: [src] for a in pretrained if src is not None}
     skipped = C.not_trained(arms, arm_premises, budget, force=force)  # the seeds are no reason to skip
     trained = [a for a in arms if a not in skipped]
     if any(a in pretrained for a in trained):  # only then are the weights loaded (lib/prereqs.py agrees)
-        backbones.check_weights("efficientnetb0", p["image_size"], p["weights"])  # offline imagenet: fail now
+        backbones.check_weights(p["arch"], p["image_size"], p["weights"])  # offline imagenet: fail now
     return Plan(arms, steps, common, src, arm_premises, skipped, trained)
 
 
@@ -433,7 +457,7 @@ def data_markdown(task) -> str:
 def train_kwargs(p: dict, **override) -> dict:
     """The training settings of :func:`run_plate_arm` from the run's parameters."""
     keys = ("weights", "epochs", "head_epochs", "batch_size", "learning_rate", "finetune_learning_rate", "noise_std",
-            "cache_features", "patience")
+            "cache_features", "patience", "arch", "head")
     return {**{k: p[k] for k in keys}, **override}
 
 
@@ -509,14 +533,14 @@ def metrics(rows, plan_: Plan, acc, sweep) -> dict:
 
 def needs(p: dict) -> set[tuple[str, int, str]]:
     """The source weights a run loads (``make``'s prerequisites, :mod:`lib.prereqs`): the glyph-trained
-    EfficientNetB0 when a pre-trained arm will train (no seed budget premise fails, or ``run_untestable``)."""
+    ``arch`` when a pre-trained arm will train (no seed budget premise fails, or ``run_untestable``)."""
     from lib.prereqs import SOURCE_TASKS
 
     task = SOURCE_TASKS.get(str(p.get("weights", "")))
     budget = budget_premise(p)
     trains = p["run_untestable"] or budget is None or budget.held  # else no arm trains
     pretrained = any(arm_policy(plate_spec(a)) != "scratch" for a in all_arms(p["arms"], p["noise_sweep"]))
-    return {("efficientnetb0", p["image_size"], task)} if task and trains and pretrained else set()
+    return {(p["arch"].lower(), p["image_size"], task)} if task and trains and pretrained else set()
 
 
 def check(p: dict) -> None:
@@ -534,5 +558,10 @@ def check(p: dict) -> None:
                         f"epochs={p['epochs']}")
     if p["plate_csv"] and not p["plate_dir"]:
         problems.append("plate_csv: needs plate_dir (the folder its file names are relative to)")
-    raise_problems("plates", [*problems, image_size_problem("efficientnetb0", p["image_size"]),
-                      weights_problem(p["weights"], {"efficientnetb0"})])
+    if p["arch"] not in ARCHS:
+        problems.append(f"arch: unknown architecture {p['arch']!r}{hint(p['arch'], ARCHS, 1)} (known: {', '.join(ARCHS)})")
+    if p["head"] not in HEADS:
+        problems.append(f"head: unknown plate head {p['head']!r}{hint(p['head'], HEADS, 1)} (known: {', '.join(HEADS)})")
+    arch = p["arch"] if p["arch"] in ARCHS else "efficientnetb0"
+    raise_problems("plates", [*problems, image_size_problem(arch, p["image_size"]),
+                      weights_problem(p["weights"], {arch})])
