@@ -312,3 +312,17 @@ def test_the_registry_owes_exactly_the_claims_a_plate_run_judges(arms, sweep):
         judged += [c.id for c in plates.judge_hypotheses(acc, acc, n_test=700, margin=0.05,
                                                          premises=[C.enough_seeds(3)])]
     assert sorted(plates.claim_ids(p)) == sorted(judged) and judged
+
+
+def test_an_arm_left_at_chance_beside_one_that_reads_is_a_finding():
+    """H2 as the seed saw it: the frozen pretrained arms stagnate near chance while scratch reads
+    plates. Only the best compared arm (on validation) must read plates; when none does, the
+    comparison says nothing."""
+    acc = {"scratch": [0.66, 0.67, 0.68], "scratch+noise": [0.60, 0.61, 0.62],
+           "pretrained": [0.12, 0.12, 0.13], "pretrained+noise": [0.08, 0.09, 0.08]}
+    got = _hyp(acc)
+    names = [p["name"] for p in got["H2"].premises]
+    assert got["H2"].verdict == "reproduced" and "scratch above chance" in names
+    assert "pretrained above chance" not in names
+    near = {a: [0.03, 0.031, 0.03] for a in acc}
+    assert _hyp(near)["H2"].verdict == "not testable here"
