@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from lib import models, transfer
+from lib import models
+from lib.studies import d1_d2_runs
 
 
 @pytest.fixture(scope="module")
@@ -25,28 +26,28 @@ def _dense_params(sizes):
 
 
 def test_transfer_copies_weights_and_freezes(source):
-    frozen = transfer.transfer_model(source, 3, (5, 7), freeze=True)
+    frozen = d1_d2_runs.transfer_model(source, 3, (5, 7), freeze=True)
     counts = models.parameter_counts(frozen)
     assert counts["trainable"] == _dense_params([4, 5, 7, 3])  # only the three new layers
     assert counts["frozen"] == _dense_params([6, 16, 8, 4]) + (6 + 6 + 1)  # body + norm mean/var/count
     for name in ("hidden_1", "hidden_2", "hidden_3"):
         for w_new, w_src in zip(frozen.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
             np.testing.assert_array_equal(w_new, w_src)
-    tuned = transfer.transfer_model(source, 3, (5, 7), freeze=False)
+    tuned = d1_d2_runs.transfer_model(source, 3, (5, 7), freeze=False)
     assert models.parameter_counts(tuned)["trainable"] == _dense_params([6, 16, 8, 4, 5, 7, 3])
 
 
 def test_transfer_leaves_source_untouched(source):
     before = [w.copy() for w in source.get_weights()]
-    model = transfer.transfer_model(source, 3, freeze=False)
+    model = d1_d2_runs.transfer_model(source, 3, freeze=False)
     model.get_layer("hidden_1").kernel.assign(np.zeros((6, 16), "float32"))
     for a, b in zip(before, source.get_weights()):
         np.testing.assert_array_equal(a, b)
 
 
 def test_reinitialised_transfer_architecture_matches_transfer_shapes(source):
-    fresh = transfer.reinitialised_transfer_architecture((16, 8, 4), 6, 3, (5, 7))
-    copied = transfer.transfer_model(source, 3, (5, 7), freeze=False)
+    fresh = d1_d2_runs.reinitialised_transfer_architecture((16, 8, 4), 6, 3, (5, 7))
+    copied = d1_d2_runs.transfer_model(source, 3, (5, 7), freeze=False)
     assert [w.shape for w in fresh.weights] == [w.shape for w in copied.weights]
     assert not np.allclose(fresh.get_layer("hidden_1").get_weights()[0], source.get_layer("hidden_1").get_weights()[0])
 
@@ -55,7 +56,7 @@ def test_body_layers_refuses_foreign_model():
     import keras
     m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")])
     with pytest.raises(ValueError, match="no 'norm'/'hidden_k'"):
-        transfer.body_layers(m)
+        d1_d2_runs.body_layers(m)
 
 
 def test_walk_layers_reaches_inside_models_and_wrappers():
