@@ -189,8 +189,9 @@ def bench_detector_validation(repeats: int = 5) -> dict:
     import numpy as np
 
     from lib import detector as D, train
+    from lib.datasets import signs
 
-    x, b = D.make_scenes(80, 64, n_classes=4, seed=0)
+    x, b = signs.make_scenes(80, 64, n_classes=4, seed=0)
     xv, bv = x[40:], b[40:]
     det = D.build_detector(64, 4, cut="block3_conv3", anchor_sizes=[[10, 14], [19, 26]], seed=0)
     D.compile_detector(det, 1e-3)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lib import detector as D
+from lib.datasets import signs as S
 
 GRID = D.AnchorGrid(64, ((8, (10.0, 14.0)), (4, (20.0,))))
 
@@ -120,11 +121,11 @@ def test_coco_map_on_known_cases():
 
 
 def test_built_in_scenes_are_deterministic_and_nested():
-    x, b = D.make_scenes(4, 64, country="A", seed=3)
-    x2, b2 = D.make_scenes(6, 64, country="A", seed=3)
+    x, b = S.make_scenes(4, 64, country="A", seed=3)
+    x2, b2 = S.make_scenes(6, 64, country="A", seed=3)
     np.testing.assert_array_equal(x, x2[:4])
     assert all(np.array_equal(p, q) for p, q in zip(b, b2))
-    xb, bb = D.make_scenes(4, 64, country="B", shift=0.0, seed=3)
+    xb, bb = S.make_scenes(4, 64, country="B", shift=0.0, seed=3)
     np.testing.assert_array_equal(x, xb)
     assert all(1 <= len(q) <= 3 and q.shape[1] == 5 for q in b)
     assert all((q[:, :4] >= 0).all() and (q[:, :4] <= 64).all() for q in b)
@@ -133,7 +134,7 @@ def test_built_in_scenes_are_deterministic_and_nested():
 def test_fit_detector_validates_with_one_forward_pass_and_keras_values():
     """val_loss and val_map50 come from one prediction of the validation scenes per epoch: the loss is
     Keras' own evaluate, the mAP@0.5 COCO's, at the epoch whose weights early stopping restored."""
-    x, boxes = D.make_scenes(12, 64, n_classes=2, seed=0)
+    x, boxes = S.make_scenes(12, 64, n_classes=2, seed=0)
     det = D.build_detector(64, 2, cut="block3_conv3", anchor_sizes=[[10, 14], [19, 26]], seed=0)
     hist = D.fit_detector(det, (x[:8], boxes[:8]), (x[8:], boxes[8:]), epochs=2, batch_size=4, learning_rate=1e-3,
                           patience=5, seed=0)

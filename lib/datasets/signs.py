@@ -427,3 +427,19 @@ def load_country_folders(root: str | Path, countries: list[str], size: int) -> d
             raise ValueError(f"{root}: countries {first!r} and {c!r} must hold the same classes; only in "
                              f"{first}: {only_a}; only in {c}: {only_b}")
     return {c: load_image_folder(root / c, size) for c in countries}
+
+
+def make_scenes(n: int, size: int, *, country: str = "A", shift: float = 1.0, n_classes: int = 4, max_signs: int = 3,
+                seed: int = 0, reference: str = "A") -> tuple[np.ndarray, list[np.ndarray]]:
+    """``n`` built-in scenes (:func:`make_scene`) of 1..``max_signs`` signs each: images
+    ``(n, size, size, 3)`` uint8 and per image its boxes ``(k, 5)`` (xyxy pixels + class). Scene ``i``
+    depends only on ``seed`` and ``i`` (nested sizes), and country B at ``shift=0`` draws the same scenes as A."""
+
+    rng = np.random.default_rng([seed, 40_010])
+    counts = rng.integers(1, max_signs + 1, size=max(n, 0))
+    images, boxes = np.empty((n, size, size, 3), "uint8"), []
+    for i in range(n):
+        images[i], b = make_scene(size, int(counts[i]), country=country, shift=shift, n_classes=n_classes,
+                                        seed=seed * 1_000_003 + i, reference=reference)
+        boxes.append(b)
+    return images, boxes

@@ -397,11 +397,10 @@ def built_in_splits(p: dict):
     each split ``(images, boxes)`` drawn with its own seed so every training seed sees the same scenes.
     The positive control's "new" country is drawn exactly like the source (shift 0), with the
     source's validation and test scenes."""
-    from lib import detector as det
     from lib.studies import signs
 
     def draw(country, n, split, shift=p["shift"]):
-        return det.make_scenes(n, p["image_size"], country=country, shift=shift, n_classes=p["n_classes"],
+        return signs.make_scenes(n, p["image_size"], country=country, shift=shift, n_classes=p["n_classes"],
                                max_signs=p["max_signs"], seed=10 * p["data_seed"] + SPLIT_SEEDS[split],
                                reference=p["source_country"])
 

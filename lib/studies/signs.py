@@ -21,6 +21,7 @@ from lib.datasets.signs import (  # noqa: F401 (the study's names for its data)
     check_n_classes,
     load_country_folders,
     make_scene,
+    make_scenes,
     make_signs,
     style_of,
     take_per_class,
