@@ -207,13 +207,15 @@ def _same_variables(a: keras.Model, b: keras.Model) -> bool:
 def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
         learning_rate: float = 1e-3, seed: int = 0, validation_freq: int = 1,
         patience: int = 0, stop_stuck_after: int = 0, min_epoch_steps: int = 0,
-        steps_per_execution: int = 1) -> dict[str, list[float]]:
+        steps_per_execution: int = 1, min_epochs: int = 0) -> dict[str, list[float]]:
     """Compile with Adam and sparse categorical cross-entropy (or reuse the compiled graph with a
     fresh optimizer state, :func:`compile_or_reset`), train on ``task``'s train split, validate on its validation split.
 
     ``patience`` > 0: early stopping on validation accuracy (Keras' ``EarlyStopping``) after that
     many epochs without improvement, and the best epoch's weights restored; ``epochs`` is then the
     cap. The history says so: ``best_epoch`` (1-based) and ``stopped_early`` (1 or 0).
+    ``min_epochs``: early stopping watches from that epoch on (Keras' ``start_from_epoch``), so a
+    model that sits at chance for its first epochs before it takes off is not stopped there.
     ``stop_stuck_after`` > 0: stop a run whose training loss sat at ``log(classes)`` with validation
     accuracy at the majority rate for that many epochs in a row (:class:`StopWhenStuck`); the
     history's ``stopped_stuck`` holds the epoch it stopped at (0: it did not).
@@ -238,7 +240,8 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
         if validation_freq != 1:
             raise ValueError("early stopping (patience > 0) needs validation every epoch (validation_freq=1)")
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience,
-                                                       restore_best_weights=True, start_from_epoch=0))
+                                                       restore_best_weights=True,
+                                                       start_from_epoch=min(min_epochs, max(epochs - 1, 0))))
     stuck = None
     if stop_stuck_after:
         if validation_freq != 1:
@@ -259,8 +262,9 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
     out["passes_per_epoch"] = [float(passes)]
     if stuck is not None:
         out["stopped_stuck"] = [float(stuck.stuck_epoch)]
-    if patience:
-        out["best_epoch"] = [float(int(np.argmax(out["val_accuracy"])) + 1)]
+    if patience:  # the epoch whose weights early stopping kept: the best from its first watched epoch on
+        start = min(min_epochs, max(epochs - 1, 0), ran - 1)
+        out["best_epoch"] = [float(start + int(np.argmax(out["val_accuracy"][start:])) + 1)]
         out["stopped_early"] = [float(ran < epochs)]
     return out
 

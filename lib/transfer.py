@@ -292,7 +292,8 @@ def resized(task, size: int):
 def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int, batch_size: int,
                   learning_rate: float, finetune_learning_rate: float, head_epochs: int, seed: int,
                   cache_features: bool = True, init_weights: str | None = None, validation_freq: int = 1,
-                  stop_stuck_after: int = 0, head=None, noise_std: float = 0.0, patience: int = 0):
+                  stop_stuck_after: int = 0, head=None, noise_std: float = 0.0, patience: int = 0,
+                  min_epochs: int = 0):
     """Train one arm on ``task`` and return ``(row, history, parts)``. The one arm runner: every
     image study (small data, signs, plates, the source pre-training) trains its arms here.
 
@@ -343,7 +344,8 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     model, parts = POOL.take(graph, model, parts)  # same graph as an earlier seed's: trained without a new trace
     counts = models.parameter_counts(model)
     common = dict(batch_size=batch_size, seed=seed, validation_freq=validation_freq)
-    last = dict(common, patience=patience)  # the run's last (or only) phase: early stopping there
+    # the run's last (or only) phase: early stopping there, watching from its min_epochs-th epoch on
+    last = dict(common, patience=patience, min_epochs=min_epochs)
     fit_model = with_input_noise(model, noise, seed) if noise else model
     cache_features = cache_features and not noise  # noise is redrawn per batch: the base must run every step
     t0 = time.perf_counter()

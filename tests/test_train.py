@@ -230,3 +230,24 @@ def test_join_phases_counts_epochs_from_the_first_phase():
     got = join_phases(head, rest)
     assert got["val_epoch"] == [1, 2, 3, 4, 5] and got["best_epoch"] == [4.0]  # the second phase's best is epoch 4
     assert got["stopped_early"] == [1.0] and got["phase_epochs"] == [2.0, 3.0] and got["loss"][-1] == 0.8
+
+
+def test_early_stopping_waits_for_min_epochs_before_it_may_stop():
+    """A model at chance for its first epochs (the plate models' plateau) must not be stopped there:
+    with labels unrelated to the inputs, patience 1 stops a run within a few epochs, but never before
+    ``min_epochs``, and the kept (best) epoch is one it watched."""
+    from lib.data import Task
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 4)).astype("float32")
+    y = rng.integers(0, 2, 600)
+    task = Task("noise", x[:400], y[:400], x[400:500], y[400:500], x[500:], y[500:], ["a", "b"])
+
+    def run(min_epochs):
+        train.set_seed(0)
+        return train.fit(models.build_mlp(4, 2, [4], name="m"), task, epochs=20, batch_size=64, learning_rate=1e-2,
+                         patience=1, min_epochs=min_epochs, seed=0)
+
+    early, late = run(0), run(8)
+    assert len(early["loss"]) < 8 and early["stopped_early"] == [1.0]
+    assert len(late["loss"]) >= 8 + 2 and late["best_epoch"][0] >= 8 + 1  # watched from epoch 9 on (1-based)
