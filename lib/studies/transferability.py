@@ -1,13 +1,6 @@
-"""Cheap transferability estimates, computed from frozen features before any fine-tuning.
-
-- :func:`logme`: LogME (You et al. 2021), the log maximum evidence of a Bayesian linear model
-  from features to one-hot labels, averaged over classes and divided by the number of samples.
-  Higher means the features carry the labels more linearly. It needs one forward pass.
-- :func:`linear_probe`: cross-validated accuracy of a logistic regression on the features
-  (scikit-learn), the classic "fixed features + logistic regression" protocol of Kornblith et al.
-
-Both are meant to rank cut points or backbones; the report that uses them must show the rank
-correlation with the realised fine-tuned accuracy (estimators can rank wrongly).
+"""How transferable are features (Yosinski et al. 2014) on one backbone, block by block, with the
+cheap estimates of :mod:`lib.scores` (LogME, H-score, the linear probe; re-exported here) judged
+by their rank correlation with the realised transfer accuracy (estimators can rank wrongly).
 """
 
 from __future__ import annotations
@@ -17,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lib.checks import folder_problem, hint, one_arch, weights_problem
+from lib.scores import ESTIMATES, h_score, linear_probe, logme  # noqa: F401 (the study's names for them)
 
 if TYPE_CHECKING:  # pandas is imported where the report's steps use it
     import pandas as pd
@@ -24,77 +18,6 @@ if TYPE_CHECKING:  # pandas is imported where the report's steps use it
 
 # the claim ids this study records (lib.registry reads them through claim_ids)
 ANB_PLUS, ANB_DROP, LOGME_RANKS = "literature.yosinski.anb_plus", "literature.yosinski.anb_drop", "literature.logme.ranks"
-
-
-def logme(features: np.ndarray, labels: np.ndarray, max_iter: int = 100, tol: float = 1e-3) -> float:
-    """LogME score of ``features`` ``(n, d)`` for integer ``labels`` ``(n,)``.
-
-    For each class, the evidence of ``y_c = F w + noise`` with prior ``w ~ N(0, 1/alpha)`` and
-    noise precision ``beta`` is maximised over ``alpha`` and ``beta`` by the fixed-point updates
-    of the paper (through one SVD of ``F``); the score is the mean over classes of the maximal
-    log evidence divided by ``n``.
-
-    Wide features (``d > n``, three of the simple CNN's four cuts): the sums run over all ``d``
-    eigenvalues of ``F^T F``, zeros included, which is the exact evidence (Bishop 3.86: ``|A|``
-    has ``d - k`` factors ``alpha``). The evidence depends on ``F`` only through ``F F^T``, so this
-    equals LogME of the features reduced first to their ``k = rank`` principal directions
-    (``U_k S_k``), where the reference implementation (You et al., ``_fit_fixed_point``, whose
-    sums run over the ``k`` non-zero singular values with ``D`` in front of ``log alpha``) gives the
-    same number; on the raw wide features that implementation adds ``(d - k) / 2 log alpha`` per
-    class, which grows with ``d`` without any gain in what the features tell about the labels.
-    Tested in ``tests/test_transferability.py``."""
-    f = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
-    y = np.asarray(labels)
-    n, d = f.shape
-    if n != len(y):
-        raise ValueError(f"features have {n} rows but labels {len(y)}")
-    classes = np.unique(y)
-    if len(classes) < 2:
-        raise ValueError("LogME needs at least two classes")
-    u, s, _ = np.linalg.svd(f, full_matrices=False)
-    sigma = np.zeros(d)
-    sigma[:len(s)] = s**2  # eigenvalues of F^T F, zero beyond the rank
-    scores = []
-    for c in classes:
-        t = (y == c).astype(np.float64)
-        z = u.T @ t
-        z2 = np.zeros(d)
-        z2[:len(z)] = z**2
-        outside = max(float(t @ t - z2.sum()), 0.0)  # the part of t outside the span of F
-        alpha, beta = 1.0, 1.0
-        for _ in range(max_iter):
-            denom = alpha + beta * sigma
-            gamma = float((beta * sigma / denom).sum())
-            m2 = float((beta**2 * sigma * z2 / denom**2).sum())
-            res2 = float((alpha**2 * z2 / denom**2).sum() + outside)
-            new_alpha, new_beta = gamma / (m2 + 1e-12), (n - gamma) / (res2 + 1e-12)
-            done = abs(new_alpha - alpha) / alpha < tol and abs(new_beta - beta) / beta < tol
-            alpha, beta = new_alpha, new_beta
-            if done:
-                break
-        denom = alpha + beta * sigma
-        m2 = float((beta**2 * sigma * z2 / denom**2).sum())
-        res2 = float((alpha**2 * z2 / denom**2).sum() + outside)
-        evidence = (d / 2 * np.log(alpha) + n / 2 * np.log(beta) - 0.5 * np.log(denom).sum()
-                    - beta / 2 * res2 - alpha / 2 * m2 - n / 2 * np.log(2 * np.pi))
-        scores.append(evidence / n)
-    return float(np.mean(scores))
-
-
-def linear_probe(features: np.ndarray, labels: np.ndarray, folds: int = 3, seed: int = 0) -> float:
-    """Mean cross-validated accuracy of a standardised logistic regression on ``features``."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    f = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
-    folds = int(min(folds, np.bincount(np.asarray(labels)).min()))
-    if folds < 2:
-        raise ValueError("linear_probe needs at least two examples of every class")
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    return float(cross_val_score(probe, f, labels, cv=cv).mean())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,8 +164,8 @@ def yosinski_arm(kind: str, cut: str | None, task, *, arch: str, image_size: int
 
 
 def block_estimates(arch: str, image_size: int, weights: str, task, cuts: list[str], folds: int = 3) -> list[dict]:
-    """LogME and the linear probe of the frozen ``weights`` base's output at every cut, on the
-    target's train split (flattened; one forward pass for all cuts), with the time each took.
+    """LogME, H-score and the linear probe of the frozen ``weights`` base's output at every cut, on
+    the target's train split (flattened; one forward pass for all cuts), with the time each took.
     ``weights='none'``: one draw of random weights (seeded 0), the baseline a probe is read against."""
     import time
 
@@ -259,9 +182,11 @@ def block_estimates(arch: str, image_size: int, weights: str, task, cuts: list[s
         t0 = time.perf_counter()
         lm = logme(f, task.y_train)
         t1 = time.perf_counter()
+        hs = h_score(f, task.y_train)
+        t2 = time.perf_counter()
         lp = linear_probe(f, task.y_train, folds=folds)
-        out.append({"cut": c, "dims": f.shape[1], "logme": lm, "linear_probe": lp, "logme_s": t1 - t0,
-                    "probe_s": time.perf_counter() - t1})
+        out.append({"cut": c, "dims": f.shape[1], "logme": lm, "h_score": hs, "linear_probe": lp, "logme_s": t1 - t0,
+                    "h_score_s": t2 - t1, "probe_s": time.perf_counter() - t2})
     return out
 
 
@@ -415,8 +340,8 @@ def realised_arm(arms: list[str]) -> str:
 
 
 def rank_correlations(est, rows):
-    """Spearman's rho between each estimate (LogME, the linear probe) and each transfer arm's mean
-    test accuracy over the depths."""
+    """Spearman's rho between each estimate (:data:`lib.scores.ESTIMATES`: LogME, H-score, the linear
+    probe) and each transfer arm's mean test accuracy over the depths."""
     import pandas as pd
     from scipy.stats import spearmanr
 
@@ -424,7 +349,7 @@ def rank_correlations(est, rows):
     return pd.DataFrame([{"estimate": e, "realised": f"{a} test accuracy", "cuts": len(est),
                           "spearman_rho": float(spearmanr(est[e], real.loc[est.n, a]).statistic) if len(est) > 1
                           else float("nan")}
-                         for e in ("logme", "linear_probe") for a in ("AnB+", "AnB") if a in real])
+                         for e in ESTIMATES if e in est for a in ("AnB+", "AnB") if a in real])
 
 
 def outcomes(rows) -> dict | None:
@@ -458,8 +383,9 @@ def plot_estimates(est, rows, corr, realised: str):
     import matplotlib.pyplot as plt
 
     real = rows[rows.arm == realised].groupby("n").test_acc.mean()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for ax, estimate in zip(axes, ("logme", "linear_probe")):
+    shown = [e for e in ESTIMATES if e in est]
+    fig, axes = plt.subplots(1, len(shown), figsize=(6 * len(shown), 4), squeeze=False)
+    for ax, estimate in zip(axes[0], shown):
         ax.scatter(est[estimate], real.loc[est.n], s=60)
         for _, r in est.iterrows():
             ax.annotate(r.cut, (r[estimate], real.loc[r.n]), fontsize=8, xytext=(4, 4), textcoords="offset points")
