@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, fields
+from functools import partial
 
 import keras
 import numpy as np
@@ -289,6 +290,15 @@ def resized(task, size: int):
                 one(task.x_test), task.y_test, task.class_names)
 
 
+def head_key(head) -> tuple | str | None:
+    """What tells heads apart in the compiled-model pool: the function's name, and for a
+    ``functools.partial`` (the plate head with its pooling) the function's name with its arguments
+    (a partial has no name: two plate heads would otherwise share the default head's key)."""
+    if isinstance(head, partial):
+        return (head_key(head.func), head.args, tuple(sorted(head.keywords.items())))
+    return getattr(head, "__name__", None)
+
+
 def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int, batch_size: int,
                   learning_rate: float, finetune_learning_rate: float, head_epochs: int, seed: int,
                   cache_features: bool = True, init_weights: str | None = None, validation_freq: int = 1,
@@ -339,8 +349,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
                                           weights="none" if init_weights else weights, head=head, **kw)
     if init_weights:
         model.load_weights(init_weights)
-    graph = (split_arm(spec)[0], image_size, task.n_classes, parts.bn_mode,
-             getattr(head, "__name__", None))
+    graph = (split_arm(spec)[0], image_size, task.n_classes, parts.bn_mode, head_key(head))
     model, parts = POOL.take(graph, model, parts)  # same graph as an earlier seed's: trained without a new trace
     counts = models.parameter_counts(model)
     common = dict(batch_size=batch_size, seed=seed, validation_freq=validation_freq)

@@ -326,3 +326,15 @@ def test_an_arm_left_at_chance_beside_one_that_reads_is_a_finding():
     assert "pretrained above chance" not in names
     near = {a: [0.03, 0.031, 0.03] for a in acc}
     assert _hyp(near)["H2"].verdict == "not testable here"
+
+
+def test_the_model_pool_tells_the_plate_heads_apart():
+    """The compiled-model pool keys a graph by its head: the two plate heads (partials of one
+    function) and the default classifier head must not share a key."""
+    from functools import partial
+
+    from lib import transfer
+
+    keys = {transfer.head_key(partial(plates.plate_head, pool=p)) for p in plates.HEADS}
+    assert len(keys) == len(plates.HEADS) and None not in keys
+    assert transfer.head_key(plates.plate_head) == "plate_head" and transfer.head_key(None) is None

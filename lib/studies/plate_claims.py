@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib.checks import ARCHS, arm_policy, hint, image_size_problem, raise_problems, weights_problem
+from lib.checks import arm_policy, hint, one_arch, split_arm, weights_problem
 from lib.datasets.plates import ALPHABET
 from lib.studies.plate_figures import READS_MARGIN
 
@@ -36,8 +36,6 @@ def plate_spec(arm: str, arch: str = "efficientnetb0") -> str:
     """A study arm in the arm language of ``arch``: ``pretrained+noise:50`` ->
     ``efficientnetb0:frozen+noise:50``. Unknown names and transforms are refused (no TensorFlow)."""
 
-    from lib.checks import split_arm
-
     name, plus, rest = arm.partition("+")
     if name not in PLATE_ARMS:
         raise ValueError(f"unknown plate arm {arm!r}{hint(name, PLATE_ARMS, 1)} (known: {', '.join(PLATE_ARMS)}, each "
@@ -55,8 +53,6 @@ def plate_spec(arm: str, arch: str = "efficientnetb0") -> str:
 def parse_plate_arm(arm: str) -> dict:
     """``pretrained+noise:50`` -> ``{"name": "pretrained", "policy": "frozen", "noise": 50.0}``;
     ``+noise`` alone gives ``noise: None`` (the study's strength); unknown names are refused."""
-    from lib.checks import arm_policy, split_arm
-
     spec = plate_spec(arm)
     transforms = split_arm(spec)[1]
     return {"name": arm.partition("+")[0], "policy": arm_policy(spec),
@@ -294,10 +290,6 @@ def check(p: dict) -> None:
                         f"epochs={p['epochs']}")
     if p["plate_csv"] and not p["plate_dir"]:
         problems.append("plate_csv: needs plate_dir (the folder its file names are relative to)")
-    if p["arch"] not in ARCHS:
-        problems.append(f"arch: unknown architecture {p['arch']!r}{hint(p['arch'], ARCHS, 1)} (known: {', '.join(ARCHS)})")
     if p["head"] not in HEADS:
         problems.append(f"head: unknown plate head {p['head']!r}{hint(p['head'], HEADS, 1)} (known: {', '.join(HEADS)})")
-    arch = p["arch"] if p["arch"] in ARCHS else "efficientnetb0"
-    raise_problems("plates", [*problems, image_size_problem(arch, p["image_size"]),
-                      weights_problem(p["weights"], {arch})])
+    one_arch("plates", p, [*problems, weights_problem(p["weights"], {str(p["arch"]).lower()})])
