@@ -4,7 +4,7 @@ scenes, and the seed's claims judged through the claims contract (``notebooks/si
 This module imports no TensorFlow: the runner calls :func:`check` on the merged parameters before
 a kernel starts (``lib.runner``), in well under a second. The detector itself is ``lib.detector``.
 
-Arms use the sign study's words (``lib.studies.signs.SIGN_ARMS``): on the source country the detector
+Arms use the sign study's words (``lib.studies.sign_claims.SIGN_ARMS``): on the source country the detector
 starts from one of :data:`SOURCE_INITS`; on the target country from :data:`TARGET_ARMS`.
 """
 
