@@ -8,16 +8,22 @@ Every problem is named in one message, the nearest known name suggested. No Tens
 
 from __future__ import annotations
 
-import difflib
 import math
 from pathlib import Path
+
+from lib.arms import (  # noqa: F401 (the arm grammar's names, read here as checks.*)
+    POLICIES,
+    POLICY_ARGS,
+    TRANSFORMS,
+    arm_policy,
+    arm_weights,
+    split_arm,
+)
+from lib.names import hint  # noqa: F401 (the lab's one 'did you mean', read here as checks.hint)
 
 # architecture -> smallest input side (pixels) it accepts; the registry in lib/backbones.py agrees
 ARCHS = {"simple_cnn": 8, "vgg16": 32, "resnet50": 32, "inceptionv3": 75, "efficientnetb0": 32, "onet": 27,
          "plate_cnn": 16}
-# image-arm policy -> how many arguments follow it (lib/transfer.py POLICIES)
-POLICY_ARGS = {"scratch": 0, "frozen": 0, "finetune": 0, "freeze_first": 1, "cut": 1, "cut_unfreeze": 2,
-               "two_stage": 0, "surgical": 1}
 # architecture -> its named blocks, in order (what freeze_first:K counts and surgical:BLOCK names)
 BLOCKS = {"simple_cnn": ["block1", "block2", "block3"], "vgg16": [f"block{i}" for i in range(1, 6)],
           "resnet50": [f"conv{i}" for i in range(1, 6)], "inceptionv3": [f"mixed{i}" for i in range(11)],
@@ -29,13 +35,6 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _ARCH_TITLES = {"vgg16": "VGG16", "onet": "MTCNN O-Net (onet)"}
 WEIGHT_NAMES = ("none", "imagenet", "hed", "mtcnn", "source", "source:glyphs")
 INCEPTION_BLOCKS = [f"mixed{i}" for i in range(11)]
-
-
-def hint(name: str, known, n: int = 2, prefix: str = "") -> str:
-    """``"; did you mean 'x' or 'y'?"``: the ``n`` names of ``known`` closest to a mistyped ``name``
-    (``difflib``), each shown with ``prefix``; ``""`` when none is close. The one "did you mean" of the lab."""
-    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=n)
-    return f"; did you mean {' or '.join(repr(prefix + c) for c in close)}?" if close else ""
 
 
 def table_arm(name: str, known: dict[str, str], what: str) -> str:
@@ -69,69 +68,6 @@ def image_size_problem(arch: str, image_size: int) -> str | None:
 
 
 # input transforms an arm may add after its policy, '+name[:value]' (lib/transfer.py run_image_arm)
-TRANSFORMS = {
-    "noise": "Gaussian noise added to the training inputs; ':STD' in 0-255 pixel units, else the study's noise_std",
-    "div255": "pixels divided by 255 before a model that expects 0-255 (seed 000's preprocessing bug)",
-    "resize": "the arm's images resized to ':N' px square before its model (every split: an architecture whose "
-              "source weights or smallest input need another size than the study's, InceptionV3's 75 px)",
-    "train": "train on this fraction of the training split, ':F' with 0 < F <= 1 (the same validation and test "
-             "split: seed 002's 'is the data set too small?')",
-}
-
-
-def _positive(value: str) -> float | None:
-    try:
-        v = float(value)
-    except ValueError:
-        return None
-    return v if v > 0 else None
-
-
-def split_arm(spec: str) -> tuple[str, dict[str, float | None], float | None]:
-    """``'arch:policy[:args][+transform[:value]]...[~weights][@LR]'`` -> ``(core, transforms, lr)``:
-    ``vgg16:frozen+noise:50@1e-4`` -> ``('vgg16:frozen', {'noise': 50.0}, 0.0001)``; a transform
-    without a value maps to ``None``, an arm without ``@LR`` has ``lr`` ``None``. Raises
-    ``ValueError`` on an unknown transform, or a transform value or learning rate that is not a
-    positive number. An arm's own weights (``~mtcnn``, ``~source``, ``~none``) are read by
-    :func:`arm_weights`. The one parser of the arm language (no TensorFlow)."""
-    body, at, lr = str(spec).partition("@")
-    body = body.partition("~")[0]
-    core, *mods = body.split("+")
-    transforms: dict[str, float | None] = {}
-    for m in mods:
-        name, colon, value = m.partition(":")
-        if name not in TRANSFORMS:
-            raise ValueError(f"arm {spec!r}: unknown transform {'+' + name!r}{hint(name, TRANSFORMS)} "
-                             f"(known: {', '.join('+' + t for t in TRANSFORMS)})")
-        if name == "div255" and colon:
-            raise ValueError(f"arm {spec!r}: '+div255' takes no value")
-        if colon and _positive(value) is None:
-            raise ValueError(f"arm {spec!r}: the value after '+{name}:' must be a positive number; received {value!r}")
-        if name == "resize" and not (colon and float(_positive(value)).is_integer() and _positive(value) >= 8):
-            raise ValueError(f"arm {spec!r}: '+resize:N' needs a whole number of pixels N >= 8; received {value or 'none'!r}")
-        if name == "train" and not (colon and _positive(value) <= 1):
-            raise ValueError(f"arm {spec!r}: '+train:F' needs a fraction 0 < F <= 1 of the training split; "
-                             f"received {value or 'none'!r}")
-        transforms[name] = _positive(value) if colon else None
-    if at and _positive(lr) is None:
-        raise ValueError(f"arm {spec!r}: the learning rate after '@' must be a positive number; received {lr!r}")
-    return core, transforms, (_positive(lr) if at else None)
-
-
-def arm_weights(spec: str, default: str | None = None) -> str | None:
-    """The weights an arm names itself after ``~`` (``onet:frozen~mtcnn`` -> ``mtcnn``), else
-    ``default`` (the study's ``weights``): one report can then compare the same architecture
-    started from different sources."""
-    body = str(spec).partition("@")[0]
-    return (body.partition("~")[2] or default) if "~" in body else default
-
-
-def arm_policy(spec: str) -> str:
-    """``vgg16:freeze_first:2+noise@1e-4`` -> ``freeze_first`` (empty when there is none)."""
-    core = str(spec).partition("@")[0].partition("~")[0].split("+")[0]
-    return core.split(":")[1] if ":" in core else ""
-
-
 def arm_size(spec: str, image_size: int) -> int:
     """The image side an arm's model sees: its ``+resize:N``, else the study's ``image_size``
     (its source weights must exist at that size)."""
@@ -158,10 +94,11 @@ def arm_problems(spec: str, image_size: int) -> list[str]:
     except ValueError as exc:
         return out + [f"arm {spec!r}: {exc}"]
     policy, args = parts[1], parts[2:]
-    if policy not in POLICY_ARGS:
-        return out + [f"arm {spec!r}: unknown policy {policy!r}{hint(policy, POLICY_ARGS)} (known: {', '.join(POLICY_ARGS)})"]
-    if len(args) != POLICY_ARGS[policy]:
-        out.append(f"arm {spec!r}: policy {policy!r} takes {POLICY_ARGS[policy]} argument(s) after it; received {args}")
+    if policy not in POLICIES:
+        return out + [f"arm {spec!r}: unknown policy {policy!r}{hint(policy, POLICIES)} (known: {', '.join(POLICIES)})"]
+    if len(args) != len(POLICIES[policy].args):
+        out.append(f"arm {spec!r}: policy {policy!r} takes {len(POLICIES[policy].args)} argument(s) after it; "
+                   f"received {args}")
     elif policy == "freeze_first" and not args[0].isdigit():
         out.append(f"arm {spec!r}: freeze_first takes a number of blocks, e.g. '{arch}:freeze_first:2'")
     elif arch == "inceptionv3" and policy in ("cut", "cut_unfreeze") and args[0] not in INCEPTION_BLOCKS:

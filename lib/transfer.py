@@ -12,30 +12,9 @@ import numpy as np
 
 from lib import backbones, cache, models, train
 from lib.backbones import in_mode
-from lib.checks import POLICY_ARGS, arm_weights, hint, split_arm, stuck_at_chance
+from lib.arms import POLICIES, Arm, arm_weights, set_trainable, split_arm  # noqa: F401 (set_trainable: transfer.*)
+from lib.checks import hint, stuck_at_chance
 from lib.data import Task, train_fraction
-
-
-POLICIES = {
-    "scratch": "random weights, every layer trained",
-    "frozen": "base frozen (feature extraction), new head trained",
-    "finetune": "every layer trained from the given weights",
-    "freeze_first": "the first `freeze_blocks` blocks frozen, the rest and the head trained",
-    "cut": "base cut at layer `cut_at`, frozen, new head on the cut (head_epochs at the head rate, then the fine-tune rate)",
-    "cut_unfreeze": "base cut at `cut_at`: the head alone first, as `cut`, then layers after `unfreeze_from` up to the cut "
-                    "trained with it at the fine-tune rate",
-    "two_stage": "head trained on the frozen base, then all layers at a lower learning rate",
-    "surgical": "only block `block` of the base (and the head) trained, the rest frozen (Lee et al. 2023)",
-}
-
-
-def set_trainable(base, trainable_from: int | None) -> None:
-    """Freeze ``base``'s layers before index ``trainable_from`` and train the rest
-    (``None``: freeze all). Frozen BatchNormalization layers run in inference mode (Keras 3).
-    ``lib.train.fit`` sees the change and compiles anew (a compiled graph keeps the old flags)."""
-    base.trainable = True
-    for i, layer in enumerate(base.layers):
-        layer.trainable = trainable_from is not None and i >= trainable_from
 
 
 def build_head(feature_shape, n_classes: int, dropout: float = 0.3, name: str = "head"):
@@ -100,48 +79,21 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
     mode = backbones.bn_mode(policy, weights)
     training = False if mode == "inference" else None
     full, base = backbones.build_backbone(arch, image_size, "none" if policy == "scratch" else weights, training=training)
-    if policy in ("cut", "cut_unfreeze"):
+    if POLICIES[policy].cuts:
         if not cut_at:
             raise ValueError(f"policy {policy!r} needs cut_at (a layer name of {base.name})")
         cut = backbones.resolve_layer(base, cut_at)
         base = keras.Model(base.input, base.get_layer(cut).output, name=f"{base.name}_cut_{cut}")
         full = on_pixels(full, base, f"{base.name}_backbone", training=training)
-    names = [layer.name for layer in base.layers]
-    if policy in ("frozen", "cut", "two_stage"):
-        set_trainable(base, None)
-    elif policy in ("scratch", "finetune"):
-        set_trainable(base, 0)
-    elif policy == "freeze_first":
-        blocks = backbones.get(arch).blocks(base)
-        if not 0 <= freeze_blocks <= len(blocks):
-            raise ValueError(f"freeze_blocks must lie in 0..{len(blocks)} for {arch} (blocks: {blocks}); "
-                             f"received {freeze_blocks}")
-        bb = backbones.get(arch)
-        last = max((i for i, n in enumerate(names) if bb.block_of(n) in blocks[:freeze_blocks]), default=-1)
-        set_trainable(base, last + 1)
-    elif policy == "surgical":
-        blocks = backbones.get(arch).blocks(base)
-        if block not in blocks:
-            raise ValueError(f"policy 'surgical' needs one block of {arch}; received {block!r}{hint(block, blocks)} "
-                             f"(blocks: {blocks})")
-        owner = backbones.get(arch).layer_blocks(base)
-        set_trainable(base, None)
-        base.trainable = True
-        for layer in base.layers:
-            layer.trainable = owner.get(layer.name) == block
-        if not any(layer.weights for layer in base.layers if layer.trainable):
-            raise ValueError(f"surgical block {block!r} of {arch} has no layer with weights to train")
-    elif policy == "cut_unfreeze":
-        if not unfreeze_from:
-            raise ValueError("policy 'cut_unfreeze' needs unfreeze_from (layers after it, up to the cut, train)")
-        start = names.index(backbones.resolve_layer(base, unfreeze_from)) + 1
-        set_trainable(base, start)
+    rule = POLICIES[policy]
+    rule.freeze(base, backbones.get(arch), backbones.resolve_layer, freeze_blocks=freeze_blocks,
+                unfreeze_from=unfreeze_from, block=block)
     head = head(full.output_shape[1:]) if head else build_head(full.output_shape[1:], n_classes, dropout)
     model = keras.Model(full.input, head(full.output), name=f"{arch}_{policy}")
     frozen = len(base.trainable_weights) == 0
     split = backbones.resolve_layer(base, unfreeze_from) if policy == "cut_unfreeze" else None
     return model, ImageParts(model=model, backbone=full, base=base, head=head, frozen=frozen, bn_mode=mode,
-                             frozen_until=split, cut_at=cut if policy in ("cut", "cut_unfreeze") else None)
+                             frozen_until=split, cut_at=cut if rule.cuts else None)
 
 
 def split_frozen_prefix(parts) -> tuple:
@@ -227,24 +179,10 @@ def parse_arm(spec: str) -> dict:
     Input transforms after the policy (``+noise[:STD]``, ``+div255``; :func:`arm_transforms`)
     change the data, not the model: they are not in the returned keywords."""
 
-    arm_learning_rate(spec)  # refuse a malformed '@LR' now
-    parts = split_arm(spec)[0].split(":")
-    if len(parts) < 2:
+    arm = Arm.parse(spec)  # refuses a malformed transform or '@LR'
+    if not arm.policy:
         raise ValueError(f"an arm is 'arch:policy[:args]'; received {spec!r}")
-    arch, policy, args = backbones.get(parts[0]).name, parts[1], parts[2:]
-    need = POLICY_ARGS.get(policy, 0)
-    if policy in POLICIES and len(args) != need:
-        raise ValueError(f"arm {spec!r}: policy {policy!r} takes {need} argument(s) after it; received {args}")
-    kw = {"arch": arch, "policy": policy}
-    if policy == "freeze_first":
-        kw["freeze_blocks"] = int(args[0])
-    elif policy == "cut":
-        kw["cut_at"] = args[0]
-    elif policy == "cut_unfreeze":
-        kw["cut_at"], kw["unfreeze_from"] = args
-    elif policy == "surgical":
-        kw["block"] = args[0]
-    return kw
+    return {"arch": backbones.get(arm.arch).name, **arm.policy_kwargs()}
 
 
 # Compiled models of the arms run so far, reused by the next seed of the same arm (lib/train.py ModelPool)
@@ -358,19 +296,20 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     fit_model = with_input_noise(model, noise, seed) if noise else model
     cache_features = cache_features and not noise  # noise is redrawn per batch: the base must run every step
     t0 = time.perf_counter()
-    if kw["policy"] == "two_stage":
+    rule = POLICIES[kw["policy"]]
+    if rule.schedule == "two_stage":
         hist = train.fit(fit_model, task, epochs=head_epochs, learning_rate=learning_rate, **common)
         unfreeze_all(parts)
         counts = models.parameter_counts(model)
         more = train.fit(fit_model, task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate, **last)
         hist = train.join_phases(hist, more)
-    elif kw["policy"] in ("cut", "cut_unfreeze") and cache_features and 0 < head_epochs < epochs:
+    elif rule.cuts and cache_features and 0 < head_epochs < epochs:
         # the blog's two cut arms share one schedule: the new head alone on the frozen cut at
         # learning_rate, then finetune_learning_rate, where the plain cut keeps training its head
         # and cut_unfreeze trains its unfrozen blocks too: unfreezing is the only difference
         head_task = cached_features(parts, task)
         hist = train.fit(parts.head, head_task, epochs=head_epochs, learning_rate=learning_rate, **common)
-        if kw["policy"] == "cut":
+        if parts.frozen_until is None:  # the plain cut: its head goes on alone
             more = train.fit(parts.head, head_task, epochs=epochs - head_epochs, learning_rate=finetune_learning_rate,
                              **last)
         else:
@@ -384,8 +323,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
         # pre-trained layers train at the fine-tuning rate whatever the policy (equal treatment: freeze_first,
         # surgical and a cut without cached features against finetune); random ones at learning_rate
         pretrained = bool(init_weights) or weights not in ("none", None)
-        lr = (finetune_learning_rate if pretrained and kw["policy"] not in ("scratch", "frozen")
-              else learning_rate)
+        lr = finetune_learning_rate if pretrained and rule.pretrained_rate else learning_rate
         hist = train.fit(fit_model, task, epochs=epochs, learning_rate=lr, stop_stuck_after=stop_stuck_after, **last)
     wall = time.perf_counter() - t0
     test_probs = model.predict(task.x_test, batch_size=1024, verbose=0)  # on the transformed test split (+div255)
@@ -401,7 +339,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
            "wall_s": wall, "images_per_s": len(hist["loss"]) * len(task.y_train) / wall,
            "epochs_run": len(hist["loss"]), "stopped_stuck": int((hist.get("stopped_stuck") or [0])[0]),
            "cached_features": bool((parts.frozen or parts.frozen_until) and cache_features
-                                   and kw["policy"] != "two_stage"), "bn_mode": parts.bn_mode,
+                                   and rule.schedule != "two_stage"), "bn_mode": parts.bn_mode,
            "noise_std": noise, "input_max": float(np.max(task.x_train)),
            **{f"{k}_params": v for k, v in counts.items()}}
     return row, hist, parts
@@ -420,7 +358,7 @@ def choose_learning_rate(spec: str, grid, task, image_size: int, *, seed: int,
         return None, {}, None
     scores, best = {}, None
     for lr in grid:
-        run = run_image_arm(f"{spec}@{lr:g}", task, image_size, seed=seed, **run_kw)
+        run = run_image_arm(str(Arm.parse(spec).at(lr)), task, image_size, seed=seed, **run_kw)
         scores[float(lr)] = float(run[0]["best_val_acc"])
         if best is None or scores[float(lr)] > scores[best[0]]:
             best = (float(lr), run)  # the first of equal scores, as max() picks

@@ -135,7 +135,7 @@ def test_the_arm_language_parses_transforms_and_learning_rates_in_one_place():
     assert split_arm("efficientnetb0:frozen+noise:50@1e-4") == ("efficientnetb0:frozen", {"noise": 50.0}, 1e-4)
     assert split_arm("efficientnetb0:frozen+noise+div255") == ("efficientnetb0:frozen", {"noise": None, "div255": None}, None)
     assert arm_policy("vgg16:freeze_first:2+noise@1e-4") == "freeze_first"
-    with pytest.raises(ValueError, match="unknown transform '\\+nois'.*did you mean 'noise'"):
+    with pytest.raises(ValueError, match="unknown transform '\\+nois'.*did you mean '\\+noise'"):
         split_arm("vgg16:frozen+nois")
     with pytest.raises(ValueError, match="positive number"):
         split_arm("vgg16:frozen+noise:-1")
@@ -245,7 +245,8 @@ def test_lib_has_no_import_loop():
 # The layering (README, Layout): facts at the bottom (no TensorFlow, no judging), the engine above them
 # (models, weights, training), judging and records above that, the studies on top. An import may only
 # run down (or within its layer).
-FACTS = {"lib.params", "lib.checks", "lib.quotes", "lib.drawing", "lib.data", "lib.images", "lib.datasets.plates",
+FACTS = {"lib.params", "lib.names", "lib.arms",
+         "lib.checks", "lib.quotes", "lib.drawing", "lib.data", "lib.images", "lib.datasets.plates",
          "lib.datasets.signs", "lib.detection_map", "lib.intervals", "lib.registry"}
 ENGINE = {"lib.models", "lib.backbones", "lib.train", "lib.transfer", "lib.cache", "lib.detector"}
 

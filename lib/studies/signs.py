@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lib.arms import Arm
 from lib.datasets.signs import (  # noqa: F401 (the study's names for its data)
     CLASSES,
     CLASS_NAMES,
@@ -51,17 +52,18 @@ def arm_spec(name: str, arch: str, train_learning_rate: float) -> tuple[str | No
     Every arm that trains convolutions does so at ``train_learning_rate``; ``frozen`` trains its
     head at the study's head learning rate; ``lp_ft`` is the two-stage recipe."""
     kind, _, arg = check_arm(name).partition(":")
-    lr = f"@{train_learning_rate:g}"
-    return {
+    lr = float(train_learning_rate)
+    arm, from_source = {
         "zero_shot": (None, True),
-        "scratch": (f"{arch}:scratch{lr}", False),
-        "compute_matched": (f"{arch}:scratch{lr}", False),
-        "finetune": (f"{arch}:finetune{lr}", True),
-        "frozen": (f"{arch}:frozen", True),
-        "freeze_first": (f"{arch}:freeze_first:{arg}{lr}", True),
-        "lp_ft": (f"{arch}:two_stage", True),
-        "surgical": (f"{arch}:surgical:{arg}{lr}", True),
+        "scratch": (Arm(arch, "scratch", lr=lr), False),
+        "compute_matched": (Arm(arch, "scratch", lr=lr), False),
+        "finetune": (Arm(arch, "finetune", lr=lr), True),
+        "frozen": (Arm(arch, "frozen"), True),
+        "freeze_first": (Arm(arch, "freeze_first", (arg,), lr=lr), True),
+        "lp_ft": (Arm(arch, "two_stage"), True),
+        "surgical": (Arm(arch, "surgical", (arg,), lr=lr), True),
     }[kind]
+    return (None if arm is None else str(arm)), from_source
 
 
 def compute_matched_epochs(source_epochs: int, n_source: int, epochs: int, n_target: int,
@@ -141,7 +143,7 @@ class SignRuns:
         its weights saved to ``out_file`` when given (then the target arms of ``seed`` start from it)."""
         from lib import transfer
 
-        spec = f"{self.arch}:{'scratch' if init == 'scratch' else 'finetune'}@{self.train_learning_rate:g}"
+        spec = str(Arm(self.arch, "scratch" if init == "scratch" else "finetune", lr=self.train_learning_rate))
         row, hist, parts = transfer.run_image_arm(spec, self.source_task, self.image_size,
                                                   weights="none" if init == "scratch" else init,
                                                   epochs=self.source_epochs, **self.fit_kwargs(seed))
@@ -235,9 +237,9 @@ def data_markdown(src, tgt, p: dict) -> str:
 
 def runs(p: dict, src) -> "SignRuns":
     """The run's :class:`SignRuns` from its parameters."""
-    keys = ("arch", "image_size", "target_accuracy", "epochs", "source_epochs", "batch_size", "learning_rate",
+    keys = ("arch", "image_size", "target_accuracy", "source_epochs", "batch_size", "learning_rate",
             "train_learning_rate", "head_epochs")
-    return SignRuns(source_task=src, **{k: p[k] for k in keys})
+    return SignRuns(source_task=src, epochs=p["target_epochs"], **{k: p[k] for k in keys})
 
 
 def run_sources(runs_: "SignRuns", p: dict, seeds, domains: dict, record, work: Path):

@@ -17,6 +17,7 @@ from lib import backbones, report, sources, train, transfer
 from lib import claims as C
 from lib import data as D
 from lib import results
+from lib.arms import Arm
 from lib.checks import arm_size, arm_weights
 
 # Both controls train this arm: on shuffled labels (negative) and the true ones (positive). Its rate is
@@ -52,7 +53,7 @@ class Plan:
 def plan(p: dict) -> Plan:
     """The run's :class:`Plan`; the weights every pre-trained arm loads are checked now (offline
     ``imagenet``, missing files)."""
-    extra = [a for a in dict.fromkeys(control_arms(p)) if a not in p["arms"]] if p.get("negative_control", True) else []
+    extra = [a for a in dict.fromkeys(control_arms(p)) if a not in p["arms"]] if p.get("controls", True) else []
     every = [*p["arms"], *extra]
     specs = {a: transfer.parse_arm(a) for a in every}
     weights = {a: arm_weights(a, p["weights"]) for a in every}  # an arm's own ~WEIGHTS, else the study's
@@ -102,7 +103,7 @@ def run_arms(arms, target, p: dict, seeds, record):
             chosen[spec] = {"chosen": lr, "validation by rate": scores}
         for s in seeds:  # the first seed's run at the chosen rate is the grid's own: reused, not trained again
             row, hist, parts = done if (done and s == seeds[0]) else transfer.run_image_arm(
-                spec if lr is None else f"{spec}@{lr:g}", target, p["image_size"], seed=s, **run_kwargs(p))
+                str(Arm.parse(spec).at(lr)) if lr is not None else spec, target, p["image_size"], seed=s, **run_kwargs(p))
             row["arm"] = spec
             record.add_history(spec, s, hist, test_acc=row["test_acc"])
             rows.append(row)
@@ -199,7 +200,7 @@ def run_controls(rows, target, p: dict, seeds, chosen: dict | None = None, plan_
 
     def at_rate(a):  # the study's validation-chosen rate for an arm that names none
         lr = (chosen or {}).get(a, {}).get("chosen") if transfer.arm_learning_rate(a) is None else None
-        return a if lr is None else f"{a}@{lr:g}"
+        return a if lr is None else str(Arm.parse(a).at(lr))
 
     kw = {**run_kwargs(p), "stop_stuck_after": 0}
     shuffled = D.shuffled_labels_task(target, seed=p["data_seed"])

@@ -1,0 +1,251 @@
+"""An arm as a typed value, and the training policies as one table (no TensorFlow).
+
+An arm is what a study trains and compares. Parameter files write it in one grammar::
+
+    arch:policy[:arg[:arg]][+transform[:value]]...[~weights][@LR]
+
+e.g. ``vgg16:freeze_first:2``, ``efficientnetb0:frozen+noise:50``, ``onet:frozen~mtcnn``,
+``resnet50:finetune@3e-4``. :meth:`Arm.parse` is its one parser and ``str(arm)`` its one printer
+(``Arm.parse(str(a)) == a``); a study that makes an arm builds an :class:`Arm` instead of
+formatting a string.
+
+A training policy is one :class:`Policy` entry of :data:`POLICIES`: what its ``:`` arguments are,
+which layers of the base it trains (a function of the built base, called by
+``lib.transfer.build_image_classifier``), and how ``lib.transfer.run_image_arm`` schedules it. A new
+policy is one entry here and its test (``docs/adding-a-study.md`` walks through one); the checks
+before any kernel (``lib.checks.arm_problems``), the arm runner and every image study read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from lib.names import hint
+
+# ---------------------------------------------------------------------------------------------- policies
+
+
+def set_trainable(base, trainable_from: int | None) -> None:
+    """Freeze ``base``'s layers before index ``trainable_from`` and train the rest
+    (``None``: freeze all). Frozen BatchNormalization layers run in inference mode (Keras 3).
+    ``lib.train.fit`` sees the change and compiles anew (a compiled graph keeps the old flags)."""
+    base.trainable = True
+    for i, layer in enumerate(base.layers):
+        layer.trainable = trainable_from is not None and i >= trainable_from
+
+
+def _train_all(base, backbone, resolve, **_) -> None:
+    set_trainable(base, 0)
+
+
+def _train_none(base, backbone, resolve, **_) -> None:
+    set_trainable(base, None)
+
+
+def _freeze_first(base, backbone, resolve, *, freeze_blocks: int, **_) -> None:
+    blocks = backbone.blocks(base)
+    if not 0 <= freeze_blocks <= len(blocks):
+        raise ValueError(f"freeze_blocks must lie in 0..{len(blocks)} for {backbone.name} (blocks: {blocks}); "
+                         f"received {freeze_blocks}")
+    names = [layer.name for layer in base.layers]
+    last = max((i for i, n in enumerate(names) if backbone.block_of(n) in blocks[:freeze_blocks]), default=-1)
+    set_trainable(base, last + 1)
+
+
+def _surgical(base, backbone, resolve, *, block: str, **_) -> None:
+    blocks = backbone.blocks(base)
+    if block not in blocks:
+        raise ValueError(f"policy 'surgical' needs one block of {backbone.name}; received {block!r}{hint(block, blocks)} "
+                         f"(blocks: {blocks})")
+    owner = backbone.layer_blocks(base)
+    set_trainable(base, None)
+    base.trainable = True
+    for layer in base.layers:
+        layer.trainable = owner.get(layer.name) == block
+    if not any(layer.weights for layer in base.layers if layer.trainable):
+        raise ValueError(f"surgical block {block!r} of {backbone.name} has no layer with weights to train")
+
+
+def _cut_unfreeze(base, backbone, resolve, *, unfreeze_from: str, **_) -> None:
+    if not unfreeze_from:
+        raise ValueError("policy 'cut_unfreeze' needs unfreeze_from (layers after it, up to the cut, train)")
+    names = [layer.name for layer in base.layers]
+    set_trainable(base, names.index(resolve(base, unfreeze_from)) + 1)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One training policy. ``freeze(base, backbone, resolve, **arguments)`` sets which layers of
+    the built base train (``backbone``: ``lib.backbones.get(arch)``, which knows the blocks;
+    ``resolve(base, name)``: a layer name checked, with a "did you mean"). ``args``: the keyword
+    names of ``lib.transfer.build_image_classifier`` its ``:`` arguments fill, in order; ``int_args``
+    those that are whole numbers. ``schedule``: ``single`` (one phase; cached features when the
+    whole base is frozen), ``two_stage`` (the head alone for ``head_epochs`` at the head rate, then
+    every layer at the fine-tune rate) or ``cut`` (the base cut at ``cut_at``; the head alone first,
+    then the fine-tune rate). ``pretrained_rate``: trained end to end from learned weights, its
+    pre-trained layers train at the fine-tune rate (``False``: the head rate)."""
+
+    doc: str
+    freeze: Callable
+    args: tuple[str, ...] = ()
+    int_args: tuple[str, ...] = ()
+    schedule: str = "single"
+    pretrained_rate: bool = True
+
+    @property
+    def cuts(self) -> bool:
+        return self.schedule == "cut"
+
+
+POLICIES: dict[str, Policy] = {
+    "scratch": Policy("random weights, every layer trained", _train_all, pretrained_rate=False),
+    "frozen": Policy("base frozen (feature extraction), new head trained", _train_none, pretrained_rate=False),
+    "finetune": Policy("every layer trained from the given weights", _train_all),
+    "freeze_first": Policy("the first `freeze_blocks` blocks frozen, the rest and the head trained", _freeze_first,
+                           args=("freeze_blocks",), int_args=("freeze_blocks",)),
+    "cut": Policy("base cut at layer `cut_at`, frozen, new head on the cut (head_epochs at the head rate, then the "
+                  "fine-tune rate)", _train_none, args=("cut_at",), schedule="cut"),
+    "cut_unfreeze": Policy("base cut at `cut_at`: the head alone first, as `cut`, then layers after `unfreeze_from` up "
+                           "to the cut trained with it at the fine-tune rate", _cut_unfreeze,
+                           args=("cut_at", "unfreeze_from"), schedule="cut"),
+    "two_stage": Policy("head trained on the frozen base, then all layers at a lower learning rate", _train_none,
+                        schedule="two_stage"),
+    "surgical": Policy("only block `block` of the base (and the head) trained, the rest frozen (Lee et al. 2023)",
+                       _surgical, args=("block",)),
+}
+# policy -> how many arguments follow it in an arm
+POLICY_ARGS = {name: len(p.args) for name, p in POLICIES.items()}
+
+# ---------------------------------------------------------------------------------------------- the arm grammar
+
+TRANSFORMS = {
+    "noise": "Gaussian noise added to the training inputs; ':STD' in 0-255 pixel units, else the study's noise_std",
+    "div255": "pixels divided by 255 before a model that expects 0-255 (seed 000's preprocessing bug)",
+    "resize": "the arm's images resized to ':N' px square before its model (every split: an architecture whose "
+              "source weights or smallest input need another size than the study's, InceptionV3's 75 px)",
+    "train": "train on this fraction of the training split, ':F' with 0 < F <= 1 (the same validation and test "
+             "split: seed 002's 'is the data set too small?')",
+}
+
+
+def _positive(value: str) -> float | None:
+    try:
+        v = float(value)
+    except ValueError:
+        return None
+    return v if v > 0 else None
+
+
+def _pieces(spec) -> tuple[str, list[str], str | None, str | None]:
+    """``(core, ["transform[:value]", ...], weights or None, lr text or None)``, unchecked: the
+    one place the grammar's separators are read."""
+    body, at, lr = str(spec).partition("@")
+    body, tilde, weights = body.partition("~")
+    core, *mods = body.split("+")
+    return core, mods, (weights if tilde else None), (lr if at else None)
+
+
+def _number(v: float) -> str:
+    return f"{v:g}"
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm: ``arch:policy[:args][+transform[:value]]...[~weights][@LR]`` as fields.
+    ``transforms``: ``(name, value or None)`` pairs in the order written; ``weights``: the arm's own
+    weights (else the study's); ``lr``: its own learning rate (else the study's rates)."""
+
+    arch: str
+    policy: str = ""
+    args: tuple[str, ...] = ()
+    transforms: tuple[tuple[str, float | None], ...] = ()
+    weights: str | None = None
+    lr: float | None = None
+
+    @classmethod
+    def parse(cls, spec: "str | Arm") -> "Arm":
+        """The arm of ``spec``. Raises ``ValueError`` on an unknown transform, or a transform
+        value or learning rate that is not a positive number (policy names and their arguments are
+        checked by ``lib.checks.arm_problems`` and ``lib.transfer.parse_arm``, which know the
+        architectures)."""
+        if isinstance(spec, Arm):
+            return spec
+        core, mods, weights, lr = _pieces(spec)
+        transforms = []
+        for m in mods:
+            name, colon, value = m.partition(":")
+            if name not in TRANSFORMS:
+                raise ValueError(f"arm {spec!r}: unknown transform {'+' + name!r}{hint(name, TRANSFORMS, prefix='+')} "
+                                 f"(known: {', '.join('+' + t for t in TRANSFORMS)})")
+            if name == "div255" and colon:
+                raise ValueError(f"arm {spec!r}: '+div255' takes no value")
+            if colon and _positive(value) is None:
+                raise ValueError(f"arm {spec!r}: the value after '+{name}:' must be a positive number; received {value!r}")
+            if name == "resize" and not (colon and float(_positive(value)).is_integer() and _positive(value) >= 8):
+                raise ValueError(f"arm {spec!r}: '+resize:N' needs a whole number of pixels N >= 8; "
+                                 f"received {value or 'none'!r}")
+            if name == "train" and not (colon and _positive(value) <= 1):
+                raise ValueError(f"arm {spec!r}: '+train:F' needs a fraction 0 < F <= 1 of the training split; "
+                                 f"received {value or 'none'!r}")
+            transforms.append((name, _positive(value) if colon else None))
+        if lr is not None and _positive(lr) is None:
+            raise ValueError(f"arm {spec!r}: the learning rate after '@' must be a positive number; received {lr!r}")
+        arch, *rest = core.split(":")
+        return cls(arch, rest[0] if rest else "", tuple(rest[1:]), tuple(transforms), weights or None,
+                   _positive(lr) if lr is not None else None)
+
+    @property
+    def core(self) -> str:
+        """``arch:policy[:args]``: what decides the model's graph."""
+        return ":".join([self.arch, *([self.policy] if self.policy or self.args else []), *self.args])
+
+    def __str__(self) -> str:
+        mods = "".join(f"+{n}" + (f":{_number(v)}" if v is not None else "") for n, v in self.transforms)
+        return (self.core + mods + (f"~{self.weights}" if self.weights else "")
+                + (f"@{_number(self.lr)}" if self.lr is not None else ""))
+
+    def at(self, lr: float | None) -> "Arm":
+        """The same arm at its own learning rate ``lr`` (``None``: the study's rates)."""
+        return replace(self, lr=None if lr is None else float(lr))
+
+    def transform(self) -> dict[str, float | None]:
+        return dict(self.transforms)
+
+    def policy_kwargs(self) -> dict:
+        """``{"policy": ..., <argument name>: value, ...}`` for ``lib.transfer.build_image_classifier``
+        (the architecture is the caller's to resolve). Raises ``ValueError`` on an unknown policy or
+        a wrong number of arguments."""
+        if self.policy not in POLICIES:
+            raise ValueError(f"arm {str(self)!r}: unknown policy {self.policy!r}{hint(self.policy, POLICIES)} "
+                             f"(known: {', '.join(POLICIES)})")
+        p = POLICIES[self.policy]
+        if len(self.args) != len(p.args):
+            raise ValueError(f"arm {str(self)!r}: policy {self.policy!r} takes {len(p.args)} argument(s) after it; "
+                             f"received {list(self.args)}")
+        return {"policy": self.policy, **{k: int(v) if k in p.int_args else v for k, v in zip(p.args, self.args)}}
+
+
+# ---------------------------------------------------------------------------------------------- string helpers
+# (the studies' parameter files hold arms as text: these read one field without building an Arm)
+
+def split_arm(spec: str) -> tuple[str, dict[str, float | None], float | None]:
+    """``'arch:policy[:args][+transform[:value]]...[~weights][@LR]'`` -> ``(core, transforms, lr)``:
+    ``vgg16:frozen+noise:50@1e-4`` -> ``('vgg16:frozen', {'noise': 50.0}, 0.0001)``; a transform
+    without a value maps to ``None``, an arm without ``@LR`` has ``lr`` ``None``. Raises
+    ``ValueError`` as :meth:`Arm.parse` does."""
+    arm = Arm.parse(spec)
+    return _pieces(spec)[0], arm.transform(), arm.lr
+
+
+def arm_weights(spec: str, default: str | None = None) -> str | None:
+    """The weights an arm names itself after ``~`` (``onet:frozen~mtcnn`` -> ``mtcnn``), else
+    ``default`` (the study's ``weights``): one report can then compare the same architecture
+    started from different sources. Not validated (``lib.checks.arm_problems`` does that)."""
+    return _pieces(spec)[2] or default
+
+
+def arm_policy(spec: str) -> str:
+    """``vgg16:freeze_first:2+noise@1e-4`` -> ``freeze_first`` (empty when there is none)."""
+    core = _pieces(spec)[0]
+    return core.split(":")[1] if ":" in core else ""

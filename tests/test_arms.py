@@ -1,0 +1,98 @@
+"""The arm grammar's one parser and printer, and the policy table every image study reads."""
+
+import sys
+from dataclasses import replace
+
+import pytest
+
+from lib import arms
+from lib.arms import POLICIES, Arm, Policy
+
+SPECS = ["vgg16:frozen", "vgg16:freeze_first:2", "inceptionv3:cut_unfreeze:mixed5:mixed4",
+         "efficientnetb0:frozen+noise:50", "efficientnetb0:frozen+noise", "efficientnetb0:frozen+div255",
+         "inceptionv3:frozen+resize:75~source", "onet:frozen~mtcnn@0.01", "resnet50:finetune@0.0003",
+         "vgg16:frozen+train:0.25+noise:10~hed@0.001"]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_the_printer_writes_back_what_the_parser_read(spec):
+    arm = Arm.parse(spec)
+    assert str(arm) == spec
+    assert Arm.parse(str(arm)) == arm
+
+
+def test_an_arm_is_its_fields():
+    arm = Arm.parse("vgg16:frozen+train:0.25+noise:10~hed@1e-3")
+    assert arm == Arm("vgg16", "frozen", (), (("train", 0.25), ("noise", 10.0)), "hed", 0.001)
+    assert arm.core == "vgg16:frozen" and arm.transform() == {"train": 0.25, "noise": 10.0}
+    assert str(arm.at(3e-4)) == "vgg16:frozen+train:0.25+noise:10~hed@0.0003"
+    assert arm.at(None).lr is None
+    # a study builds its arms as values, not strings
+    assert str(Arm("resnet50", "freeze_first", ("2",), lr=1e-4)) == "resnet50:freeze_first:2@0.0001"
+    assert Arm.parse(arm) is arm
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("vgg16:frozen+nois", "unknown transform '\\+nois'; did you mean '\\+noise'"),
+    ("vgg16:frozen+div255:3", "takes no value"),
+    ("vgg16:frozen+noise:-1", "positive number"),
+    ("vgg16:frozen+resize:7", "N >= 8"),
+    ("vgg16:frozen+train:2", "0 < F <= 1"),
+    ("vgg16:frozen@fast", "learning rate after '@'"),
+])
+def test_the_parser_refuses_bad_arms_naming_them(spec, message):
+    with pytest.raises(ValueError, match=message):
+        Arm.parse(spec)
+
+
+def test_policy_arguments_become_the_builders_keywords():
+    assert Arm.parse("vgg16:freeze_first:2").policy_kwargs() == {"policy": "freeze_first", "freeze_blocks": 2}
+    assert Arm.parse("inceptionv3:cut_unfreeze:mixed5:mixed4@1e-4").policy_kwargs() == {
+        "policy": "cut_unfreeze", "cut_at": "mixed5", "unfreeze_from": "mixed4"}
+    with pytest.raises(ValueError, match="did you mean 'frozen'"):
+        Arm.parse("vgg16:frozn").policy_kwargs()
+    with pytest.raises(ValueError, match="takes 1 argument"):
+        Arm.parse("vgg16:surgical").policy_kwargs()
+
+
+def test_the_string_helpers_agree_with_the_parser():
+    spec = "onet:frozen+noise:5~mtcnn@0.01"
+    assert arms.split_arm(spec) == ("onet:frozen", {"noise": 5.0}, 0.01)
+    assert arms.arm_weights(spec) == "mtcnn" and arms.arm_weights("onet:frozen", "source") == "source"
+    assert arms.arm_policy(spec) == "frozen" and arms.arm_policy("simple_cnn") == ""
+
+
+def test_the_arm_grammar_imports_without_tensorflow():
+    import subprocess
+    code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None\n"
+            "import lib.arms, lib.checks; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_a_new_policy_is_one_entry(monkeypatch):
+    """docs/adding-a-study.md's worked example: a policy that trains only the last block, added as one
+    entry, is known to the checks, the parser and the model builder at once."""
+    from lib import checks, models, transfer
+
+    def last_block_only(base, backbone, resolve, **_):
+        last = backbone.blocks(base)[-1]
+        arms.set_trainable(base, None)
+        base.trainable = True
+        for layer in base.layers:
+            layer.trainable = backbone.block_of(layer.name) == last
+
+    monkeypatch.setitem(POLICIES, "last_block", Policy("only the last block and the head train", last_block_only))
+    assert checks.arm_problems("simple_cnn:last_block", 32) == []
+    kw = transfer.parse_arm("simple_cnn:last_block@1e-3")
+    model, parts = transfer.build_image_classifier(image_size=32, n_classes=2, **kw)
+    trainable = {w.path.split("/")[-2] for w in parts.base.trainable_weights}
+    assert trainable == {"block3_conv1", "block3_conv2"} and not parts.frozen
+    assert models.parameter_counts(model)["trainable"] < models.parameter_counts(model)["total"]
+
+
+def test_every_policy_entry_is_whole():
+    for name, p in POLICIES.items():
+        assert callable(p.freeze) and p.schedule in ("single", "two_stage", "cut") and p.doc, name
+        assert set(p.int_args) <= set(p.args), name
+    assert replace(POLICIES["cut"], schedule="cut").cuts and not POLICIES["finetune"].cuts
