@@ -200,23 +200,31 @@ def _check_value(spec: ParamSpec, value: Any, root: Path) -> str | None:
     return None
 
 
-# parameters renamed so that `seed` only ever means a random seed: old name -> new name
-RENAMED = {"seed_claims": "blog_claims", "seed_reported": "blog_reported"}
+# parameters renamed so that one name has one meaning in every notebook: old name -> new name (`seed`
+# only ever means a random seed; `controls` is every study's switch for its positive and negative controls)
+RENAMED = {"seed_claims": "blog_claims", "seed_reported": "blog_reported", "negative_control": "controls"}
+# renamed in one notebook only: `epochs` is every compared arm's epochs (both stages together) wherever a
+# study trains one kind of arm; a study with a source and a target stage, or a second phase, names it
+RENAMED_IN = {"signs": {"epochs": "target_epochs"}, "sign_detector": {"epochs": "source_epochs"},
+              "cut_search": {"epochs": "finetune_epochs"}}
 
 
 def validate(
-    values: dict[str, Any], specs: dict[str, ParamSpec], *, root: Path | None = None, source: str = ""
+    values: dict[str, Any], specs: dict[str, ParamSpec], *, root: Path | None = None, source: str = "",
+    notebook: str = "",
 ) -> dict[str, Any]:
     """Check ``values`` against ``specs``; return defaults overlaid with ``values``.
 
     Raises :class:`ParameterError` listing every problem at once: unknown names (with the nearest
     declared names), wrong types and values outside the declared constraints. Relative paths are
-    resolved against ``root`` (default: the repository root).
+    resolved against ``root`` (default: the repository root). ``notebook``: its name, for the names
+    renamed in that notebook only (:data:`RENAMED_IN`).
     """
     root = root or REPO_ROOT
     problems = []
     values = dict(values)
-    for old, new in RENAMED.items():  # accepted for one release, with a message saying the new name
+    for old, new in {**RENAMED, **RENAMED_IN.get(Path(notebook).stem if notebook else "", {})}.items():
+        # accepted for one release, with a message saying the new name
         if old in values and new in specs and old not in specs:
             if new in values:
                 problems.append(f"parameter {old!r} is the old name of {new!r}; give only {new!r}")
@@ -285,6 +293,7 @@ def collect(namespace: dict[str, Any], notebook: str | Path) -> dict[str, Any]:
     missing = [n for n in nbp.specs if n not in namespace]
     if missing:
         raise ParameterError(f"{nbp.notebook.name}: parameters not defined yet: {missing}")
-    merged = validate({n: namespace[n] for n in nbp.specs}, nbp.specs, source=nbp.notebook.name)
+    merged = validate({n: namespace[n] for n in nbp.specs}, nbp.specs, source=nbp.notebook.name,
+                      notebook=nbp.notebook.stem)
     check_study(nbp.notebook.stem, merged, source=nbp.notebook.name)  # the study's own rules, as the runner checks them
     return merged

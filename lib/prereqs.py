@@ -70,7 +70,7 @@ def merged(yaml_file: Path, profile: str | None, root: Path = P.REPO_ROOT) -> di
         files.append(prof)
     source = ", ".join(str(f.relative_to(root)) if f.is_relative_to(root) else str(f) for f in files)
     values = P.validate(P.load_overlays(files), P.read_parameters(root / "notebooks" / f"{notebook}.ipynb").specs,
-                        source=source)
+                        source=source, notebook=notebook)
     P.check_study(notebook, values, source=source)
     return values
 

@@ -109,7 +109,7 @@ def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
     overrides = P.load_overlays(list(param_files))
     overrides.update(extra or {})
     merged = P.validate(overrides, P.read_parameters(nb_path).specs,
-                        source=", ".join(str(p) for p in param_files) or str(nb_path))
+                        source=", ".join(str(p) for p in param_files) or str(nb_path), notebook=nb_path.stem)
     P.check_study(nb_path.stem, merged, source=", ".join(str(p) for p in param_files) or str(nb_path))
     experiment = output.name[: -len(".ipynb")]
     paths = paths_for(output, R.params_hash(merged))

@@ -156,7 +156,8 @@ def owed_ids(key: str, root: str | Path, rec: dict | None = None) -> list[str]:
         own, profile = folder / f"{experiment}.yaml", folder / "profiles" / f"{Path(root).name}.yaml"
         try:  # the file, then the profile the outputs root is named after (smoke, paper), as make runs it
             p = P.validate(P.load_overlays([own, *([profile] if profile.is_file() else [])]),
-                           P.read_parameters(P.NOTEBOOK_DIR / f"{notebook}.ipynb").specs) if own.is_file() else {}
+                           P.read_parameters(P.NOTEBOOK_DIR / f"{notebook}.ipynb").specs,
+                           notebook=notebook) if own.is_file() else {}
         except Exception:  # an invalid file: make refuses that run; nothing to derive here
             p = {}
     try:

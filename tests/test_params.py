@@ -127,6 +127,31 @@ def test_old_seed_document_names_are_accepted_once_with_a_note(capsys):
     assert not any(name.startswith("seed_") for name in specs)  # `seed` means a random seed only
 
 
+def test_one_controls_switch_in_every_notebook_the_old_name_accepted_with_a_note(capsys):
+    from lib import params as P
+
+    names = sorted(p.stem for p in P.NOTEBOOK_DIR.glob("*.ipynb"))
+    with_controls = [nb for nb in names if "controls" in P.read_parameters(nb).specs]
+    assert len(with_controls) >= 7 and not [nb for nb in names if "negative_control" in P.read_parameters(nb).specs]
+    merged = P.validate({"negative_control": False}, P.read_parameters("plates").specs, source="old.yaml")
+    assert merged["controls"] is False and "'negative_control' is now 'controls'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("notebook, new", [("signs", "target_epochs"), ("sign_detector", "source_epochs"),
+                                           ("cut_search", "finetune_epochs")])
+def test_epochs_means_every_compared_arms_epochs_and_a_staged_study_names_its_stage(notebook, new, capsys):
+    from lib import params as P
+
+    specs = P.read_parameters(notebook).specs
+    assert "epochs" not in specs and new in specs
+    assert P.validate({"epochs": 7}, specs, notebook=notebook)[new] == 7
+    assert f"'epochs' is now '{new}'" in capsys.readouterr().err
+    with pytest.raises(P.ParameterError, match="unknown parameter 'epochs'"):  # only where it was renamed
+        P.validate({"epochs": 7}, specs, notebook="plates")
+    for other in ("small_data", "plates", "transferability", "source_pretrain"):
+        assert "epochs" in P.read_parameters(other).specs
+
+
 def test_collect_in_a_notebook_runs_the_study_rules_as_the_runner_does():
     from lib import params as P
 

@@ -165,11 +165,11 @@ def test_the_plan_checks_the_control_arms_premises_too(monkeypatch):
     monkeypatch.setattr(backbones, "check_weights", lambda *a: None)
     monkeypatch.setattr(sources, "source_premise", lambda arch, size, w: failed if arch == "resnet50" else None)
     p = {"arms": ["simple_cnn:scratch", "vgg16:frozen"], "weights": "source", "image_size": 32, "run_untestable": False,
-         "control_arm": "resnet50:frozen", "negative_control": True}
+         "control_arm": "resnet50:frozen", "controls": True}
     plan = study.plan(p)
     assert plan.trained == ["simple_cnn:scratch", "vgg16:frozen"] and plan.skipped == {}
     assert list(plan.controls_skipped) == ["resnet50:frozen"] and "FAILED" in plan.controls_skipped["resnet50:frozen"]
-    assert study.plan({**p, "negative_control": False}).controls_skipped == {}
+    assert study.plan({**p, "controls": False}).controls_skipped == {}
 
 
 def test_the_registry_owes_exactly_the_blog_claims_a_run_judges():

@@ -306,7 +306,7 @@ def features_table(features: BlockFeatures):
 
 
 def fit_kwargs(p: dict) -> dict:
-    return {k: p[k] for k in ("head_learning_rate", "head_epochs", "epochs", "batch_size")}
+    return {"epochs": p["finetune_epochs"], **{k: p[k] for k in ("head_learning_rate", "head_epochs", "batch_size")}}
 
 
 def search(features: BlockFeatures, p: dict, blocks: list[str]):

@@ -187,8 +187,8 @@ def check(p: dict) -> None:
         problems.append(f"transfer_from {p['transfer_from']!r} must be one of source_inits {p['source_inits']}")
     if not p["target_sizes"] or any(k < 1 for k in p["target_sizes"]):
         problems.append(f"target_sizes must be positive numbers of examples per class; received {p['target_sizes']}")
-    if "lp_ft" in p["arms"] and p["head_epochs"] >= p["epochs"]:
-        problems.append(f"lp_ft needs head_epochs ({p['head_epochs']}) below epochs ({p['epochs']})")
+    if "lp_ft" in p["arms"] and p["head_epochs"] >= p["target_epochs"]:
+        problems.append(f"lp_ft needs head_epochs ({p['head_epochs']}) below target_epochs ({p['target_epochs']})")
     if not p["sign_dir"]:
         for check, value in ((check_country, p["source_country"]), (check_country, p["target_country"]),
                              (check_n_classes, p["n_classes"])):
