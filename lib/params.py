@@ -204,8 +204,10 @@ def _check_value(spec: ParamSpec, value: Any, root: Path) -> str | None:
 # only ever means a random seed; `controls` is every study's switch for its positive and negative controls)
 RENAMED = {"seed_claims": "blog_claims", "seed_reported": "blog_reported", "negative_control": "controls"}
 # renamed in one notebook only: `epochs` is every compared arm's epochs (both stages together) wherever a
-# study trains one kind of arm; a study with a source and a target stage, or a second phase, names it
-RENAMED_IN = {"signs": {"epochs": "target_epochs"}, "sign_detector": {"epochs": "source_epochs"},
+# study trains one kind of arm, a study with a source and a target stage, or a second phase, names it;
+# `learning_rate` is every arm's rate (its head's included), a rate for the head alone is `head_learning_rate`
+RENAMED_IN = {"signs": {"epochs": "target_epochs", "learning_rate": "head_learning_rate"},
+              "sign_detector": {"epochs": "source_epochs"},
               "cut_search": {"epochs": "finetune_epochs"}}
 
 

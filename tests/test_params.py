@@ -152,6 +152,16 @@ def test_epochs_means_every_compared_arms_epochs_and_a_staged_study_names_its_st
         assert "epochs" in P.read_parameters(other).specs
 
 
+def test_a_rate_for_the_head_alone_is_head_learning_rate():
+    from lib import params as P
+
+    for notebook in ("signs", "cut_search"):
+        assert "head_learning_rate" in P.read_parameters(notebook).specs
+    specs = P.read_parameters("signs").specs
+    assert "learning_rate" not in specs
+    assert P.validate({"learning_rate": 0.01}, specs, notebook="signs")["head_learning_rate"] == 0.01
+
+
 def test_collect_in_a_notebook_runs_the_study_rules_as_the_runner_does():
     from lib import params as P
 

@@ -237,9 +237,9 @@ def data_markdown(src, tgt, p: dict) -> str:
 
 def runs(p: dict, src) -> "SignRuns":
     """The run's :class:`SignRuns` from its parameters."""
-    keys = ("arch", "image_size", "target_accuracy", "source_epochs", "batch_size", "learning_rate",
-            "train_learning_rate", "head_epochs")
-    return SignRuns(source_task=src, epochs=p["target_epochs"], **{k: p[k] for k in keys})
+    keys = ("arch", "image_size", "target_accuracy", "source_epochs", "batch_size", "train_learning_rate", "head_epochs")
+    return SignRuns(source_task=src, epochs=p["target_epochs"], learning_rate=p["head_learning_rate"],
+                    **{k: p[k] for k in keys})
 
 
 def run_sources(runs_: "SignRuns", p: dict, seeds, domains: dict, record, work: Path):
