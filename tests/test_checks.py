@@ -3,6 +3,7 @@ weights and image folders, every problem named at once with the file, in well un
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -273,3 +274,67 @@ def test_a_range_test_without_a_grid_is_refused():
     with pytest.raises(ValueError, match="lr_find: the range test is read against the rate the grid chooses"):
         checks.small_data(merged("small_data", lr_find=True, lr_grid=[]))
     checks.small_data(merged("small_data", lr_find=True, lr_grid=[1e-3]))
+
+
+def _tensorflow_side(mods: dict) -> set[str]:
+    """lib's modules that import Keras or TensorFlow at module level, directly or through another lib module."""
+    import ast
+
+    direct, top = set(), {}
+    for name, path in mods.items():
+        deps = set()
+        for node in ast.parse(path.read_text()).body:  # module level only
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *[f"{node.module}.{a.name}" for a in node.names]]
+            else:
+                continue
+            if any(n.split(".")[0] in ("keras", "tensorflow", "keras_tuner") for n in names):
+                direct.add(name)
+            deps |= set(names) & set(mods)
+        top[name] = deps
+    side = set(direct)
+    while True:
+        more = {m for m, deps in top.items() if deps & side} - side
+        if not more:
+            return side
+        side |= more
+
+
+def _local_tensorflow_imports(mods: dict, side: set[str]) -> list[str]:
+    import ast
+
+    found = []
+    for name, path in mods.items():
+        for fn in [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]:
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module, *[f"{node.module}.{a.name}" for a in node.names]]
+                else:
+                    continue
+                bad = [n for n in names if n.split(".")[0] in ("keras", "tensorflow", "keras_tuner") or n in side]
+                if bad:
+                    found.append(f"{name}.{fn.name}: {bad[0]}")
+    return sorted(set(found))
+
+
+def test_no_study_module_imports_tensorflow_inside_a_function():
+    """A study module either holds no TensorFlow (its arms, claims and checks: what make imports before
+    any kernel) or imports it at the top; the TensorFlow line runs between files, not inside functions."""
+    mods = {".".join(p.relative_to(REPO_ROOT).with_suffix("").parts): p for p in REPO_ROOT.glob("lib/*.py")}
+    mods |= {".".join(p.relative_to(REPO_ROOT).with_suffix("").parts): p for p in REPO_ROOT.glob("lib/*/*.py")}
+    side = _tensorflow_side(mods)
+    assert {"lib.transfer", "lib.train", "lib.studies.plates"} <= side and "lib.studies.plate_claims" not in side
+    studies = {m: p for m, p in mods.items() if m.startswith("lib.studies.")}
+    assert _local_tensorflow_imports(studies, side) == []
+    # the rule can fail: a function-local Keras import is found
+    fake = REPO_ROOT / "lib" / "studies" / "plate_claims.py"
+    assert _local_tensorflow_imports({"x": fake}, side) == []
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        bad = Path(d) / "bad.py"
+        bad.write_text("def f():\n    from lib import transfer\n    return transfer\n")
+        assert _local_tensorflow_imports({"bad": bad}, side) == ["bad.f: lib.transfer"]

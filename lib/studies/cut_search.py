@@ -25,7 +25,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from lib import backbones, cache, train, transfer
+from lib import backbones, cache, sources, train, transfer
 from lib.checks import CUT_SEARCH_CLAIM, hint
 from lib.data import Task
 
@@ -284,8 +284,6 @@ def prepare(p: dict):
         raise ValueError(f"reference_cut {p['reference_cut']!r} is not among the candidate cuts {blocks}")
     unfreeze_from(blocks, p["reference_cut"], p["reference_unfreeze"])  # refuses unfreezing below the first block
     backbones.check_weights(p["arch"], p["image_size"], p["weights"])
-    from lib import sources
-
     src = sources.source_premise(p["arch"], p["image_size"], p["weights"])
     ref = (p["reference_cut"], p["reference_unfreeze"], p["reference_learning_rate"])
     return blocks, ref, src, bool(src is not None and not src.held and not p["run_untestable"])

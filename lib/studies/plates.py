@@ -14,8 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+import keras
 import numpy as np
 
+from lib import backbones, sources, transfer
 from lib.checks import hint
 from lib.datasets.plates import (  # noqa: F401 (the study's names for its data)
     ALPHABET,
@@ -71,8 +73,6 @@ def plate_head(feature_shape, n_chars: int = N_CHARS, n_symbols: int = len(ALPHA
     ``(n_chars, n_symbols)``. ``pool="columns"`` averages the feature map over its height only and
     flattens the columns instead (:data:`HEADS`): a global pool leaves the branches to infer
     character positions from the base's border effects, which a frozen base cannot learn."""
-    import keras
-
     if pool not in HEADS:
         raise ValueError(f"unknown plate head {pool!r}{hint(pool, HEADS, 1)} (known: {', '.join(HEADS)})")
     inputs = keras.Input(feature_shape, name="features")
@@ -98,8 +98,6 @@ def build_plate_model(image_size: int, *, weights: str = "none", policy: str = "
     """The seed's model: ``arch`` without top (preprocessing inside) -> :func:`plate_head` (``head``:
     its pooling, :data:`HEADS`), built by :func:`lib.transfer.build_image_classifier` (``policy``:
     one of its policies; ``frozen`` keeps BatchNorm in inference mode). Returns ``(model, parts)``."""
-    from lib import transfer
-
     return transfer.build_image_classifier(arch, image_size, len(ALPHABET), policy=policy, weights=weights,
                                            head=partial(plate_head, pool=head))
 
@@ -115,8 +113,6 @@ def run_plate_arm(arm: str, task, image_size: int, *, weights: str, epochs: int,
     ``patience``: early stopping on validation character accuracy (the row's ``stopped_early`` and
     ``best_epoch`` say whether the run converged before the epoch cap), watching from its
     ``min_epochs``-th epoch on. ``arch``, ``head``: the base and the head's pooling (:data:`HEADS`)."""
-    from lib import transfer
-
     spec = plate_spec(arm, arch)
     row, hist, parts = transfer.run_image_arm(
         spec, task, image_size, weights=weights, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
@@ -168,7 +164,6 @@ class Plan:
 def plan(p: dict) -> Plan:
     """The run's :class:`Plan`. The source weights' premise is read only when an arm that loads them
     can train (else ``make`` did not pre-train them first); their file is then checked now."""
-    from lib import backbones, sources
     from lib import claims as C
 
     arms = all_arms(p["arms"], p["noise_sweep"])

@@ -19,6 +19,7 @@ import numpy as np
 
 from lib import claims as C
 from lib.checks import VGG16_CUTS, check_cut, feature_map_sizes, freeze_until, table_arm  # noqa: F401 (its names)
+from lib.datasets.signs import CLASS_NAMES, make_scenes
 
 SOURCE = "seed 001"
 
@@ -397,12 +398,11 @@ def built_in_splits(p: dict):
     each split ``(images, boxes)`` drawn with its own seed so every training seed sees the same scenes.
     The positive control's "new" country is drawn exactly like the source (shift 0), with the
     source's validation and test scenes."""
-    from lib.studies import signs
 
     def draw(country, n, split, shift=p["shift"]):
-        return signs.make_scenes(n, p["image_size"], country=country, shift=shift, n_classes=p["n_classes"],
-                               max_signs=p["max_signs"], seed=10 * p["data_seed"] + SPLIT_SEEDS[split],
-                               reference=p["source_country"])
+        return make_scenes(n, p["image_size"], country=country, shift=shift, n_classes=p["n_classes"],
+                           max_signs=p["max_signs"], seed=10 * p["data_seed"] + SPLIT_SEEDS[split],
+                           reference=p["source_country"])
 
     src, tgt = p["source_country"], p["target_country"]
     a = {"train": draw(src, p["n_source"], "train"), "val": draw(src, p["n_val"], "val"),
@@ -410,7 +410,7 @@ def built_in_splits(p: dict):
     b = {"train": draw(tgt, p["n_target"], "control"), "val": draw(tgt, p["n_val"], "val"),
          "test": draw(tgt, p["n_test"], "test")}
     positive = {"train": draw(tgt, p["n_target"], "control", 0.0), "val": a["val"], "test": a["test"]}
-    return a, b, positive, signs.CLASS_NAMES[:p["n_classes"]]
+    return a, b, positive, CLASS_NAMES[:p["n_classes"]]
 
 
 def load_splits(p: dict):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lib import backbones, train, transfer
 from lib.arms import Arm
 from lib.datasets.signs import (  # noqa: F401 (the study's names for its data)
     CLASSES,
@@ -76,8 +77,6 @@ def compute_matched_epochs(source_epochs: int, n_source: int, epochs: int, n_tar
 
 def evaluate_domains(model, tasks: dict) -> dict[str, float]:
     """Test accuracy of ``model`` on each named task's test split."""
-    from lib import train
-
     return {f"test_acc_{k}": train.accuracy(model, t.x_test, t.y_test) for k, t in tasks.items()}
 
 
@@ -141,8 +140,6 @@ class SignRuns:
     def source(self, init: str, seed: int, out_file=None):
         """A country-A model from ``init`` (scratch or pre-trained weights): ``(row, history, parts)``,
         its weights saved to ``out_file`` when given (then the target arms of ``seed`` start from it)."""
-        from lib import transfer
-
         spec = str(Arm(self.arch, "scratch" if init == "scratch" else "finetune", lr=self.train_learning_rate))
         row, hist, parts = transfer.run_image_arm(spec, self.source_task, self.image_size,
                                                   weights="none" if init == "scratch" else init,
@@ -155,8 +152,6 @@ class SignRuns:
     def target(self, name: str, task, seed: int, size: int, shift: float):
         """One target arm (:data:`SIGN_ARMS`) on ``task``: ``(row, history)``; the row holds both
         countries' test accuracy, convergence and cost; ``zero_shot`` trains nothing (history None)."""
-        from lib import train, transfer
-
         spec, from_source = arm_spec(name, self.arch, self.train_learning_rate)
         base = {"arm": name, "size": size, "seed": seed, "shift": shift}
         domains = {"A": self.source_task, "B": task}
@@ -190,8 +185,6 @@ class SignRuns:
 def prepare(p: dict) -> list[str]:
     """Before any data or training: every pre-trained initialisation's weights can be had (offline
     ``imagenet`` or missing source weights fail now). Returns the architecture's block names."""
-    from lib import backbones
-
     for init in p["source_inits"]:
         if init != "scratch":
             backbones.check_weights(p["arch"], p["image_size"], init)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lib import backbones, report, sources, train, transfer
+from lib import backbones, lr_find, report, sources, train, transfer
 from lib import claims as C
 from lib import data as D
 from lib import results
@@ -117,8 +117,6 @@ def range_tests(arms, target, p: dict, seed: int, chosen: dict) -> dict:
     """A learning-rate range test (:func:`lib.lr_find.range_test`) per arm whose rate the grid chose:
     the arm's own model, freshly built with ``seed``, trained on the target's train split for
     ``lr_find_steps`` steps at rates from a thirtieth of the grid's lowest to thirty times its highest."""
-    from lib import lr_find
-
     out = {}
     lo, hi = min(p["lr_grid"]) / 30, max(p["lr_grid"]) * 30
     for spec in arms:
@@ -152,8 +150,6 @@ def range_table(tests: dict, chosen: dict):
 
 def plot_range_tests(tests: dict, chosen: dict):
     import matplotlib.pyplot as plt
-
-    from lib import lr_find
 
     fig, axes = plt.subplots(1, len(tests), figsize=(4.5 * len(tests), 3.4), squeeze=False)
     for ax, (arm, r) in zip(axes[0], tests.items()):

@@ -8,14 +8,13 @@ from __future__ import annotations
 from lib import backbones, checks, images
 from lib import claims as C
 from lib import data as D
+from lib.datasets.plates import make_glyphs
 
 
 def load_task(p: dict):
     """The source task (:class:`lib.data.Task`, split 64/16/20) and its raw images and labels."""
-    from lib.studies import plates
-
     if p["source_task"] == "glyphs":
-        x, y, names = plates.make_glyphs(p["n_images"], p["image_size"], seed=p["data_seed"])
+        x, y, names = make_glyphs(p["n_images"], p["image_size"], seed=p["data_seed"])
     else:
         x, y, names = images.source_shapes(p["n_images"], p["image_size"], p["n_classes"], seed=p["data_seed"],
                                            distractor=p["distractor"])

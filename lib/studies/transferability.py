@@ -1,54 +1,39 @@
 """How transferable are features (Yosinski et al. 2014) on one backbone, block by block, with the
 cheap estimates of :mod:`lib.scores` (LogME, H-score, the linear probe; re-exported here) judged
-by their rank correlation with the realised transfer accuracy (estimators can rank wrongly).
+by their rank correlation with the realised transfer accuracy (estimators can rank wrongly): the
+runs and the report's steps. The arms, claims, controls and checks are
+:mod:`lib.studies.transferability_claims`'s (no TensorFlow), re-exported here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
 
+import keras
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
-from lib.checks import folder_problem, hint, one_arch, weights_problem
+from lib import backbones, report, train, transfer
+from lib.checks import hint
+from lib.data import shuffled_labels_task, train_fraction
 from lib.scores import ESTIMATES, h_score, linear_probe, logme  # noqa: F401 (the study's names for them)
-
-if TYPE_CHECKING:  # pandas is imported where the report's steps use it
-    import pandas as pd
-
-
-# the claim ids this study records (lib.registry reads them through claim_ids)
-ANB_PLUS, ANB_DROP, LOGME_RANKS = "literature.yosinski.anb_plus", "literature.yosinski.anb_drop", "literature.logme.ranks"
-
-
-# ---------------------------------------------------------------------------------------------
-# Yosinski et al. 2014 on one backbone: copy the first n blocks, frozen or fine-tuned, against
-# the same-task control. Arms (n counts blocks, in the order of ``cut_points``):
-#   AnB  - first n blocks from the source weights (task A), frozen; the rest re-initialised, trained on B
-#   AnB+ - the same, every layer trained on B
-#   BnB  - first n blocks from a network trained on B itself, frozen; the rest re-initialised and
-#          trained on B (the same-task control: a drop here is co-adaptation lost, not specificity)
-#   B    - trained on B from random weights (n = 0; also the network BnB copies from)
-
-YOSINSKI_ARMS = {
-    "AnB": "first n blocks copied from the source and frozen, the rest re-initialised and trained",
-    "AnB+": "first n blocks copied from the source, every layer trained",
-    "BnB": "first n blocks copied from a network trained on the target itself, frozen (same-task control)",
-    "B": "trained on the target from random weights (n = 0)",
-}
-
-
-def arm_problems(arms: list[str]) -> list[str]:
-    """What is wrong with a list of Yosinski arms (no TensorFlow: run before any kernel)."""
-
-    problems = []
-    for a in arms:
-        if a not in YOSINSKI_ARMS:
-            problems.append(f"arms: unknown arm {a!r}{hint(a, YOSINSKI_ARMS, 1)} (known: {', '.join(YOSINSKI_ARMS)})")
-    if "BnB" in arms and "B" not in arms:
-        problems.append("arms: BnB copies from the network B trains; add 'B'")
-    if not any(a in arms for a in ("AnB", "AnB+")):
-        problems.append("arms: the curve needs AnB or AnB+ (what the source weights give at each depth)")
-    return problems
+from lib.studies import cut_search
+from lib.studies.transferability_claims import (  # noqa: F401 (the notebook reads them as transferability.*)
+    ANB_DROP,
+    ANB_PLUS,
+    LOGME_RANKS,
+    YOSINSKI_ARMS,
+    arm_problems,
+    check,
+    claim_ids,
+    claims,
+    control_arm,
+    control_name,
+    controls,
+    positive_arm,
+    realised_arm,
+)
 
 
 def cut_points(arch: str, image_size: int, cuts: list[str] | None = None) -> list[str]:
@@ -56,9 +41,6 @@ def cut_points(arch: str, image_size: int, cuts: list[str] | None = None) -> lis
     not one of them (the simple CNN's ``fc1``), so the deepest point copies the whole base; or the
     given ``cuts`` among them, in network order (a name that is not one is refused, with the
     nearest ones)."""
-    from lib import backbones
-    from lib.studies import cut_search
-
     outs = cut_search.block_outputs(arch, image_size)
     last = backbones.build_base(arch, image_size, "none").layers[-1].name
     every = outs + ([last] if last not in outs else [])
@@ -68,19 +50,6 @@ def cut_points(arch: str, image_size: int, cuts: list[str] | None = None) -> lis
                          + "".join(f"; {c!r}{hint(c, every, 1).replace('; did', ': did')}" for c in bad)
                          + f" (depths: {', '.join(every)})")
     return [c for c in every if c in cuts] if cuts else every
-
-
-def control_arm(arms: list[str], cuts: list[str]) -> tuple[str, str | None]:
-    """The arm the negative control re-runs on shuffled labels: B where it runs, else AnB at the
-    deepest cut (a head on frozen features: cheap)."""
-    return ("B", None) if "B" in arms else ("AnB", cuts[-1])
-
-
-def positive_arm(arms: list[str]) -> tuple[str, int]:
-    """The arm (and depth n) whose runs on the true labels the positive control reads, named by
-    rule before any result: B where it runs, else the copied arm at the shallowest cut (n = 1,
-    the most of the network trained on the target)."""
-    return ("B", 0) if "B" in arms else ("AnB" if "AnB" in arms else "AnB+", 1)
 
 
 def run_curve(task, cuts: list[str], arms: list[str], src: dict[str, list], seeds: list[int], *, record=None,
@@ -132,8 +101,6 @@ def yosinski_arm(kind: str, cut: str | None, task, *, arch: str, image_size: int
     budget (Yosinski's protocol: no early stopping), and only the last epoch's validation accuracy
     is read (the depth chosen on validation), so validation runs once, after the last epoch
     (``validation_freq`` defaults to ``epochs``; training never reads it, so the run is the same)."""
-    from lib import train, transfer
-
     if kind not in YOSINSKI_ARMS:
         raise ValueError(f"unknown arm {kind!r}; known: {', '.join(YOSINSKI_ARMS)}")
     train.set_seed(seed)
@@ -167,15 +134,9 @@ def block_estimates(arch: str, image_size: int, weights: str, task, cuts: list[s
     """LogME, H-score and the linear probe of the frozen ``weights`` base's output at every cut, on
     the target's train split (flattened; one forward pass for all cuts), with the time each took.
     ``weights='none'``: one draw of random weights (seeded 0), the baseline a probe is read against."""
-    import time
-
-    import keras
-
-    from lib.studies.cut_search import BlockFeatures
-
     if weights in ("none", ""):
         keras.utils.set_random_seed(0)
-    feats = BlockFeatures(arch, image_size, weights, task, cuts, allow_random=True)
+    feats = cut_search.BlockFeatures(arch, image_size, weights, task, cuts, allow_random=True)
     out = []
     for c in cuts:
         f = feats[c].x_train.reshape(len(task.y_train), -1)
@@ -190,78 +151,9 @@ def block_estimates(arch: str, image_size: int, weights: str, task, cuts: list[s
     return out
 
 
-def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: int, n_seeds: int, source, logme_rho: float,
-           n_estimates: int, realised: str, correct: dict | None = None,
-           logme_interval: tuple[float, float] | None = None, data: str = "stand-in") -> list:
-    """Yosinski's and You et al.'s findings as claims, from ``per[(arm, n)]`` (test accuracy per
-    seed; B at n = 0). A finding whose arms did not run at this scale is not testable, with that
-    premise named (e.g. AnB+ at the ``paper`` profile only). ``realised``: the arm LogME's ranking
-    is read against (AnB+ where it runs, else AnB). ``correct``: :func:`outcomes` (per test image,
-    per seed), which pairs the test-set term over the images the compared arms share (without it:
-    two independent binomials); ``logme_interval``: rho's bootstrap interval over seeds and test
-    images (:func:`rank_interval`), shown beside the permutation test's verdict; ``data``:
-    "stand-in" (the built-in target) or "user" (``image_dir``)."""
-
-    from lib import claims as C
-
-    base = [C.enough_seeds(n_seeds), *([source] if source else [])]
-
-    def pair(x, y):
-        return C.paired_outcomes((correct or {}).get(x), (correct or {}).get(y))
-
-    def ran(*need):
-        missing = [a for a in need if a not in arms]
-        return C.Premise(f"arms {' and '.join(need)} run", not missing, detail="" if not missing else
-                         f"{', '.join(missing)} not in this experiment's arms (a cost choice; the paper profile runs them)")
-
-    out = []
-    p1 = None
-    if all(a in arms for a in ("AnB+", "B")):
-        ivs = [C.rule_verdict("greater", per[("AnB+", n)], per[("B", 0)], n_test, outcomes=pair(("AnB+", n), ("B", 0)))[1]
-               for n in range(1, n_cuts + 1)]
-        v1, p1 = C.every("greater", ivs)  # at every depth: an intersection-union test
-        prem = [*base, ran("AnB+", "B"), C.above_chance("B", per[("B", 0)], majority, n_test)]
-        evidence = "; ".join(f"n={n} {iv.text()}" for n, iv in enumerate(ivs, 1))
-    else:
-        v1, prem, evidence = C.INCONCLUSIVE, [*base, ran("AnB+", "B")], "not run at this scale"
-    out.append(C.judge(ANB_PLUS, "literature",
-                       "copied-then-fine-tuned (AnB+) beats training from scratch (B) at every depth",
-                       rule="greater at every depth", verdict=v1, comparator="B", premises=prem, evidence=evidence,
-                       seed_reported="Yosinski et al.: AnB+ above B by 1-2 points", data=data, p_value=p1))
-    if "AnB" in arms:
-        out.append(C.judge(ANB_DROP, "literature",
-                           "frozen transfer (AnB) drops with depth (n=1 above n=all)", rule="greater",
-                           a=per[("AnB", 1)], b=per[("AnB", n_cuts)], n_test=n_test, comparator=f"AnB n={n_cuts}",
-                           outcomes=pair(("AnB", 1), ("AnB", n_cuts)), data=data,
-                           premises=[*base, C.above_chance("AnB n=1", per[("AnB", 1)], majority, n_test),
-                                     C.Premise("at least 2 depths", n_cuts >= 2, value=n_cuts, threshold=2)],
-                           seed_reported="Yosinski et al.: AnB falls as n grows"))
-    else:
-        out.append(C.judge(ANB_DROP, "literature",
-                           "frozen transfer (AnB) drops with depth (n=1 above n=all)", rule="greater",
-                           verdict=C.INCONCLUSIVE, premises=[*base, ran("AnB")], evidence="not run at this scale",
-                           seed_reported="Yosinski et al.: AnB falls as n grows"))
-    rho = logme_rho
-    p_pos, p_neg = C.spearman_p(rho, n_estimates)
-    v3 = C.REPRODUCED if p_pos < 0.05 else C.NOT_REPRODUCED if p_neg < 0.05 else C.INCONCLUSIVE
-    tuned = "fine-tuning (AnB+)" if realised == "AnB+" else "frozen transfer (AnB)"
-    out.append(C.judge(LOGME_RANKS, "literature",
-                       f"LogME, before training, ranks the cuts as {tuned} does (a positive rank correlation)",
-                       rule="rank", verdict=v3, p_value=min(p_pos, p_neg),
-                       premises=[*base, C.Premise("at least 3 cuts", n_estimates >= 3, value=n_estimates, threshold=3)],
-                       evidence=f"Spearman rho {rho:+.2f} over {n_estimates} cuts against {realised} test accuracy"
-                                + (f" (95% bootstrap interval over seeds and test images [{logme_interval[0]:+.2f}, "
-                                   f"{logme_interval[1]:+.2f}])" if logme_interval else "")
-                                + f"; exact permutation p {p_pos:.3g} (rho > 0), {p_neg:.3g} (rho < 0)", data=data,
-                       seed_reported="You et al.: LogME tracks fine-tuned accuracy"))
-    return out
-
-
 def conclusion_lines(per: dict, cuts: list[str], arms: list[str], val: dict) -> list[str]:
     """The report's conclusions in numbers: B, the best copied arm's depth (chosen on mean
     **validation** accuracy ``val[(arm, n)]``, its test accuracy shown), each curve by depth."""
-    from lib import report
-
     mean = {k: float(np.mean(v)) for k, v in per.items()}
     lines = []
     best_arm = "AnB+" if "AnB+" in arms else "AnB"
@@ -286,23 +178,14 @@ def depths_markdown(cuts: list[str], arms: list[str]) -> str:
 def estimates(arch: str, image_size: int, weights: str, task, cuts: list[str], folds: int):
     """:func:`block_estimates` per depth ``n`` on task A's weights, with ``probe_random``: the same
     linear probe on one draw of random weights of the architecture (the floor the weights must beat)."""
-    import pandas as pd
-
     est = pd.DataFrame(block_estimates(arch, image_size, weights, task, cuts, folds=folds))
     est.insert(0, "n", range(1, len(cuts) + 1))
     est["probe_random"] = [r["linear_probe"] for r in block_estimates(arch, image_size, "none", task, cuts, folds=folds)]
     return est
 
 
-def control_name(arm: str, n_cuts: int) -> str:
-    return "B (from scratch)" if arm == "B" else f"AnB n={n_cuts} (a new head on the frozen base)"
-
-
 def negative_runs(task, arms: list[str], cuts: list[str], src, seeds, data_seed: int, **common) -> list[float]:
     """The negative control: :func:`control_arm` trained on shuffled labels, test accuracy per seed."""
-    from lib import report
-    from lib.data import shuffled_labels_task
-
     arm, cut = control_arm(arms, cuts)
     shuffled = shuffled_labels_task(task, seed=data_seed)
     out = [yosinski_arm(arm, cut, shuffled, src=src, seed=s, **common)[0]["test_acc"] for s in seeds]
@@ -313,8 +196,6 @@ def negative_runs(task, arms: list[str], cuts: list[str], src, seeds, data_seed:
 def plot_curve(rows, cuts: list[str], arms: list[str], majority: float, title: str):
     """Test accuracy against the blocks copied, one line per arm, starting at B (n = 0), with B's
     band (mean ± sd) and the majority rate."""
-    import matplotlib.pyplot as plt
-    import pandas as pd
     import seaborn as sns
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
@@ -334,15 +215,9 @@ def plot_curve(rows, cuts: list[str], arms: list[str], majority: float, title: s
     return fig
 
 
-def realised_arm(arms: list[str]) -> str:
-    """What the estimates are judged against: fine-tuned accuracy where it runs, else frozen transfer's."""
-    return "AnB+" if "AnB+" in arms else "AnB"
-
-
 def rank_correlations(est, rows):
     """Spearman's rho between each estimate (:data:`lib.scores.ESTIMATES`: LogME, H-score, the linear
     probe) and each transfer arm's mean test accuracy over the depths."""
-    import pandas as pd
     from scipy.stats import spearmanr
 
     real = rows[rows.arm != "B"].groupby(["arm", "n"]).test_acc.mean().unstack(0)
@@ -380,8 +255,6 @@ def rho_of(corr, estimate: str, realised: str) -> float:
 
 def plot_estimates(est, rows, corr, realised: str):
     """Each estimate against the realised arm's test accuracy, one point per cut."""
-    import matplotlib.pyplot as plt
-
     real = rows[rows.arm == realised].groupby("n").test_acc.mean()
     shown = [e for e in ESTIMATES if e in est]
     fig, axes = plt.subplots(1, len(shown), figsize=(6 * len(shown), 4), squeeze=False)
@@ -395,21 +268,6 @@ def plot_estimates(est, rows, corr, realised: str):
     return fig
 
 
-def controls(per: dict, arms: list[str], n_cuts: int, negative, majority: float, n_test: int) -> list:
-    """The positive control (:func:`positive_arm` on the true labels beats the majority rate) and,
-    when it ran, the negative one."""
-    from lib import claims as C
-
-    arm, n = positive_arm(arms)
-    name = "B (from scratch)" if arm == "B" else f"{arm} n={n}"
-    out = [C.positive_control("literature.control.positive", f"{name} on the true labels", per[(arm, n)], majority,
-                              n_test)]
-    if negative:
-        who = control_name("B" if "B" in arms else "AnB", n_cuts)  # control_arm's choice
-        out.append(C.negative_control("literature.control.negative", who, negative, majority, n_test))
-    return out
-
-
 CARD_TRAIN = 864  # the card probes at most this many training images (the blog's amount: 64% of 1,350)
 
 
@@ -419,17 +277,13 @@ def weights_card(arch: str, image_size: int, weights: str, task, folds: int = 3)
     the frozen base against the same architecture with random weights, on at most
     :data:`CARD_TRAIN` training images (a class-stratified subset: the probe of VGG16's first
     block has 16,384 features, and on four times the blog's faces it ran for over ten minutes)."""
-    import matplotlib.pyplot as plt
-    import pandas as pd
     from IPython.display import Markdown, display
 
-    from lib import backbones, report
 
     line = backbones.HED_PROVENANCE if weights == "hed" else f"{arch} weights `{weights}`"
     display(Markdown(f"**Weights used**: {line}."))
     report.plot_first_filters(backbones.build_base(arch, image_size, weights), f"{arch} `{weights}`: first-layer filters")
     plt.show()
-    from lib.data import train_fraction
 
     cuts = cut_points(arch, image_size)
     task = train_fraction(task, min(1.0, CARD_TRAIN / len(task.y_train)))
@@ -443,15 +297,4 @@ def weights_card(arch: str, image_size: int, weights: str, task, folds: int = 3)
 
 # --------------------------------------------------------------------------- checks before any kernel
 
-def claim_ids(p: dict) -> list[str]:
-    """The claims every run judges (not testable, naming why, where its arms did not run)."""
-    return [ANB_PLUS, ANB_DROP, LOGME_RANKS]
 
-
-def check(p: dict) -> None:
-    """The study's rules, checked on merged parameters before any kernel (``check`` in ``lib.registry.STUDIES``): every
-    problem in one ``ValueError``."""
-    none = ("weights: must name task A's weights (source, imagenet or a file); 'none' has nothing to transfer"
-            if p["weights"] in ("none", "") else None)
-    one_arch("transferability", p, [none, weights_problem(p["weights"], set()),
-                                     folder_problem("image_dir", p["image_dir"], split=True), *arm_problems(p["arms"])])
