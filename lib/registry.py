@@ -46,8 +46,10 @@ class Study:
 # weights that learned) and the plate_cnn glyph pre-training measured 2026-12-06 with lib.runner, resnet50
 # sharing the cores about half its time; plates/h1_h4 (the single plate report since 2026-12-06) measured
 # with lib.runner on 2026-12-06 while CI shared the cores for about 40 of its 64 minutes.
-# NOT yet re-measured: small_data inception_cut and cut_search
-# default, measured when their arms were skipped for want of source weights that learned; they now train.
+# small_data/inception_cut measured with lib.runner on 2026-12-06 (its arms train on the 75 px weights
+# that learned; unit tests shared the cores for about 8 of its 22 minutes; the fine-tuned InceptionV3 is
+# 16 of them: 5 runs of ~190 s). NOT yet re-measured: cut_search default, measured when its search was
+# skipped for want of source weights that learned.
 STUDIES: dict[str, Study] = {
     "d1_d2": Study("seed 003: D1 -> D2", check="lib.studies.d1_d2:check", claims="lib.studies.d1_d2:claim_ids",
                    minutes={"synthetic": 3.5, "digits": 3.2}),
@@ -58,11 +60,11 @@ STUDIES: dict[str, Study] = {
     "small_data": Study("seed 002: transfer with a small data set", check="lib.checks:small_data",
                         needs="lib.prereqs:small_data_needs", claims="lib.checks:small_data_claims",
                         minutes={"simple_cnn": 1.8, "vgg16_plateau": 10.5, "domain": 1.8, "data_size": 3.0,
-                                 "architecture": 4.1, "resnet50": 35.7, "inception_cut": 5.8}),
+                                 "architecture": 4.1, "resnet50": 35.7, "inception_cut": 21.7}),
     "cut_search": Study("seed 002: transfer with a small data set", check="lib.checks:cut_search",
                         needs="lib.prereqs:arch_needs", claims="lib.checks:cut_search_claims", minutes={"default": 0.2}),
-    "transferability": Study("the literature: how transferable are features", check="lib.studies.transferability:check",
-                             needs="lib.prereqs:arch_needs", claims="lib.studies.transferability:claim_ids",
+    "transferability": Study("the literature: how transferable are features", check="lib.studies.transferability_claims:check",
+                             needs="lib.prereqs:arch_needs", claims="lib.studies.transferability_claims:claim_ids",
                              minutes={"default": 7.7, "vgg16_hed": 11.3}),
     "plates": Study("seed 000: license plates", check="lib.studies.plate_claims:check", needs="lib.studies.plate_claims:needs",
                     claims="lib.studies.plate_claims:claim_ids", minutes={"h1_h4": 63.7}),
