@@ -48,8 +48,8 @@ class Study:
 # with lib.runner on 2026-12-06 while CI shared the cores for about 40 of its 64 minutes.
 # small_data/inception_cut measured with lib.runner on 2026-12-06 (its arms train on the 75 px weights
 # that learned; unit tests shared the cores for about 8 of its 22 minutes; the fine-tuned InceptionV3 is
-# 16 of them: 5 runs of ~190 s). NOT yet re-measured: cut_search default, measured when its search was
-# skipped for want of source weights that learned.
+# 16 of them: 5 runs of ~190 s); cut_search/default measured alone with lib.runner on 2026-12-06 (20 trials
+# on block outputs computed once, 149 s of trial training; the two finalists over 3 seeds most of the rest).
 STUDIES: dict[str, Study] = {
     "d1_d2": Study("seed 003: D1 -> D2", check="lib.studies.d1_d2:check", claims="lib.studies.d1_d2:claim_ids",
                    minutes={"synthetic": 3.5, "digits": 3.2}),
@@ -62,7 +62,7 @@ STUDIES: dict[str, Study] = {
                         minutes={"simple_cnn": 1.8, "vgg16_plateau": 10.5, "domain": 1.8, "data_size": 3.0,
                                  "architecture": 4.1, "resnet50": 35.7, "inception_cut": 21.7}),
     "cut_search": Study("seed 002: transfer with a small data set", check="lib.checks:cut_search",
-                        needs="lib.prereqs:arch_needs", claims="lib.checks:cut_search_claims", minutes={"default": 0.2}),
+                        needs="lib.prereqs:arch_needs", claims="lib.checks:cut_search_claims", minutes={"default": 6.9}),
     "transferability": Study("the literature: how transferable are features", check="lib.studies.transferability_claims:check",
                              needs="lib.prereqs:arch_needs", claims="lib.studies.transferability_claims:claim_ids",
                              minutes={"default": 7.7, "vgg16_hed": 11.3}),
