@@ -170,18 +170,22 @@ class CutHyperModel(keras_tuner.HyperModel):
 
 
 ORACLES = ("bayesian", "random")
+# keras-tuner draws a random seed when given 0 (``seed or random.randint(1, 10000)`` in its Oracle), so
+# the study's default seed 0 made every search a different one: the tuner gets seed + TUNER_SEED_OFFSET
+TUNER_SEED_OFFSET = 1
 
 
 def make_tuner(hypermodel: CutHyperModel, *, oracle: str, max_trials: int, seed: int, directory: str,
                project_name: str = "cut_search"):
     """A keras-tuner tuner on final validation accuracy, ``overwrite=True`` (a rerun starts a new
-    search). Distributed: set ``KERASTUNER_TUNER_ID`` (``chief`` / ``tuner0``...),
+    search), seeded with ``seed + TUNER_SEED_OFFSET`` (never 0, which keras-tuner replaces by a random
+    seed: the same ``seed`` gives the same search). Distributed: set ``KERASTUNER_TUNER_ID`` (``chief`` / ``tuner0``...),
     ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` and run the same notebook on each machine."""
     if oracle not in ORACLES:
         raise ValueError(f"oracle must be one of {ORACLES}; received {oracle!r}")
     objective = keras_tuner.Objective("val_accuracy", direction="max")
     cls = keras_tuner.BayesianOptimization if oracle == "bayesian" else keras_tuner.RandomSearch
-    return cls(hypermodel, objective=objective, max_trials=max_trials, seed=seed, overwrite=True,
+    return cls(hypermodel, objective=objective, max_trials=max_trials, seed=seed + TUNER_SEED_OFFSET, overwrite=True,
                directory=directory, project_name=project_name)
 
 
