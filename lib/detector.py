@@ -357,8 +357,8 @@ def fit_detector(det: Detector, train_scenes: tuple, val_scenes: tuple, *, epoch
     compile_detector(det, learning_rate)
     timer = train.EpochTimer(label)
     vmap = ValidationMAP(det, xv, bv, yv)
-    stop = keras.callbacks.EarlyStopping(monitor="val_map50", mode="max", patience=patience, min_delta=min_delta,
-                                         restore_best_weights=True, start_from_epoch=min(min_epochs, max(epochs - 1, 0)))
+    stop = train.early_stopping("val_map50", mode="max", patience=patience, min_delta=min_delta, epochs=epochs,
+                                min_epochs=min_epochs)
     t_fit = []
 
     class FitTime(keras.callbacks.Callback):  # the training part of an epoch, before validation (vmap) starts
@@ -374,7 +374,7 @@ def fit_detector(det: Detector, train_scenes: tuple, val_scenes: tuple, *, epoch
     ran = len(out["loss"])
     out["epoch_time_s"] = timer.times
     out["steps_per_epoch"] = [float(-(-len(x) // batch_size))]
-    out["best_epoch"] = [float(int(np.argmax(out["val_map50"])) + 1)]
+    out["best_epoch"] = [float(train.kept_epoch(stop, ran))]  # the restored one (its min_delta, from min_epochs on)
     out["stopped_early"] = [float(ran < epochs)]
     # the first epoch also traces the graph: throughput from the later ones when there are any
     fit_times = t_fit[1:] if len(t_fit) > 1 else t_fit

@@ -204,6 +204,22 @@ def _same_variables(a: keras.Model, b: keras.Model) -> bool:
     return len(va) == len(vb) and all(tuple(x.shape) == tuple(y.shape) and x.dtype == y.dtype for x, y in zip(va, vb))
 
 
+def early_stopping(monitor: str, *, patience: int, epochs: int, min_epochs: int = 0, mode: str = "auto",
+                   min_delta: float = 0.0) -> keras.callbacks.EarlyStopping:
+    """Keras' ``EarlyStopping`` on ``monitor`` that restores the best epoch's weights and watches
+    from epoch ``min_epochs`` on (``start_from_epoch``), clamped so that the last of ``epochs`` is
+    always watched: every run keeps the weights of a watched epoch. The one early stopping of the
+    lab (:func:`fit` and the detector's ``fit_detector``); :func:`kept_epoch` reads which epoch it kept."""
+    return keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, min_delta=min_delta,
+                                         restore_best_weights=True, start_from_epoch=min(min_epochs, max(epochs - 1, 0)))
+
+
+def kept_epoch(stop: keras.callbacks.EarlyStopping, ran: int) -> int:
+    """The 1-based epoch whose weights ``stop`` restored: its best watched epoch (by its own rule,
+    ``min_delta`` included), or the last epoch run when it watched none (a run stopped before)."""
+    return int(stop.best_epoch) + 1 if stop.best_weights is not None else ran
+
+
 def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
         learning_rate: float = 1e-3, seed: int = 0, validation_freq: int = 1,
         patience: int = 0, stop_stuck_after: int = 0, min_epoch_steps: int = 0,
@@ -236,12 +252,12 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
     passes = -(-min_epoch_steps // per_pass) if min_epoch_steps > per_pass else 1
     timer = EpochTimer(f"{model.name} ")
     callbacks: list = [timer]
+    stop = None
     if patience:
         if validation_freq != 1:
             raise ValueError("early stopping (patience > 0) needs validation every epoch (validation_freq=1)")
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience,
-                                                       restore_best_weights=True,
-                                                       start_from_epoch=min(min_epochs, max(epochs - 1, 0))))
+        stop = early_stopping("val_accuracy", patience=patience, epochs=epochs, min_epochs=min_epochs)
+        callbacks.append(stop)
     stuck = None
     if stop_stuck_after:
         if validation_freq != 1:
@@ -262,9 +278,8 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
     out["passes_per_epoch"] = [float(passes)]
     if stuck is not None:
         out["stopped_stuck"] = [float(stuck.stuck_epoch)]
-    if patience:  # the epoch whose weights early stopping kept: the best from its first watched epoch on
-        start = min(min_epochs, max(epochs - 1, 0), ran - 1)
-        out["best_epoch"] = [float(start + int(np.argmax(out["val_accuracy"][start:])) + 1)]
+    if stop is not None:  # the epoch whose weights early stopping kept: the best from its first watched epoch on
+        out["best_epoch"] = [float(kept_epoch(stop, ran))]
         out["stopped_early"] = [float(ran < epochs)]
     return out
 

@@ -251,3 +251,19 @@ def test_early_stopping_waits_for_min_epochs_before_it_may_stop():
     early, late = run(0), run(8)
     assert len(early["loss"]) < 8 and early["stopped_early"] == [1.0]
     assert len(late["loss"]) >= 8 + 2 and late["best_epoch"][0] >= 8 + 1  # watched from epoch 9 on (1-based)
+
+
+@pytest.mark.parametrize("values, min_delta, min_epochs, kept", [
+    ([0.5, 0.509, 0.3], 0.01, 0, 1),  # a gain under min_delta is no new best: the argmax (2) is not what was kept
+    ([0.5, 0.52, 0.3], 0.01, 0, 2),
+    ([0.9, 0.5, 0.6], 0.0, 1, 3),  # watched from the second epoch: the first epoch's 0.9 was never a candidate
+])
+def test_the_kept_epoch_is_the_one_early_stopping_restored(values, min_delta, min_epochs, kept):
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    stop = train.early_stopping("val_map50", mode="max", patience=5, epochs=len(values), min_epochs=min_epochs,
+                                min_delta=min_delta)
+    stop.set_model(model)
+    stop.on_train_begin()
+    for epoch, v in enumerate(values):
+        stop.on_epoch_end(epoch, {"val_map50": v})
+    assert train.kept_epoch(stop, len(values)) == kept
