@@ -197,6 +197,22 @@ def arm_transforms(spec: str) -> dict[str, float | None]:
     return split_arm(spec)[1]
 
 
+def arm_task(spec: str, task, image_size: int):
+    """``(task, image_size)`` as arm ``spec``'s model sees them: its data transforms applied
+    (``+div255``: every split's pixels divided by 255; ``+train:F``: that fraction of the training
+    split; ``+resize:N``: every split resized to N px). ``+noise`` acts while training, not here.
+    The one place an arm's data transforms are applied (the arm runner, the range test)."""
+    transforms = arm_transforms(spec)
+    if "div255" in transforms:
+        task = divided_by_255(task)
+    if "train" in transforms:
+        task = train_fraction(task, transforms["train"])
+    if transforms.get("resize"):
+        image_size = int(transforms["resize"])
+        task = resized(task, image_size)
+    return task, image_size
+
+
 def with_input_noise(model, std: float, seed: int):
     """``model`` behind a Gaussian-noise layer of ``std`` (0-255 pixel units) that acts in training
     only; Keras' ``GaussianNoise`` is applied on the 0-1 scale and scaled back."""
@@ -272,13 +288,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     weights = arm_weights(spec, weights)
     transforms = arm_transforms(spec)
     noise = float((noise_std if transforms["noise"] is None else transforms["noise"]) or 0.0) if "noise" in transforms else 0.0
-    if "div255" in transforms:
-        task = divided_by_255(task)
-    if "train" in transforms:
-        task = train_fraction(task, transforms["train"])
-    if transforms.get("resize"):
-        image_size = int(transforms["resize"])
-        task = resized(task, image_size)
+    task, image_size = arm_task(spec, task, image_size)
     own_lr = arm_learning_rate(spec)
     if own_lr is not None:
         learning_rate = finetune_learning_rate = own_lr

@@ -197,3 +197,17 @@ def test_resized_task_changes_the_side_only():
     assert (big.y_train == task.y_train).all() and -1 < big.x_train.min() and big.x_train.max() < 256
     assert abs(float(big.x_train.mean()) - float(x.mean())) < 2  # the same picture, more pixels
     assert resized(task, 32).x_train is task.x_train
+
+
+def test_an_arms_data_transforms_are_applied_in_one_place():
+    """What the arm runner and the range test train on: +train, +resize and +div255 together."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+    y = np.array([0, 1] * 4)
+    task = Task("t", x, y, x[:2], y[:2], x[:4], y[:4], ["a", "b"])
+    out, size = transfer.arm_task("simple_cnn:frozen+train:0.5+resize:40+div255", task, 32)
+    assert size == 40 and out.x_train.shape == (4, 40, 40, 3) and out.x_test.shape == (4, 40, 40, 3)
+    assert np.bincount(out.y_train).tolist() == [2, 2]  # a stratified half
+    assert out.x_train.max() <= 1.0 + 1e-6 and out.x_val.max() <= 1.0 + 1e-6
+    same, size = transfer.arm_task("simple_cnn:frozen+noise:5", task, 32)
+    assert same is task and size == 32  # noise acts while training, not on the data

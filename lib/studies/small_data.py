@@ -115,19 +115,20 @@ def run_arms(arms, target, p: dict, seeds, record):
 
 def range_tests(arms, target, p: dict, seed: int, chosen: dict) -> dict:
     """A learning-rate range test (:func:`lib.lr_find.range_test`) per arm whose rate the grid chose:
-    the arm's own model, freshly built with ``seed``, trained on the target's train split for
+    the arm's own model, freshly built with ``seed``, trained on the train split the arm trains on
+    (its ``+train``, ``+resize`` and ``+div255`` applied: :func:`lib.transfer.arm_task`) for
     ``lr_find_steps`` steps at rates from a thirtieth of the grid's lowest to thirty times its highest."""
     out = {}
     lo, hi = min(p["lr_grid"]) / 30, max(p["lr_grid"]) * 30
     for spec in arms:
         if spec not in chosen:
             continue
-        kw, size = transfer.parse_arm(spec), arm_size(spec, p["image_size"])
-        x = transfer.resized(target, size).x_train if size != p["image_size"] else target.x_train
+        kw = transfer.parse_arm(spec)
+        task, size = transfer.arm_task(spec, target, p["image_size"])
         train.set_seed(seed)
         model, _ = transfer.build_image_classifier(image_size=size, n_classes=target.n_classes,
                                                    weights=arm_weights(spec, p["weights"]), **kw)
-        out[spec] = lr_find.range_test(model, x, target.y_train, start=lo, end=hi,
+        out[spec] = lr_find.range_test(model, task.x_train, task.y_train, start=lo, end=hi,
                                        steps=p["lr_find_steps"], batch_size=p["batch_size"], seed=seed)
         r = out[spec]
         print(f"{spec}: range test suggests {r['steep']:.1e} (steepest fall), {r['min_div10']:.1e} (minimum / 10); "
