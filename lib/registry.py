@@ -48,7 +48,7 @@ class Study:
 # with lib.runner on 2026-12-06 while CI shared the cores for about 40 of its 64 minutes.
 # small_data/inception_cut measured with lib.runner on 2026-12-06 (its arms train on the 75 px weights
 # that learned; unit tests shared the cores for about 8 of its 22 minutes; the fine-tuned InceptionV3 is
-# 16 of them: 5 runs of ~190 s); cut_search/default measured alone with lib.runner on 2026-12-06 (20 trials
+# 16 of them: 5 runs of ~190 s); cut_search/default measured alone with lib.runner on 2026-12-06, its tuner seeded (20 trials
 # on block outputs computed once, 149 s of trial training; the two finalists over 3 seeds most of the rest);
 # small_data/resnet50 re-measured alone on 2026-12-06 at 11.7 min (35.7 before, half of it sharing the
 # cores) after its negative control moved to the frozen base and the two-stage arm left its default arms:
@@ -65,7 +65,7 @@ STUDIES: dict[str, Study] = {
                         minutes={"simple_cnn": 1.8, "vgg16_plateau": 10.5, "domain": 1.8, "data_size": 3.0,
                                  "architecture": 4.1, "resnet50": 11.7, "inception_cut": 21.7}),
     "cut_search": Study("seed 002: transfer with a small data set", check="lib.checks:cut_search",
-                        needs="lib.prereqs:arch_needs", claims="lib.checks:cut_search_claims", minutes={"default": 6.9}),
+                        needs="lib.prereqs:arch_needs", claims="lib.checks:cut_search_claims", minutes={"default": 8.2}),
     "transferability": Study("the literature: how transferable are features", check="lib.studies.transferability_claims:check",
                              needs="lib.prereqs:arch_needs", claims="lib.studies.transferability_claims:claim_ids",
                              minutes={"default": 7.7, "vgg16_hed": 11.3}),
