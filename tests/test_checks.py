@@ -243,7 +243,7 @@ def test_lib_has_no_import_loop():
     assert _loops(_import_graph()) == []
 
 
-# The layering (README, Layout): facts at the bottom (no TensorFlow, no judging), the engine above them
+# The layering (docs/layout.md): facts at the bottom (no TensorFlow, no judging), the engine above them
 # (models, weights, training), judging and records above that, the studies on top. An import may only
 # run down (or within its layer).
 FACTS = {"lib.params", "lib.names", "lib.arms",
@@ -276,6 +276,17 @@ def test_a_range_test_without_a_grid_is_refused():
     checks.small_data(merged("small_data", lr_find=True, lr_grid=[1e-3]))
 
 
+def _imported_names(node) -> list[str] | None:
+    """The dotted names an import statement brings in (``from a import b`` gives ``a`` and ``a.b``), or ``None``."""
+    import ast
+
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module:
+        return [node.module, *[f"{node.module}.{a.name}" for a in node.names]]
+    return None
+
+
 def _tensorflow_side(mods: dict) -> set[str]:
     """lib's modules that import Keras or TensorFlow at module level, directly or through another lib module."""
     import ast
@@ -284,11 +295,8 @@ def _tensorflow_side(mods: dict) -> set[str]:
     for name, path in mods.items():
         deps = set()
         for node in ast.parse(path.read_text()).body:  # module level only
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module, *[f"{node.module}.{a.name}" for a in node.names]]
-            else:
+            names = _imported_names(node)
+            if names is None:
                 continue
             if any(n.split(".")[0] in ("keras", "tensorflow", "keras_tuner") for n in names):
                 direct.add(name)
@@ -309,11 +317,8 @@ def _local_tensorflow_imports(mods: dict, side: set[str]) -> list[str]:
     for name, path in mods.items():
         for fn in [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]:
             for node in ast.walk(fn):
-                if isinstance(node, ast.Import):
-                    names = [a.name for a in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.module:
-                    names = [node.module, *[f"{node.module}.{a.name}" for a in node.names]]
-                else:
+                names = _imported_names(node)
+                if names is None:
                     continue
                 bad = [n for n in names if n.split(".")[0] in ("keras", "tensorflow", "keras_tuner") or n in side]
                 if bad:
