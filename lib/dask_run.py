@@ -9,7 +9,8 @@ records land where ``make`` puts them, so ``make`` sees them as up to date after
 
 Usage::
 
-    python -m lib.dask_run                      # the default scale on a LocalCluster (one report at a time)
+    python -m lib.dask_run                      # make all's reports on a LocalCluster (one report at a time)
+    python -m lib.dask_run --extended           # and the literature's studies make all leaves out
     python -m lib.dask_run --workers 2          # two reports at once
     python -m lib.dask_run --profile smoke      # the smoke runs
     python -m lib.dask_run --scheduler tcp://host:8786   # any Dask cluster
@@ -32,7 +33,7 @@ import time
 from pathlib import Path
 
 from lib import params as P
-from lib import prereqs
+from lib import prereqs, registry
 
 PREFIX = {None: "", "smoke": "smoke/", "paper": "paper/"}
 
@@ -91,6 +92,14 @@ def select(graph: dict[str, dict], only: list[str]) -> dict[str, dict]:
     return {k: v for k, v in graph.items() if k in keep}
 
 
+def core(graph: dict[str, dict], extended: bool = False) -> dict[str, dict]:
+    """The reports ``make all`` runs: without the studies the registry marks ``extended`` (literature
+    studies, ``make extended``) unless ``extended``; a report named with ``--only`` is always kept."""
+    if extended:
+        return graph
+    return {k: v for k, v in graph.items() if not registry.extended(k.split("/")[0])}
+
+
 def submit_all(client, graph: dict[str, dict], outputs: str, profile: str | None, force: bool = False) -> dict:
     """One future per report (the summary excepted), each waiting for the futures of its ``deps``."""
     futures: dict = {}
@@ -124,11 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="LocalCluster workers, i.e. reports at once (default 1)")
     ap.add_argument("--only", nargs="*", default=[], help="these reports (<notebook>/<experiment>) and what they need")
     ap.add_argument("--force", action="store_true", help="rerun reports that are up to date")
+    ap.add_argument("--extended", action="store_true",
+                    help="also the literature's studies that make all leaves out (make extended's)")
     args = ap.parse_args(argv)
 
     from dask.distributed import Client, LocalCluster, wait
 
-    plan = select(prereqs.graph(args.profile), args.only)
+    # make smoke runs every notebook; the default scale (make all) leaves the extended studies out
+    plan = select(core(prereqs.graph(args.profile), args.extended or bool(args.only) or args.profile == "smoke"),
+                  args.only)
     if args.scheduler:
         client = Client(args.scheduler)
     else:

@@ -14,7 +14,11 @@ parameter files (``params/<name>/<experiment>.yaml``); this table says, for each
   judges, the same ids the study's code records (the summary shows each as *open* while no
   finished run provides it, and when a finished run did not judge it);
 - per experiment, the minutes it took at the default scale on the project's 2-core machine
-  (``make all``'s progress: :mod:`lib.plan`).
+  (``make all``'s progress: :mod:`lib.plan`);
+- ``extended``: the study answers the literature, not a seed document, and is left out of
+  ``make all`` to keep it within its 90 minutes on 2 cores; ``make extended`` runs it (the
+  Makefile's ``EXTENDED_NOTEBOOKS`` lists the same studies: ``tests/test_registry.py``), and the
+  summary lists it as not run instead of leaving its claims open.
 
 Adding a study is its package, its notebook, its parameter files and one entry here;
 ``tests/test_registry.py`` fails when a notebook or parameter file has no entry, or an entry
@@ -35,6 +39,7 @@ class Study:
     needs: str | None = None
     claims: str | None = None
     minutes: dict[str, float] = field(default_factory=dict)  # experiment -> minutes at the default scale
+    extended: bool = False  # not in `make all` (`make extended`): a literature study, no seed claim
 
 
 # minutes: `make all` on a fresh clone of 596869e, 2026-12-04 (88.3 min in all, environment included,
@@ -68,7 +73,7 @@ STUDIES: dict[str, Study] = {
                         needs="lib.prereqs:arch_needs", claims="lib.checks:cut_search_claims", minutes={"default": 8.2}),
     "transferability": Study("the literature: how transferable are features", check="lib.studies.transferability_claims:check",
                              needs="lib.prereqs:arch_needs", claims="lib.studies.transferability_claims:claim_ids",
-                             minutes={"default": 7.7, "vgg16_hed": 11.3}),
+                             minutes={"default": 7.7, "vgg16_hed": 11.3}, extended=True),
     "plates": Study("seed 000: license plates", check="lib.studies.plate_claims:check", needs="lib.studies.plate_claims:needs",
                     claims="lib.studies.plate_claims:claim_ids", minutes={"h1_h4": 63.7}),
     "signs": Study("seed 001: traffic signs across a country shift", check="lib.studies.sign_claims:check",
@@ -82,6 +87,12 @@ STUDIES: dict[str, Study] = {
 def experiments() -> list[str]:
     """``"<notebook>/<experiment>"`` for every declared experiment."""
     return [f"{name}/{exp}" for name, s in STUDIES.items() for exp in s.minutes]
+
+
+def extended(notebook: str) -> bool:
+    """Whether a notebook's study is left out of ``make all`` (``make extended`` runs it)."""
+    study = STUDIES.get(notebook)
+    return bool(study and study.extended)
 
 
 def measured_minutes() -> dict[str, float]:

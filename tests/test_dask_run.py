@@ -34,6 +34,14 @@ def test_the_plan_is_makes():
         D.select(graph, ["small_data/nope"])
 
 
+def test_make_alls_plan_leaves_the_extended_studies_out():
+    graph = prereqs.graph(None)
+    core = D.core(graph)
+    assert "transferability/default" in graph and not any(k.startswith("transferability/") for k in core)
+    assert set(graph) - set(core) == {k for k in graph if k.startswith("transferability/")}
+    assert D.core(graph, extended=True) == graph
+
+
 def test_a_failure_fails_only_its_dependants_and_the_summary_runs_last(monkeypatch, tmp_path):
     from dask.distributed import Client, LocalCluster
 

@@ -56,3 +56,25 @@ def test_a_study_without_a_check_or_needs_gets_none():
     assert registry.check("summary") is None and registry.needs("d1_d2") is None
     assert registry.check("not_a_study") is None and registry.document("not_a_study") == "not_a_study"
     assert prereqs.needs("d1_d2", {}) == set()
+
+
+def test_make_all_leaves_out_exactly_the_extended_studies(tmp_path):
+    """The Makefile's EXTENDED_NOTEBOOKS is the registry's ``extended`` studies; ``make -n studies``
+    (what ``make all`` runs before the summary) names none of their reports and ``make -n extended``
+    names all of them (with the source pre-training they need), then the summary."""
+    marked = {n for n, s in registry.STUDIES.items() if s.extended}
+    assert marked == {"transferability"}  # a literature study: no seed claim
+    line = next(x for x in (REPO_ROOT / "Makefile").read_text().splitlines() if x.startswith("EXTENDED_NOTEBOOKS"))
+    assert set(line.split(":=")[1].split()) == marked
+
+    def dry(target):
+        out = subprocess.run(["make", "-n", "-k", f"OUTPUTS={tmp_path}", target], cwd=REPO_ROOT,
+                             capture_output=True, text=True)
+        return {ln.split()[4].split(f"{tmp_path}/")[1].removesuffix(".ipynb")
+                for ln in out.stdout.splitlines() if "-m lib.runner" in ln}
+
+    studies, extended = dry("studies"), dry("extended")
+    want = {k for k in registry.experiments() if k.split("/")[0] in marked}
+    assert studies and not studies & want and extended >= want | {"summary/default"}
+    assert all(k.startswith("source_pretrain/") for k in extended - want - {"summary/default"})
+    assert studies | want == set(registry.experiments()) - {"summary/default"}

@@ -35,8 +35,24 @@ SMALL = {"arms": {"vgg16:scratch": {"test_acc": 0.5}},
 
 
 def _owed(root):
-    """Every study experiment's owed claim ids, as the summary derives them (lib/registry.py)."""
-    return {k: summary.owed_ids(k, root) for k in registry.experiments() if not k.startswith("summary/")}
+    """Every study experiment's owed claim ids, as the summary derives them (lib/registry.py), of the
+    studies ``make all`` runs (an extended study without a record owes none: tested below)."""
+    return {k: summary.owed_ids(k, root) for k in registry.experiments()
+            if not k.startswith("summary/") and not registry.extended(k.split("/")[0])}
+
+
+def test_an_extended_study_is_listed_as_not_run_until_it_runs(tmp_path):
+    extended = [k for k in registry.experiments() if registry.extended(k.split("/")[0])]
+    assert "transferability/default" in extended
+    s = summary.summarise(tmp_path)
+    runs = {r["run"]: r for r in s["runs"]}
+    assert all(runs[k].get("extended") and not runs[k]["counts"] and "make extended" in runs[k]["why"]
+               for k in extended)
+    assert not any(c["run"] in extended for c in s["claims"])  # owed nothing: no open rows
+    assert not runs["plates/h1_h4"].get("extended") and any(c["run"] == "plates/h1_h4" for c in s["claims"])
+    _record(tmp_path, "transferability/default", metrics=SMALL, claims=[])
+    runs = {r["run"]: r for r in summary.summarise(tmp_path)["runs"]}
+    assert runs["transferability/default"]["counts"] and not runs["transferability/default"].get("extended")
 
 
 def test_a_finished_run_gives_its_verdicts_and_a_missing_one_leaves_them_open(tmp_path):
