@@ -257,7 +257,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
                   learning_rate: float, finetune_learning_rate: float, head_epochs: int, seed: int,
                   cache_features: bool = True, init_weights: str | None = None, validation_freq: int = 1,
                   stop_stuck_after: int = 0, head=None, noise_std: float = 0.0, patience: int = 0,
-                  min_epochs: int = 0):
+                  min_epochs: int = 0, min_delta: float = 0.0):
     """Train one arm on ``task`` and return ``(row, history, parts)``. The one arm runner: every
     image study (small data, signs, plates, the source pre-training) trains its arms here.
 
@@ -272,6 +272,8 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     for the base and a new head. ``validation_freq``: validate every that many epochs (the
     history's ``val_epoch`` lists which). ``stop_stuck_after``: end-to-end runs stop once stuck at
     chance for that many epochs (:class:`lib.train.StopWhenStuck`; the row's ``stopped_stuck``).
+    ``patience``, ``min_epochs``, ``min_delta``: early stopping of the run's last phase
+    (:func:`lib.train.fit`).
 
     Fully frozen arms train the head on features computed once (``cache_features``), and
     ``cut_unfreeze`` its trained blocks and head on the frozen prefix's output (:func:`fit_split`); ``two_stage``
@@ -302,7 +304,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     counts = models.parameter_counts(model)
     common = dict(batch_size=batch_size, seed=seed, validation_freq=validation_freq)
     # the run's last (or only) phase: early stopping there, watching from its min_epochs-th epoch on
-    last = dict(common, patience=patience, min_epochs=min_epochs)
+    last = dict(common, patience=patience, min_epochs=min_epochs, min_delta=min_delta)
     fit_model = with_input_noise(model, noise, seed) if noise else model
     cache_features = cache_features and not noise  # noise is redrawn per batch: the base must run every step
     t0 = time.perf_counter()

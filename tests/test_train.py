@@ -253,6 +253,28 @@ def test_early_stopping_waits_for_min_epochs_before_it_may_stop():
     assert len(late["loss"]) >= 8 + 2 and late["best_epoch"][0] >= 8 + 1  # watched from epoch 9 on (1-based)
 
 
+def test_a_gain_below_min_delta_does_not_keep_a_run_going():
+    """``fit``'s ``min_delta`` reaches early stopping: on a problem that learns slowly, any gain keeps
+    the run going past three epochs, while a min_delta no gain can reach stops it after its first
+    epoch plus the patience; ``validation_se`` is 0.5/sqrt(n) over every validation outcome."""
+    from lib.data import Task
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(900, 8)).astype("float32")
+    y = (x[:, 0] + 0.5 * rng.normal(size=900) > 0).astype(int)
+    task = Task("slow", x[:600], y[:600], x[600:800], y[600:800], x[800:], y[800:], ["a", "b"])
+
+    def run(min_delta):
+        train.set_seed(0)
+        return train.fit(models.build_mlp(8, 2, [8], name="m"), task, epochs=12, batch_size=32, learning_rate=3e-4,
+                         patience=2, min_delta=min_delta, seed=0)
+
+    assert len(run(0.0)["loss"]) > 3
+    assert len(run(1.0)["loss"]) == 3
+    assert train.validation_se(np.zeros((400, 7))) == pytest.approx(0.5 / np.sqrt(2800))
+    assert train.validation_se(np.zeros(100), 2.0) == pytest.approx(0.1) and train.validation_se(np.zeros(5), 0) == 0
+
+
 @pytest.mark.parametrize("values, min_delta, min_epochs, kept", [
     ([0.5, 0.509, 0.3], 0.01, 0, 1),  # a gain under min_delta is no new best: the argmax (2) is not what was kept
     ([0.5, 0.52, 0.3], 0.01, 0, 2),

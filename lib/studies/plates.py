@@ -17,7 +17,7 @@ from functools import partial
 import keras
 import numpy as np
 
-from lib import backbones, sources, transfer
+from lib import backbones, sources, train, transfer
 from lib.checks import hint
 from lib.datasets.plates import (  # noqa: F401 (the study's names for its data)
     ALPHABET,
@@ -105,20 +105,22 @@ def build_plate_model(image_size: int, *, weights: str = "none", policy: str = "
 def run_plate_arm(arm: str, task, image_size: int, *, weights: str, epochs: int, head_epochs: int, batch_size: int,
                   learning_rate: float, finetune_learning_rate: float, noise_std: float, seed: int,
                   cache_features: bool = True, patience: int = 0, arch: str = "efficientnetb0", head: str = "seed",
-                  min_epochs: int = 0):
+                  min_epochs: int = 0, min_delta_se: float = 0.0):
     """Train one plate arm with the shared arm runner (:func:`lib.transfer.run_image_arm`, the
     seven-character head); returns ``(row, history)`` with the plate metrics. ``task`` holds
     images and ``(n, 7)`` labels. A frozen arm without noise trains its head on cached features
     (``cache_features``); with noise the base runs every step, since the noise is redrawn per batch.
     ``patience``: early stopping on validation character accuracy (the row's ``stopped_early`` and
     ``best_epoch`` say whether the run converged before the epoch cap), watching from its
-    ``min_epochs``-th epoch on. ``arch``, ``head``: the base and the head's pooling (:data:`HEADS`)."""
+    ``min_epochs``-th epoch on, a gain counting only above ``min_delta_se`` standard errors of the
+    validation character accuracy (:func:`lib.train.validation_se`). ``arch``, ``head``: the base
+    and the head's pooling (:data:`HEADS`)."""
     spec = plate_spec(arm, arch)
     row, hist, parts = transfer.run_image_arm(
         spec, task, image_size, weights=weights, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         finetune_learning_rate=finetune_learning_rate, head_epochs=head_epochs, seed=seed,
         cache_features=cache_features, head=partial(plate_head, pool=head), noise_std=noise_std, patience=patience,
-        min_epochs=min_epochs)
+        min_epochs=min_epochs, min_delta=train.validation_se(task.y_val, min_delta_se))
     m = plate_metrics(task.y_test, parts.test_probs)  # the runner's own test predictions (after any +div255)
     out = {"arm": arm, "seed": seed, "noise_std": row["noise_std"], "policy": parse_plate_arm(arm)["policy"],
            "train_char_acc": row["train_acc"], "val_char_acc": row["val_acc"], "best_val_char_acc": row["best_val_acc"],
@@ -228,7 +230,7 @@ def data_markdown(task) -> str:
 def train_kwargs(p: dict, **override) -> dict:
     """The training settings of :func:`run_plate_arm` from the run's parameters."""
     keys = ("weights", "epochs", "head_epochs", "batch_size", "learning_rate", "finetune_learning_rate", "noise_std",
-            "cache_features", "patience", "min_epochs", "arch", "head")
+            "cache_features", "patience", "min_epochs", "min_delta_se", "arch", "head")
     return {**{k: p[k] for k in keys}, **override}
 
 
