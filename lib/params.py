@@ -210,6 +210,27 @@ RENAMED_IN = {"signs": {"epochs": "target_epochs", "learning_rate": "head_learni
               "sign_detector": {"epochs": "source_epochs"},
               "cut_search": {"epochs": "finetune_epochs"}}
 
+# keys any parameter file may hold that are the runner's, not the notebook's: validated here with the
+# notebook's parameters, left out of the merged parameters (and their hash), passed to the kernel by
+# lib.runner (see runner_options)
+RUNNER_KEYS = {"distribution": "none or data_parallel: Keras' DataParallel over every local device, JAX only "
+                               "(lib/distribution.py)"}
+
+
+def runner_options(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split parameter-file ``values`` into the notebook's and the runner's (:data:`RUNNER_KEYS`)."""
+    return ({k: v for k, v in values.items() if k not in RUNNER_KEYS},
+            {k: v for k, v in values.items() if k in RUNNER_KEYS})
+
+
+def _runner_problems(options: dict[str, Any]) -> list[str]:
+    from lib import distribution
+
+    name = options.get("distribution", "none")
+    if not isinstance(name, str):
+        return [f"parameter 'distribution': expected str, received {name!r}; allowed: {RUNNER_KEYS['distribution']}"]
+    return [f"parameter 'distribution': {p}" for p in distribution.problems(name)]
+
 
 def validate(
     values: dict[str, Any], specs: dict[str, ParamSpec], *, root: Path | None = None, source: str = "",
@@ -220,11 +241,12 @@ def validate(
     Raises :class:`ParameterError` listing every problem at once: unknown names (with the nearest
     declared names), wrong types and values outside the declared constraints. Relative paths are
     resolved against ``root`` (default: the repository root). ``notebook``: its name, for the names
-    renamed in that notebook only (:data:`RENAMED_IN`).
+    renamed in that notebook only (:data:`RENAMED_IN`). The runner's keys (:data:`RUNNER_KEYS`,
+    ``distribution``) are checked too and left out of the result.
     """
     root = root or REPO_ROOT
-    problems = []
-    values = dict(values)
+    values, options = runner_options(values)
+    problems = _runner_problems(options)
     for old, new in {**RENAMED, **RENAMED_IN.get(Path(notebook).stem if notebook else "", {})}.items():
         # accepted for one release, with a message saying the new name
         if old in values and new in specs and old not in specs:
@@ -236,7 +258,8 @@ def validate(
             values.setdefault(new, values.pop(old))
     for key in values:
         if key not in specs:
-            problems.append(f"unknown parameter {key!r}{hint(key, specs, 3)} (declared: {', '.join(specs)})")
+            problems.append(f"unknown parameter {key!r}{hint(key, [*specs, *RUNNER_KEYS], 3)} "
+                            f"(declared: {', '.join(specs)}; for the runner: {', '.join(RUNNER_KEYS)})")
     merged = {name: spec.default for name, spec in specs.items()}
     merged.update({k: v for k, v in values.items() if k in specs})
     for name, spec in specs.items():

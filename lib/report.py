@@ -23,7 +23,8 @@ NOT_METRICS = ("val_epoch", "epoch_time_s", "steps_per_epoch", "passes_per_epoch
 def begin(namespace: dict, notebook: str) -> tuple[dict, object, list[int]]:
     """A report's setup in one call, right after its parameters cell: the parameters validated as
     they stand in the kernel (:func:`lib.params.collect`: types, bounds, the study's rules), the run
-    record opened, the plotting theme set and the ``title`` shown. Returns ``(P, record, seeds)``,
+    record opened, the runner's ``distribution`` applied (:mod:`lib.distribution`), the plotting theme
+    set and the ``title`` shown. Returns ``(P, record, seeds)``,
     ``seeds`` being ``seed .. seed + n_seeds - 1`` (empty for a notebook without them)."""
     from IPython.display import Markdown, display
 
@@ -36,6 +37,11 @@ def begin(namespace: dict, notebook: str) -> tuple[dict, object, list[int]]:
     pd.set_option("display.precision", 3)
     import keras  # the backend the run trains on, in the record and the report's header
 
+    from lib import distribution
+
+    dist = distribution.from_env(P.get("batch_size"))  # the runner's `distribution`, before any model
+    if dist is not None:
+        record.data["distribution"] = dist
     hw = record.data.setdefault("hardware", {})
     hw["keras_backend"] = keras.backend.backend()
     hw["devices"] = _devices()

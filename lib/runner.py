@@ -7,6 +7,9 @@ Usage (the Makefile calls this; so can you)::
 - Parameters from the YAML files (later files override earlier ones) are validated against the
   notebook's ``parameters`` cell before a kernel starts: unknown names, wrong types and values
   outside the declared constraints stop the run with exit code 2 and nothing written.
+- The runner's own keys in those files (``distribution: data_parallel``, :mod:`lib.distribution`)
+  are checked with them, kept out of the notebook's parameters and passed to the kernel in
+  ``$TLLAB_DISTRIBUTION``; :func:`lib.report.begin` applies it.
 - The notebook runs into ``OUTPUT.partial.ipynb``; its record into ``<stem>.<hash>.partial.json``.
 - On success both are renamed: the record to ``<stem>.<hash>.json``, then the notebook to
   ``OUTPUT``. A run is a success only if every cell ran, the notebook marked its record complete
@@ -27,6 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lib import distribution
 from lib import params as P
 from lib import plan
 from lib import records as R
@@ -111,6 +115,8 @@ def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
     merged = P.validate(overrides, P.read_parameters(nb_path).specs,
                         source=", ".join(str(p) for p in param_files) or str(nb_path), notebook=nb_path.stem)
     P.check_study(nb_path.stem, merged, source=", ".join(str(p) for p in param_files) or str(nb_path))
+    overrides, options = P.runner_options(overrides)  # validated above; the notebook gets its own only
+    dist = options.get("distribution", "none")
     experiment = output.name[: -len(".ipynb")]
     paths = paths_for(output, R.params_hash(merged))
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -122,15 +128,17 @@ def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
     record = R.Record(paths["record_partial"],
                       R.new_record(nb_path.stem, experiment, merged, output=str(output)))
     record.data["param_files"] = [str(p) for p in param_files]
+    record.data["distribution"] = {"distribution": dist}  # the kernel adds the devices (lib.report.begin)
     record.save()
 
     env_backup = {k: os.environ.get(k) for k in (R.RECORD_ENV, "MPLBACKEND", "PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL",
-                                                  "TF_ENABLE_ONEDNN_OPTS", OUTPUTS_ENV)}
+                                                  "TF_ENABLE_ONEDNN_OPTS", OUTPUTS_ENV, distribution.ENV)}
     # <root>/<notebook>/<experiment>.ipynb: files shared between studies (source weights) live in <root>
     os.environ[OUTPUTS_ENV] = str(output.resolve().parent.parent)
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # see the Makefile: 4x faster training here
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow C++ log lines off; Python errors still raise
     os.environ[R.RECORD_ENV] = str(paths["record_partial"].resolve())
+    os.environ[distribution.ENV] = dist
     os.environ.pop("MPLBACKEND", None)  # a non-inline backend silently drops figures
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(P.REPO_ROOT), env_backup["PYTHONPATH"]]))
     plan.started(output)
