@@ -211,3 +211,21 @@ def test_an_arms_data_transforms_are_applied_in_one_place():
     assert out.x_train.max() <= 1.0 + 1e-6 and out.x_val.max() <= 1.0 + 1e-6
     same, size = transfer.arm_task("simple_cnn:frozen+noise:5", task, 32)
     assert same is task and size == 32  # noise acts while training, not on the data
+
+
+@pytest.mark.parametrize("spec", ["simple_cnn:frozen", "simple_cnn:cut:block3_pool", "simple_cnn:finetune"])
+def test_a_runs_predictions_are_its_models_on_the_splits(tmp_path, spec):
+    """The arm runner scores a head trained on cached features by the head on those features (no
+    second forward pass of the base): the same probabilities as the whole trained model on the
+    images, for the frozen and the cut arm, as for an arm that trains its base."""
+    from lib import backbones, train
+
+    task = _pixel_task(2)
+    path = tmp_path / "src.weights.h5"
+    backbones.build_base("simple_cnn", 32, "none").save_weights(path)
+    row, _, parts = transfer.run_image_arm(spec, task, 32, weights=str(path), epochs=3, head_epochs=1, batch_size=8,
+                                           learning_rate=1e-3, finetune_learning_rate=1e-4, seed=0)
+    model = parts.model  # pixels -> probabilities: the base and the head as built
+    np.testing.assert_allclose(parts.test_probs, model.predict(task.x_test, verbose=0), rtol=1e-4, atol=1e-5)
+    assert row["val_correct"] == pytest.approx(list(train.correct_of(model.predict(task.x_val, verbose=0), task.y_val)))
+    assert row["cached_features"] == (spec != "simple_cnn:finetune")
