@@ -74,6 +74,23 @@ def _cut_unfreeze(base, backbone, resolve, *, unfreeze_from: str, **_) -> None:
     set_trainable(base, names.index(resolve(base, unfreeze_from)) + 1)
 
 
+def _lora(base, backbone, resolve, *, lora_rank: int = 0, **_) -> None:
+    """Hu et al. 2021 (LoRA) through Keras' own ``enable_lora`` (keras-team/keras #19516): every
+    convolution and dense layer of the base keeps its kernel and bias frozen and trains a rank
+    ``lora_rank`` update ``A @ B`` (``B`` starts at zero, so training starts from the pre-trained
+    function); BatchNorm stays frozen. ``layer.kernel`` is then the merged kernel."""
+    if lora_rank < 1:
+        raise ValueError(f"policy 'lora' needs a rank of at least 1 (lora:RANK); received {lora_rank}")
+    set_trainable(base, None)
+    base.trainable = True
+    for layer in base.layers:
+        if hasattr(layer, "enable_lora") and getattr(layer, "kernel", None) is not None:
+            layer.trainable = True
+            layer.enable_lora(lora_rank)
+            if getattr(layer, "bias", None) is not None:
+                layer.bias.trainable = False
+
+
 @dataclass(frozen=True)
 class Policy:
     """One training policy. ``freeze(base, backbone, resolve, **arguments)`` sets which layers of
@@ -113,6 +130,9 @@ POLICIES: dict[str, Policy] = {
                         schedule="two_stage"),
     "surgical": Policy("only block `block` of the base (and the head) trained, the rest frozen (Lee et al. 2023)",
                        _surgical, args=("block",)),
+    "lora": Policy("every convolution and dense kernel of the base frozen with a trained rank-`lora_rank` update "
+                   "(Hu et al. 2021, Keras' enable_lora), the head trained", _lora, args=("lora_rank",),
+                   int_args=("lora_rank",)),
 }
 # policy -> how many arguments follow it in an arm
 POLICY_ARGS = {name: len(p.args) for name, p in POLICIES.items()}

@@ -99,8 +99,11 @@ def arm_problems(spec: str, image_size: int) -> list[str]:
     if len(args) != len(POLICIES[policy].args):
         out.append(f"arm {spec!r}: policy {policy!r} takes {len(POLICIES[policy].args)} argument(s) after it; "
                    f"received {args}")
-    elif policy == "freeze_first" and not args[0].isdigit():
-        out.append(f"arm {spec!r}: freeze_first takes a number of blocks, e.g. '{arch}:freeze_first:2'")
+    elif any(not a.isdigit() or (name == "lora_rank" and int(a) < 1)
+             for name, a in zip(POLICIES[policy].args, args) if name in POLICIES[policy].int_args):
+        example = {"freeze_first": "a number of blocks, e.g. '{}:freeze_first:2'", "lora": "a rank of at least 1, "
+                   "e.g. '{}:lora:4'"}.get(policy, "whole numbers as its argument(s)")
+        out.append(f"arm {spec!r}: {policy} takes {example.format(arch)}")
     elif arch == "inceptionv3" and policy in ("cut", "cut_unfreeze") and args[0] not in INCEPTION_BLOCKS:
         out.append(f"arm {spec!r}: unknown layer {args[0]!r} for inceptionv3{hint(args[0], INCEPTION_BLOCKS)} "
                    f"(its blocks end at {', '.join(INCEPTION_BLOCKS)})")

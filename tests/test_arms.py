@@ -96,3 +96,40 @@ def test_every_policy_entry_is_whole():
         assert callable(p.freeze) and p.schedule in ("single", "two_stage", "cut") and p.doc, name
         assert set(p.int_args) <= set(p.args), name
     assert replace(POLICIES["cut"], schedule="cut").cuts and not POLICIES["finetune"].cuts
+
+
+def test_lora_trains_only_its_low_rank_factors_and_merges_to_the_same_outputs(tmp_path):
+    """``arch:lora:RANK``: the base's kernels and biases stay as loaded, only the rank-r factors (and
+    the head) train; the merged kernels (``layer.kernel``) in a plain copy of the model give the
+    trained model's outputs; a rank below 1 or not a number is refused before any model."""
+    import numpy as np
+
+    from lib import backbones, checks, transfer
+    from lib.data import Task
+
+    src = backbones.build_base("simple_cnn", 32, "none")
+    path = tmp_path / "src.weights.h5"
+    src.save_weights(path)
+    kw = transfer.parse_arm("simple_cnn:lora:2")
+    model, parts = transfer.build_image_classifier(image_size=32, n_classes=2, weights=str(path), **kw)
+    trainable = {w.path.split("/")[-1] for w in parts.base.trainable_weights}
+    assert trainable == {"lora_kernel_a", "lora_kernel_b"}
+    conv = parts.base.get_layer("block1_conv1")
+    assert conv.lora_enabled and conv.lora_kernel_a.shape[-1] == 2
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (48, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 2, 48)
+    task = Task("t", x[:32], y[:32], x[32:40], y[32:40], x[40:], y[40:], ["a", "b"])
+    _, _, parts = transfer.run_image_arm("simple_cnn:lora:2", task, 32, weights=str(path), epochs=2, head_epochs=0,
+                                         batch_size=8, learning_rate=1e-2, finetune_learning_rate=1e-2, seed=0)
+    conv = parts.base.get_layer("block1_conv1")
+    np.testing.assert_array_equal(conv._kernel.numpy(), src.get_layer("block1_conv1").get_weights()[0])
+    assert not np.allclose(conv.kernel.numpy(), conv._kernel.numpy())  # the update moved: merged != frozen
+    plain, plain_parts = transfer.build_image_classifier("simple_cnn", 32, 2, policy="frozen", weights=str(path))
+    for layer in parts.base.layers:
+        if getattr(layer, "lora_enabled", False):
+            plain_parts.base.get_layer(layer.name).set_weights([layer.kernel.numpy(), layer.bias.numpy()])
+    plain_parts.head.set_weights(parts.head.get_weights())
+    np.testing.assert_allclose(plain.predict(x, verbose=0), parts.model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+    assert checks.arm_problems("simple_cnn:lora:0", 32) and checks.arm_problems("simple_cnn:lora:x", 32)
+    assert checks.arm_problems("simple_cnn:lora:4", 32) == []
