@@ -91,22 +91,55 @@ def _lora(base, backbone, resolve, *, lora_rank: int = 0, **_) -> None:
                 layer.bias.trainable = False
 
 
+class ToStartingPoint:
+    """L2-SP's penalty on one pre-trained variable (Li et al. 2018, "Explicit inductive bias for
+    transfer learning"; TLlib's ``SPRegularization``): ``alpha / 2 * ||w - w0||^2``, ``w0`` the
+    value it was loaded with. Zero at the pre-trained weights, its gradient ``alpha * (w - w0)``
+    pulls back to them. Set as a Keras variable's ``regularizer`` (any callable), so Keras adds it
+    to the training loss like a weight decay."""
+
+    def __init__(self, start, alpha: float):
+        import numpy as np
+
+        self.start = np.array(start, copy=True)
+        self.alpha = float(alpha)
+
+    def __call__(self, w):
+        import keras  # the backend is loaded by then: a model is being trained
+
+        start = keras.ops.convert_to_tensor(self.start, dtype=w.dtype)
+        return 0.5 * self.alpha * keras.ops.sum(keras.ops.square(w - start))
+
+
+def _l2sp(base, backbone, resolve, *, l2sp_alpha: float = 0.0, **_) -> None:
+    """Every layer trained, as ``finetune``, with every pre-trained variable of the base pulled
+    toward its loaded value by :class:`ToStartingPoint` (the new head has no penalty: against
+    ``finetune`` the penalty is the only difference)."""
+    if not l2sp_alpha > 0:
+        raise ValueError(f"policy 'l2sp' needs a penalty weight alpha > 0 (l2sp:ALPHA); received {l2sp_alpha}")
+    set_trainable(base, 0)
+    for v in base.trainable_weights:
+        v.regularizer = ToStartingPoint(v.numpy(), l2sp_alpha)
+
+
 @dataclass(frozen=True)
 class Policy:
     """One training policy. ``freeze(base, backbone, resolve, **arguments)`` sets which layers of
     the built base train (``backbone``: ``lib.backbones.get(arch)``, which knows the blocks;
     ``resolve(base, name)``: a layer name checked, with a "did you mean"). ``args``: the keyword
     names of ``lib.transfer.build_image_classifier`` its ``:`` arguments fill, in order; ``int_args``
-    those that are whole numbers. ``schedule``: ``single`` (one phase; cached features when the
-    whole base is frozen), ``two_stage`` (the head alone for ``head_epochs`` at the head rate, then
-    every layer at the fine-tune rate) or ``cut`` (the base cut at ``cut_at``; the head alone first,
-    then the fine-tune rate). ``pretrained_rate``: trained end to end from learned weights, its
-    pre-trained layers train at the fine-tune rate (``False``: the head rate)."""
+    those that are whole numbers, ``float_args`` those that are positive numbers. ``schedule``:
+    ``single`` (one phase; cached features when the whole base is frozen), ``two_stage`` (the head
+    alone for ``head_epochs`` at the head rate, then every layer at the fine-tune rate) or ``cut``
+    (the base cut at ``cut_at``; the head alone first, then the fine-tune rate). ``pretrained_rate``:
+    trained end to end from learned weights, its pre-trained layers train at the fine-tune rate
+    (``False``: the head rate)."""
 
     doc: str
     freeze: Callable
     args: tuple[str, ...] = ()
     int_args: tuple[str, ...] = ()
+    float_args: tuple[str, ...] = ()
     schedule: str = "single"
     pretrained_rate: bool = True
 
@@ -133,6 +166,8 @@ POLICIES: dict[str, Policy] = {
     "lora": Policy("every convolution and dense kernel of the base frozen with a trained rank-`lora_rank` update "
                    "(Hu et al. 2021, Keras' enable_lora), the head trained", _lora, args=("lora_rank",),
                    int_args=("lora_rank",)),
+    "l2sp": Policy("every layer trained, the pre-trained ones pulled toward their loaded values by alpha/2 ||w - w0||^2 "
+                   "(L2-SP, Li et al. 2018)", _l2sp, args=("l2sp_alpha",), float_args=("l2sp_alpha",)),
 }
 # policy -> how many arguments follow it in an arm
 POLICY_ARGS = {name: len(p.args) for name, p in POLICIES.items()}
@@ -149,7 +184,8 @@ TRANSFORMS = {
 }
 
 
-def _positive(value: str) -> float | None:
+def positive_number(value: str) -> float | None:
+    """``value`` as a positive number, or ``None`` (not a number, or not above zero)."""
     try:
         v = float(value)
     except ValueError:
@@ -200,20 +236,20 @@ class Arm:
                                  f"(known: {', '.join('+' + t for t in TRANSFORMS)})")
             if name == "div255" and colon:
                 raise ValueError(f"arm {spec!r}: '+div255' takes no value")
-            if colon and _positive(value) is None:
+            if colon and positive_number(value) is None:
                 raise ValueError(f"arm {spec!r}: the value after '+{name}:' must be a positive number; received {value!r}")
-            if name == "resize" and not (colon and float(_positive(value)).is_integer() and _positive(value) >= 8):
+            if name == "resize" and not (colon and float(positive_number(value)).is_integer() and positive_number(value) >= 8):
                 raise ValueError(f"arm {spec!r}: '+resize:N' needs a whole number of pixels N >= 8; "
                                  f"received {value or 'none'!r}")
-            if name == "train" and not (colon and _positive(value) <= 1):
+            if name == "train" and not (colon and positive_number(value) <= 1):
                 raise ValueError(f"arm {spec!r}: '+train:F' needs a fraction 0 < F <= 1 of the training split; "
                                  f"received {value or 'none'!r}")
-            transforms.append((name, _positive(value) if colon else None))
-        if lr is not None and _positive(lr) is None:
+            transforms.append((name, positive_number(value) if colon else None))
+        if lr is not None and positive_number(lr) is None:
             raise ValueError(f"arm {spec!r}: the learning rate after '@' must be a positive number; received {lr!r}")
         arch, *rest = core.split(":")
         return cls(arch, rest[0] if rest else "", tuple(rest[1:]), tuple(transforms), weights or None,
-                   _positive(lr) if lr is not None else None)
+                   positive_number(lr) if lr is not None else None)
 
     @property
     def core(self) -> str:
@@ -243,7 +279,8 @@ class Arm:
         if len(self.args) != len(p.args):
             raise ValueError(f"arm {str(self)!r}: policy {self.policy!r} takes {len(p.args)} argument(s) after it; "
                              f"received {list(self.args)}")
-        return {"policy": self.policy, **{k: int(v) if k in p.int_args else v for k, v in zip(p.args, self.args)}}
+        return {"policy": self.policy, **{k: int(v) if k in p.int_args else float(v) if k in p.float_args else v
+                                          for k, v in zip(p.args, self.args)}}
 
 
 # ---------------------------------------------------------------------------------------------- string helpers

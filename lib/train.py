@@ -173,6 +173,11 @@ class ModelPool:
         self.built = 0
 
     def take(self, key, model: keras.Model, parts=None):
+        if any(getattr(v, "regularizer", None) is not None for v in model.variables):
+            # a regularizer holding its own values (L2-SP's starting point) is baked into the traced graph:
+            # a pooled model would train toward an earlier build's values, so such a model is never pooled
+            self.built += 1
+            return (model, parts) if parts is not None else model
         kept = self._models.get(key) if self.size else None
         if kept is not None and _same_variables(kept[0], model):
             self._models.move_to_end(key)

@@ -133,3 +133,50 @@ def test_lora_trains_only_its_low_rank_factors_and_merges_to_the_same_outputs(tm
     np.testing.assert_allclose(plain.predict(x, verbose=0), parts.model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
     assert checks.arm_problems("simple_cnn:lora:0", 32) and checks.arm_problems("simple_cnn:lora:x", 32)
     assert checks.arm_problems("simple_cnn:lora:4", 32) == []
+
+
+def test_l2sp_is_zero_at_the_pretrained_weights_and_pulls_back_to_them(tmp_path):
+    """``arch:l2sp:ALPHA``: every base variable carries alpha/2 ||w - w0||^2, zero as loaded, with
+    gradient alpha (w - w0); in training the penalty reaches the loss: a strong one keeps the base
+    near its loaded weights where plain fine-tuning moves it; a non-positive alpha is refused."""
+    import numpy as np
+    import tensorflow as tf
+
+    from lib import backbones, checks, transfer
+    from lib.data import Task
+
+    src = backbones.build_base("simple_cnn", 32, "none")
+    path = tmp_path / "src.weights.h5"
+    src.save_weights(path)
+    model, parts = transfer.build_image_classifier(image_size=32, n_classes=2, weights=str(path),
+                                                   **transfer.parse_arm("simple_cnn:l2sp:0.5"))
+    kernel = parts.base.get_layer("block2_conv1").kernel
+    assert float(kernel.regularizer(kernel)) == 0.0
+    assert all(v.regularizer is not None for v in parts.base.trainable_weights)
+    assert all(v.regularizer is None for v in parts.head.trainable_weights)  # the new head: no penalty
+    w0 = kernel.numpy()
+    step = np.random.default_rng(0).normal(size=w0.shape).astype("float32")
+    kernel.assign(w0 + step)
+    with tf.GradientTape() as tape:
+        penalty = kernel.regularizer(kernel.value)
+    np.testing.assert_allclose(float(penalty), 0.25 * np.sum(step ** 2), rtol=1e-4)
+    np.testing.assert_allclose(tape.gradient(penalty, kernel.value), 0.5 * step, rtol=1e-4, atol=1e-6)
+    kernel.assign(w0)
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 255, (64, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 2, 64)
+    task = Task("t", x[:48], y[:48], x[48:56], y[48:56], x[56:], y[56:], ["a", "b"])
+
+    def moved(spec):
+        _, _, p = transfer.run_image_arm(spec, task, 32, weights=str(path), epochs=3, head_epochs=0, batch_size=8,
+                                         learning_rate=1e-3, finetune_learning_rate=1e-3, seed=0)
+        return float(np.linalg.norm(p.base.get_layer("block3_conv2").kernel.numpy()
+                                    - src.get_layer("block3_conv2").get_weights()[0]))
+
+    assert moved("simple_cnn:l2sp:1000") < 0.5 * moved("simple_cnn:finetune")
+    from lib.transfer import POOL  # its starting point is baked into the traced graph: never a pooled model
+    assert POOL.take(("l2sp-test",), model) is model and POOL.take(("l2sp-test",), model) is model
+    assert ("l2sp-test",) not in POOL._models
+    assert checks.arm_problems("simple_cnn:l2sp:0", 32) and checks.arm_problems("simple_cnn:l2sp:x", 32)
+    assert checks.arm_problems("simple_cnn:l2sp:0.01", 32) == []
