@@ -122,6 +122,30 @@ def _l2sp(base, backbone, resolve, *, l2sp_alpha: float = 0.0, **_) -> None:
         v.regularizer = ToStartingPoint(v.numpy(), l2sp_alpha)
 
 
+def block_multipliers(blocks: list[str], lr_ratio: float) -> dict[str, float]:
+    """Discriminative learning rates (Howard & Ruder 2018, ULMFiT; fastai's ``fine_tune``, whose
+    ``lr_mult`` defaults to 100): the base's blocks and the head as groups, the first block at
+    ``1 / lr_ratio`` of the rate and the head at the rate, geometric in between (fastai's
+    ``even_mults``). Returns ``{block: multiplier}`` (the head's, 1, is implied)."""
+    groups = len(blocks) + 1
+    return {b: float(lr_ratio) ** (-(groups - 1 - g) / (groups - 1)) for g, b in enumerate(blocks)}
+
+
+def _discriminative(base, backbone, resolve, *, lr_ratio: float = 0.0, **_) -> None:
+    """Every layer trained, each block's variables at its :func:`block_multipliers` share of the
+    rate (``lr_multiplier`` on the variable, read by ``lib.train.PerVariableAdam``); layers before
+    the first block (preprocessing) at the first block's."""
+    if not lr_ratio >= 1:
+        raise ValueError(f"policy 'discriminative' needs a ratio of at least 1 (discriminative:RATIO); received {lr_ratio}")
+    set_trainable(base, 0)
+    blocks = backbone.blocks(base)
+    mult = block_multipliers(blocks, lr_ratio)
+    owner = backbone.layer_blocks(base)
+    for layer in base.layers:
+        for v in layer.trainable_weights:
+            v.lr_multiplier = mult.get(owner.get(layer.name), mult[blocks[0]])
+
+
 @dataclass(frozen=True)
 class Policy:
     """One training policy. ``freeze(base, backbone, resolve, **arguments)`` sets which layers of
@@ -168,6 +192,10 @@ POLICIES: dict[str, Policy] = {
                    int_args=("lora_rank",)),
     "l2sp": Policy("every layer trained, the pre-trained ones pulled toward their loaded values by alpha/2 ||w - w0||^2 "
                    "(L2-SP, Li et al. 2018)", _l2sp, args=("l2sp_alpha",), float_args=("l2sp_alpha",)),
+    "discriminative": Policy("every layer trained, block k of the base at a smaller share of the rate, geometric from "
+                             "1/`lr_ratio` (first block) to 1 (the head): discriminative rates (Howard & Ruder "
+                             "2018; fastai's lr_mult, 100)", _discriminative, args=("lr_ratio",),
+                             float_args=("lr_ratio",)),
 }
 # policy -> how many arguments follow it in an arm
 POLICY_ARGS = {name: len(p.args) for name, p in POLICIES.items()}

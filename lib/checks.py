@@ -105,9 +105,11 @@ def arm_problems(spec: str, image_size: int) -> list[str]:
         example = {"freeze_first": "a number of blocks, e.g. '{}:freeze_first:2'", "lora": "a rank of at least 1, "
                    "e.g. '{}:lora:4'"}.get(policy, "whole numbers as its argument(s)")
         out.append(f"arm {spec!r}: {policy} takes {example.format(arch)}")
-    elif any(positive_number(a) is None for name, a in zip(POLICIES[policy].args, args)
-             if name in POLICIES[policy].float_args):
-        out.append(f"arm {spec!r}: {policy} takes a positive number, e.g. '{arch}:{policy}:0.01'")
+    elif any(positive_number(a) is None or (name == "lr_ratio" and positive_number(a) < 1)
+             for name, a in zip(POLICIES[policy].args, args) if name in POLICIES[policy].float_args):
+        example = {"discriminative": "a ratio of at least 1, e.g. '{}:discriminative:100'"}.get(
+            policy, "a positive number, e.g. '{}:" + policy + ":0.01'")
+        out.append(f"arm {spec!r}: {policy} takes {example.format(arch)}")
     elif arch == "inceptionv3" and policy in ("cut", "cut_unfreeze") and args[0] not in INCEPTION_BLOCKS:
         out.append(f"arm {spec!r}: unknown layer {args[0]!r} for inceptionv3{hint(args[0], INCEPTION_BLOCKS)} "
                    f"(its blocks end at {', '.join(INCEPTION_BLOCKS)})")

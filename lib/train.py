@@ -124,6 +124,21 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
 _COMPILED: "weakref.WeakKeyDictionary[keras.Model, tuple]" = weakref.WeakKeyDictionary()
 
 
+class PerVariableAdam(keras.optimizers.Adam):
+    """Adam whose step for a variable is scaled by that variable's ``lr_multiplier`` attribute
+    (set by a training policy, e.g. discriminative rates: ``lib.arms.block_multipliers``); a
+    variable without one (every other policy) gets exactly Adam's step. Keras has no per-layer
+    rates (keras-team/keras #8850, #21741); scaling the gradient would not do it, Adam being
+    invariant to the gradient's scale, so the rate given to ``update_step`` is scaled."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        # the backend may pass its own variable (TensorFlow: the tf.Variable): the Keras one is looked up
+        mult = getattr(self._trainable_variables[self._get_variable_index(variable)], "lr_multiplier", None)
+        if mult is not None and mult != 1.0:
+            learning_rate = learning_rate * mult
+        return super().update_step(gradient, variable, learning_rate)
+
+
 def compile_or_reset(model: keras.Model, learning_rate: float, steps_per_execution: int = 1) -> bool:
     """Make ``model`` ready for a fresh training run with Adam at ``learning_rate`` and sparse
     categorical cross-entropy. When this module compiled it before with the same variables
@@ -140,7 +155,7 @@ def compile_or_reset(model: keras.Model, learning_rate: float, steps_per_executi
                 v.assign(np.zeros(v.shape, v.dtype))
         model.optimizer.learning_rate = learning_rate
         return True
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+    model.compile(optimizer=PerVariableAdam(learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"], steps_per_execution=steps_per_execution)
     _COMPILED[model] = (model.optimizer, trainable)
     return False

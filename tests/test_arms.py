@@ -123,12 +123,16 @@ def test_lora_trains_only_its_low_rank_factors_and_merges_to_the_same_outputs(tm
     _, _, parts = transfer.run_image_arm("simple_cnn:lora:2", task, 32, weights=str(path), epochs=2, head_epochs=0,
                                          batch_size=8, learning_rate=1e-2, finetune_learning_rate=1e-2, seed=0)
     conv = parts.base.get_layer("block1_conv1")
-    np.testing.assert_array_equal(conv._kernel.numpy(), src.get_layer("block1_conv1").get_weights()[0])
-    assert not np.allclose(conv.kernel.numpy(), conv._kernel.numpy())  # the update moved: merged != frozen
+    import keras
+
+    merged, frozen = keras.ops.convert_to_numpy(conv.kernel), keras.ops.convert_to_numpy(conv._kernel)
+    np.testing.assert_array_equal(frozen, src.get_layer("block1_conv1").get_weights()[0])
+    assert not np.allclose(merged, frozen)  # the update moved: merged != frozen
     plain, plain_parts = transfer.build_image_classifier("simple_cnn", 32, 2, policy="frozen", weights=str(path))
     for layer in parts.base.layers:
         if getattr(layer, "lora_enabled", False):
-            plain_parts.base.get_layer(layer.name).set_weights([layer.kernel.numpy(), layer.bias.numpy()])
+            plain_parts.base.get_layer(layer.name).set_weights([keras.ops.convert_to_numpy(layer.kernel),
+                                                                keras.ops.convert_to_numpy(layer.bias)])
     plain_parts.head.set_weights(parts.head.get_weights())
     np.testing.assert_allclose(plain.predict(x, verbose=0), parts.model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
     assert checks.arm_problems("simple_cnn:lora:0", 32) and checks.arm_problems("simple_cnn:lora:x", 32)
@@ -180,3 +184,38 @@ def test_l2sp_is_zero_at_the_pretrained_weights_and_pulls_back_to_them(tmp_path)
     assert ("l2sp-test",) not in POOL._models
     assert checks.arm_problems("simple_cnn:l2sp:0", 32) and checks.arm_problems("simple_cnn:l2sp:x", 32)
     assert checks.arm_problems("simple_cnn:l2sp:0.01", 32) == []
+
+
+def test_discriminative_rates_reach_the_optimizer_per_layer(tmp_path):
+    """``arch:discriminative:RATIO``: geometric multipliers from 1/RATIO (first block) to 1 (the head),
+    set on the base's variables, and the optimizer's first step (Adam's is the rate times about
+    sign(gradient)) is that share of the rate in each block; a variable without one steps at the rate."""
+    import numpy as np
+
+    from lib import backbones, checks, transfer, train
+    from lib.arms import block_multipliers
+
+    m = block_multipliers(["b1", "b2", "b3"], 100.0)
+    assert m["b1"] == pytest.approx(0.01) and m["b2"] == pytest.approx(0.1 ** (4 / 3))
+    assert m["b3"] == pytest.approx(0.1 ** (2 / 3))
+    src = backbones.build_base("simple_cnn", 32, "none")
+    path = tmp_path / "src.weights.h5"
+    src.save_weights(path)
+    model, parts = transfer.build_image_classifier(image_size=32, n_classes=2, weights=str(path), dropout=0.0,
+                                                   **transfer.parse_arm("simple_cnn:discriminative:100"))
+    want = block_multipliers(["block1", "block2", "block3"], 100.0)
+    layers = {"block1_conv1": want["block1"], "block2_conv2": want["block2"], "block3_conv1": want["block3"]}
+    before = {n: parts.base.get_layer(n).kernel.numpy() for n in layers}
+    head_before = parts.head.trainable_weights[0].numpy()
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (16, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 2, 16)
+    train.compile_or_reset(model, 1e-3)
+    model.train_on_batch(x, y)
+    for name, mult in layers.items():
+        step = np.abs(parts.base.get_layer(name).kernel.numpy() - before[name])
+        assert np.quantile(step[step > 0], 0.9) == pytest.approx(1e-3 * mult, rel=0.05), name
+    head_step = np.abs(parts.head.trainable_weights[0].numpy() - head_before)
+    assert np.quantile(head_step[head_step > 0], 0.9) == pytest.approx(1e-3, rel=0.05)
+    assert checks.arm_problems("simple_cnn:discriminative:0.5", 32)
+    assert checks.arm_problems("simple_cnn:discriminative:100", 32) == []
