@@ -45,7 +45,9 @@ nb_of = notebooks/$(patsubst %/,%,$(dir $(1))).ipynb
 # Studies of the literature (no seed claim) stay out of `make all` so that it fits its 90 minutes on
 # 2 cores: `make extended` runs them (lib/registry.py marks the same ones `extended`: tests/test_registry.py).
 EXTENDED_NOTEBOOKS := transferability
-EXTENDED := $(filter $(foreach n,$(EXTENDED_NOTEBOOKS),$(OUTPUTS)/$(n)/%),$(REPORTS))
+EXTENDED_EXPERIMENTS := small_data/methods
+EXTENDED := $(filter $(foreach n,$(EXTENDED_NOTEBOOKS),$(OUTPUTS)/$(n)/%) \
+  $(foreach e,$(EXTENDED_EXPERIMENTS),$(OUTPUTS)/$(e).ipynb),$(REPORTS))
 STUDIES := $(filter-out $(OUTPUTS)/summary/% $(EXTENDED),$(REPORTS))
 SMOKE_STUDIES := $(filter-out $(OUTPUTS)/smoke/summary/%,$(SMOKE))
 records_under = $(filter-out $(1)/summary/%,$(wildcard $(1)/*/*.json))
@@ -74,7 +76,7 @@ all: | $(STAMP) ## run every study at the default scale into outputs/<notebook>/
 
 studies: $(STUDIES) ## every study at the default scale, without the summary
 
-extended: | $(STAMP) ## the literature's studies left out of make all (transferability), then the summary again
+extended: | $(STAMP) ## the literature's reports left out of make all (transferability, small_data/methods), then the summary again
 	@status=0; $(MAKE) --no-print-directory -k $(EXTENDED) || status=$$?; \
 	  $(MAKE) --no-print-directory $(OUTPUTS)/summary/default.ipynb && exit $$status
 

@@ -272,7 +272,7 @@ def prerequisite_id(task: str, arch: str, image_size: int) -> str:
 
 
 def small_data_claims(p: dict) -> list[str]:
-    return [claim_id(c, a) for a, c in (p.get("blog_claims") or {}).items()]
+    return [claim_id(c, a, p.get("claims_source", "seed 002")) for a, c in (p.get("blog_claims") or {}).items()]
 
 
 def source_pretrain_claims(p: dict) -> list[str]:

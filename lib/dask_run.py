@@ -97,7 +97,7 @@ def core(graph: dict[str, dict], extended: bool = False) -> dict[str, dict]:
     studies, ``make extended``) unless ``extended``; a report named with ``--only`` is always kept."""
     if extended:
         return graph
-    return {k: v for k, v in graph.items() if not registry.extended(k.split("/")[0])}
+    return {k: v for k, v in graph.items() if not registry.extended(k)}
 
 
 def submit_all(client, graph: dict[str, dict], outputs: str, profile: str | None, force: bool = False) -> dict:

@@ -88,6 +88,15 @@ QUOTES: dict[str, tuple[str, str]] = {
     "d1_d2.answer.faster": ("The training for the new purpose is faster (fewer epochs required) than if done from "
                             "scratch with a brand new network.", "answer"),
     # the literature
+    "literature.simple_cnn:discriminative:100.beats.": (
+        "(paraphrase) Howard & Ruder 2018 (ULMFiT): discriminative fine-tuning, earlier layers at smaller rates, "
+        "beats fine-tuning every layer at one rate", "literature"),
+    "literature.simple_cnn:l2sp:0.01.beats.": (
+        "(paraphrase) Li et al. 2018: L2-SP, a penalty toward the pre-trained weights, beats plain fine-tuning "
+        "when target data are scarce", "literature"),
+    "literature.simple_cnn:finetune.no_better_than.": (
+        "(paraphrase) Hu et al. 2021: LoRA reaches full fine-tuning's accuracy while training a small fraction "
+        "of the parameters", "literature"),
     "literature.yosinski.anb_plus": ("(paraphrase) Yosinski et al. 2014: transferred-then-fine-tuned networks (AnB+) "
                                      "beat the network trained on B alone at every depth", "literature"),
     "literature.yosinski.anb_drop": ("(paraphrase) Yosinski et al. 2014: frozen transferred features (AnB) lose accuracy "

@@ -15,10 +15,11 @@ parameter files (``params/<name>/<experiment>.yaml``); this table says, for each
   finished run provides it, and when a finished run did not judge it);
 - per experiment, the minutes it took at the default scale on the project's 2-core machine
   (``make all``'s progress: :mod:`lib.plan`);
-- ``extended``: the study answers the literature, not a seed document, and is left out of
-  ``make all`` to keep it within its 90 minutes on 2 cores; ``make extended`` runs it (the
-  Makefile's ``EXTENDED_NOTEBOOKS`` lists the same studies: ``tests/test_registry.py``), and the
-  summary lists it as not run instead of leaving its claims open.
+- ``extended``: the study (``True``) or those of its experiments (a tuple of names) answer the
+  literature, not a seed document, and are left out of ``make all`` to keep it within its 90
+  minutes on 2 cores; ``make extended`` runs them (the Makefile's ``EXTENDED_NOTEBOOKS`` and
+  ``EXTENDED_EXPERIMENTS`` list the same: ``tests/test_registry.py``), and the summary lists them
+  as not run instead of leaving their claims open.
 
 Adding a study is its package, its notebook, its parameter files and one entry here;
 ``tests/test_registry.py`` fails when a notebook or parameter file has no entry, or an entry
@@ -39,7 +40,7 @@ class Study:
     needs: str | None = None
     claims: str | None = None
     minutes: dict[str, float] = field(default_factory=dict)  # experiment -> minutes at the default scale
-    extended: bool = False  # not in `make all` (`make extended`): a literature study, no seed claim
+    extended: bool | tuple[str, ...] = False  # not in `make all` (`make extended`): the literature's, no seed claim
 
 
 # minutes: `make all` on a fresh clone of 596869e, 2026-12-04 (88.3 min in all, environment included,
@@ -68,7 +69,8 @@ STUDIES: dict[str, Study] = {
     "small_data": Study("seed 002: transfer with a small data set", check="lib.checks:small_data",
                         needs="lib.prereqs:small_data_needs", claims="lib.checks:small_data_claims",
                         minutes={"simple_cnn": 1.8, "vgg16_plateau": 10.5, "domain": 1.8, "data_size": 3.0,
-                                 "architecture": 4.1, "resnet50": 11.7, "inception_cut": 21.7}),
+                                 "architecture": 4.1, "resnet50": 11.7, "inception_cut": 21.7, "methods": 35.0},
+                        extended=("methods",)),
     "cut_search": Study("seed 002: transfer with a small data set", check="lib.checks:cut_search",
                         needs="lib.prereqs:arch_needs", claims="lib.checks:cut_search_claims", minutes={"default": 8.2}),
     "transferability": Study("the literature: how transferable are features", check="lib.studies.transferability_claims:check",
@@ -89,10 +91,14 @@ def experiments() -> list[str]:
     return [f"{name}/{exp}" for name, s in STUDIES.items() for exp in s.minutes]
 
 
-def extended(notebook: str) -> bool:
-    """Whether a notebook's study is left out of ``make all`` (``make extended`` runs it)."""
+def extended(key: str) -> bool:
+    """Whether ``"<notebook>/<experiment>"`` (or a whole ``"<notebook>"``) is left out of ``make all``
+    (``make extended`` runs it)."""
+    notebook, _, experiment = key.partition("/")
     study = STUDIES.get(notebook)
-    return bool(study and study.extended)
+    if not study or not study.extended:
+        return False
+    return study.extended is True or experiment in study.extended
 
 
 def measured_minutes() -> dict[str, float]:

@@ -203,7 +203,7 @@ def summarise(root: str | Path, min_figures: dict[str, int] | None = None) -> di
     for key in sorted(set(keys) | set(found)):
         recs = found.get(key, [])
         rec, got = None, []
-        if not recs and registry.extended(key.split("/")[0]):
+        if not recs and registry.extended(key):
             # a literature study `make all` leaves out: listed as not run, its claims not owed
             runs.append({"run": key, "counts": False, "why": "not run: not part of `make all` (`make extended`)",
                          "wall_s": None, "report": None, "failed_after": 0, "extended": True})

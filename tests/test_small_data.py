@@ -212,3 +212,20 @@ def test_architecture_lines_compare_architectures_under_one_policy():
     assert "(frozen, " in line and "vgg16 0.600, resnet50 0.700, inceptionv3 0.800" in line
     one = SimpleNamespace(trained=arms[:1], specs={arms[0]: parse_arm(arms[0])})
     assert architecture_lines(means, one) == []  # one architecture: nothing to compare
+
+
+def test_the_methods_experiment_judges_the_literatures_claims():
+    """params/small_data/methods.yaml: its claims are the papers' (ids under ``literature.``, each with a
+    paraphrase said by "literature"), about arms it trains, and make all leaves it out (make extended)."""
+    from pathlib import Path
+
+    from lib import checks, prereqs, registry
+    from lib.quotes import quote_for
+
+    p = prereqs.merged(Path("params/small_data/methods.yaml"), None)
+    ids = checks.small_data_claims(p)
+    assert len(ids) == 3 and all(i.startswith("literature.simple_cnn:") for i in ids)
+    assert all(quote_for(i)[1] == "literature" and quote_for(i)[0].startswith("(paraphrase)") for i in ids)
+    assert {a for c in p["blog_claims"].values() for a in c.split()[1:]} | set(p["blog_claims"]) <= set(p["arms"])
+    assert registry.extended("small_data/methods") and not registry.extended("small_data/resnet50")
+    assert checks.small_data_claims({**p, "claims_source": "seed 002"})[0].startswith("seed002.")
