@@ -338,3 +338,14 @@ def test_the_model_pool_tells_the_plate_heads_apart():
     keys = {transfer.head_key(partial(plates.plate_head, pool=p)) for p in plates.HEADS}
     assert len(keys) == len(plates.HEADS) and None not in keys
     assert transfer.head_key(plates.plate_head) == "plate_head" and transfer.head_key(None) is None
+
+
+def test_the_negative_control_goes_through_the_frozen_arm_when_it_trained():
+    import pandas as pd
+
+    from lib.studies import plates
+
+    assert plates.negative_control_arm([{"arm": "scratch"}, {"arm": "pretrained"}]) == "pretrained"
+    assert plates.negative_control_arm(pd.DataFrame([{"arm": "scratch"}, {"arm": "finetune"}])) == "scratch"
+    (neg,) = [c for c in plates.controls([0.03, 0.03], [0.6, 0.6], 2800, "pretrained") if "negative" in c.id]
+    assert "frozen" in neg.hypothesis
