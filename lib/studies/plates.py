@@ -258,8 +258,8 @@ def arm_table(rows):
 
 def negative_control_arm(rows) -> str:
     """The arm the negative control trains on shuffled plates: the frozen ``pretrained`` arm when the
-    study trained it (its head on cached features: seconds a seed, where the scratch model ran 13
-    epochs of ~8 s before early stopping gave up on shuffled labels, measured 2026-12-06), else
+    study trained it (its head on cached features: ~33 s a seed, where the scratch model ran 13-14
+    epochs, ~2.1 min a seed, before early stopping gave up on shuffled labels; measured 2026-12-06), else
     ``scratch``. Either reads the same plates through the same heads, labels and evaluation."""
     trained = {r["arm"] for r in (rows.to_dict("records") if hasattr(rows, "to_dict") else rows)}
     return "pretrained" if "pretrained" in trained else "scratch"
