@@ -18,7 +18,7 @@ before any kernel (``lib.checks.arm_problems``), the arm runner and every image 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from lib.names import hint
@@ -152,7 +152,8 @@ class Policy:
     the built base train (``backbone``: ``lib.backbones.get(arch)``, which knows the blocks;
     ``resolve(base, name)``: a layer name checked, with a "did you mean"). ``args``: the keyword
     names of ``lib.transfer.build_image_classifier`` its ``:`` arguments fill, in order; ``int_args``
-    those that are whole numbers, ``float_args`` those that are positive numbers. ``schedule``:
+    those that are whole numbers, ``float_args`` those that are positive numbers, ``minimum`` an
+    argument's smallest value (the checks before any kernel read all three). ``schedule``:
     ``single`` (one phase; cached features when the whole base is frozen), ``two_stage`` (the head
     alone for ``head_epochs`` at the head rate, then every layer at the fine-tune rate) or ``cut``
     (the base cut at ``cut_at``; the head alone first, then the fine-tune rate). ``pretrained_rate``:
@@ -164,6 +165,7 @@ class Policy:
     args: tuple[str, ...] = ()
     int_args: tuple[str, ...] = ()
     float_args: tuple[str, ...] = ()
+    minimum: dict[str, float] = field(default_factory=dict)  # argument -> its smallest allowed value
     schedule: str = "single"
     pretrained_rate: bool = True
 
@@ -189,13 +191,13 @@ POLICIES: dict[str, Policy] = {
                        _surgical, args=("block",)),
     "lora": Policy("every convolution and dense kernel of the base frozen with a trained rank-`lora_rank` update "
                    "(Hu et al. 2021, Keras' enable_lora), the head trained", _lora, args=("lora_rank",),
-                   int_args=("lora_rank",)),
+                   int_args=("lora_rank",), minimum={"lora_rank": 1}),
     "l2sp": Policy("every layer trained, the pre-trained ones pulled toward their loaded values by alpha/2 ||w - w0||^2 "
                    "(L2-SP, Li et al. 2018)", _l2sp, args=("l2sp_alpha",), float_args=("l2sp_alpha",)),
     "discriminative": Policy("every layer trained, block k of the base at a smaller share of the rate, geometric from "
                              "1/`lr_ratio` (first block) to 1 (the head): discriminative rates (Howard & Ruder "
                              "2018; fastai's lr_mult, 100)", _discriminative, args=("lr_ratio",),
-                             float_args=("lr_ratio",)),
+                             float_args=("lr_ratio",), minimum={"lr_ratio": 1}),
 }
 # policy -> how many arguments follow it in an arm
 POLICY_ARGS = {name: len(p.args) for name, p in POLICIES.items()}

@@ -79,6 +79,9 @@ def arm_size(spec: str, image_size: int) -> int:
     return int(n) if n else int(image_size)
 
 
+EXAMPLE_ARGS = {"freeze_blocks": 2, "lora_rank": 4, "l2sp_alpha": 0.01, "lr_ratio": 100}
+
+
 def arm_problems(spec: str, image_size: int) -> list[str]:
     """Problems of one image arm ``arch:policy[:args][+transform[:value]][@LR]`` (``lib.transfer.parse_arm``'s grammar)."""
     out = []
@@ -100,19 +103,19 @@ def arm_problems(spec: str, image_size: int) -> list[str]:
     if len(args) != len(POLICIES[policy].args):
         out.append(f"arm {spec!r}: policy {policy!r} takes {len(POLICIES[policy].args)} argument(s) after it; "
                    f"received {args}")
-    elif any(not a.isdigit() or (name == "lora_rank" and int(a) < 1)
-             for name, a in zip(POLICIES[policy].args, args) if name in POLICIES[policy].int_args):
-        example = {"freeze_first": "a number of blocks, e.g. '{}:freeze_first:2'", "lora": "a rank of at least 1, "
-                   "e.g. '{}:lora:4'"}.get(policy, "whole numbers as its argument(s)")
-        out.append(f"arm {spec!r}: {policy} takes {example.format(arch)}")
-    elif any(positive_number(a) is None or (name == "lr_ratio" and positive_number(a) < 1)
-             for name, a in zip(POLICIES[policy].args, args) if name in POLICIES[policy].float_args):
-        example = {"discriminative": "a ratio of at least 1, e.g. '{}:discriminative:100'"}.get(
-            policy, "a positive number, e.g. '{}:" + policy + ":0.01'")
-        out.append(f"arm {spec!r}: {policy} takes {example.format(arch)}")
-    elif arch == "inceptionv3" and policy in ("cut", "cut_unfreeze") and args[0] not in INCEPTION_BLOCKS:
-        out.append(f"arm {spec!r}: unknown layer {args[0]!r} for inceptionv3{hint(args[0], INCEPTION_BLOCKS)} "
-                   f"(its blocks end at {', '.join(INCEPTION_BLOCKS)})")
+    else:
+        rule = POLICIES[policy]
+        for name, a in zip(rule.args, args):
+            value = (float(a) if a.isdigit() else None) if name in rule.int_args else (
+                positive_number(a) if name in rule.float_args else a)
+            kind = "a whole number" if name in rule.int_args else "a positive number"
+            if value is None or (name in rule.minimum and value < rule.minimum[name]):
+                low = f" of at least {rule.minimum[name]:g}" if name in rule.minimum else ""
+                out.append(f"arm {spec!r}: {policy} takes {kind}{low} as its {name}, e.g. "
+                           f"'{arch}:{policy}:{EXAMPLE_ARGS.get(name, 2)}'; received {a!r}")
+        if arch == "inceptionv3" and policy in ("cut", "cut_unfreeze") and args[0] not in INCEPTION_BLOCKS:
+            out.append(f"arm {spec!r}: unknown layer {args[0]!r} for inceptionv3{hint(args[0], INCEPTION_BLOCKS)} "
+                       f"(its blocks end at {', '.join(INCEPTION_BLOCKS)})")
     if "~" in str(spec).partition("@")[0]:
         own = arm_weights(spec)
         bad = (weights_problem(own, {arch}) if own else
