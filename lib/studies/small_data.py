@@ -354,8 +354,9 @@ def conclusion_lines(rows, p: dict, plan_: Plan, checks, pairs) -> list[str]:
     stuck = stuck_arms(checks)
     means = rows.groupby("arm", sort=False)[["train_acc", "val_acc", "test_acc"]].mean() if plan_.trained else None
     blog = p["blog_reported"]
+    said = "papers" if p.get("claims_source") == "literature" else "blog"
     lines = [f"- **{a}**: train {means.loc[a, 'train_acc']:.3f}, validation {means.loc[a, 'val_acc']:.3f}, test "
-             f"{means.loc[a, 'test_acc']:.3f}" + (f" (blog: {blog[a]})" if a in blog else "")
+             f"{means.loc[a, 'test_acc']:.3f}" + (f" ({said}: {blog[a]})" if a in blog else "")
              + (" — at chance on validation in a seed (the pitfall check; the verdict is the claims table's)"
                 if a in stuck else "") for a in plan_.trained]
     lines += [f"- **{a}**: not trained ({why})." for a, why in plan_.skipped.items()]
