@@ -19,8 +19,9 @@ to German ones. This module is the same design at a size a 2-core CPU trains in 
   hardest background boxes per image), softmax cross-entropy plus ``alpha`` x smooth-L1 on the
   positives' offsets, divided by the number of positives (the ``ssd_keras`` ``SSDLoss`` whose values
   the seed quotes: "down to 3", "never below 9");
-- **inference**: decoded boxes, per-class non-maximum suppression (TensorFlow's
-  ``tf.image.combined_non_max_suppression``);
+- **inference**: decoded boxes, per-class non-maximum suppression (:func:`combined_nms`, NumPy:
+  the same selections as TensorFlow's ``tf.image.combined_non_max_suppression``, tested against it,
+  under any Keras backend);
 - **evaluation**: the reference COCO evaluator (``pycocotools``' ``COCOeval``): mAP@0.5 and
   mAP@[.5:.95].
 
@@ -38,7 +39,6 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 from keras.utils import bounding_boxes as kbb
 
@@ -251,7 +251,7 @@ def compile_detector(det: Detector, learning_rate: float, *, momentum: float = 0
 
 def detect(det: Detector, images: np.ndarray, *, score_threshold: float = 0.05, iou_threshold: float = 0.45,
            max_detections: int = 20, batch_size: int = 64) -> list[dict[str, np.ndarray]]:
-    """Boxes, scores and classes per image after per-class NMS (``tf.image.combined_non_max_suppression``)."""
+    """Boxes, scores and classes per image after per-class NMS (:func:`combined_nms`)."""
 
     pred = det.model.predict(images, batch_size=batch_size, verbose=0)
     return detections_of(det, pred, score_threshold=score_threshold, iou_threshold=iou_threshold,
@@ -264,14 +264,49 @@ def detections_of(det: Detector, pred: np.ndarray, *, score_threshold: float = 0
     boxes = decode(det.anchors, pred[..., :4])  # (B, A, 4) xyxy pixels
     probs = ops.convert_to_numpy(ops.softmax(pred[..., 4:], axis=-1))[..., 1:]  # drop background
     s = float(det.grid.image_size)
-    nms = tf.image.combined_non_max_suppression(
-        tf.constant(boxes[:, :, None, [1, 0, 3, 2]] / s, tf.float32), tf.constant(probs, tf.float32),
-        max_output_size_per_class=max_detections, max_total_size=max_detections, iou_threshold=iou_threshold,
-        score_threshold=score_threshold, clip_boxes=True)
-    valid, yxyx = nms.valid_detections.numpy(), nms.nmsed_boxes.numpy() * s  # to NumPy once, not per image
-    scores, classes = nms.nmsed_scores.numpy(), nms.nmsed_classes.numpy().astype("int64")
-    return [{"boxes": yxyx[i, :n][:, [1, 0, 3, 2]], "scores": scores[i, :n], "classes": classes[i, :n]}
-            for i, n in enumerate(int(v) for v in valid)]
+    return [{"boxes": b * s, "scores": sc, "classes": c}
+            for b, sc, c in (combined_nms(boxes[i] / s, probs[i], max_per_class=max_detections, max_total=max_detections,
+                                          iou_threshold=iou_threshold, score_threshold=score_threshold)
+                             for i in range(len(boxes)))]
+
+
+def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one ``(4,)`` box with ``(n, 4)`` boxes, corners in either order (as TensorFlow's NMS:
+    each box is its min and max corner), 0 where the union is empty."""
+    lo, hi = np.minimum(box[:2], box[2:]), np.maximum(box[:2], box[2:])
+    los, his = np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])
+    wh = np.clip(np.minimum(hi, his) - np.maximum(lo, los), 0.0, None)
+    inter = wh[:, 0] * wh[:, 1]
+    union = np.prod(hi - lo) + np.prod(his - los, axis=1) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def combined_nms(boxes: np.ndarray, scores: np.ndarray, *, max_per_class: int, max_total: int,
+                 iou_threshold: float = 0.5, score_threshold: float = 0.0, clip: bool = True):
+    """Per-class greedy non-maximum suppression of one image, then the best ``max_total`` over the
+    classes: TensorFlow's ``tf.image.combined_non_max_suppression`` (boxes shared by the classes,
+    ``clip_boxes``, no per-class padding) in NumPy, so the detector evaluates under any Keras backend.
+    ``boxes``: ``(n, 4)`` corners in [0, 1] (any corner order), ``scores``: ``(n, classes)``. Per
+    class, boxes scoring above ``score_threshold`` are taken best first, each dropping the later ones
+    that overlap it with IoU above ``iou_threshold``, at most ``max_per_class`` kept. Returns
+    ``(boxes, scores, classes)`` sorted by score, boxes clipped to [0, 1] when ``clip``."""
+    boxes, scores = np.asarray(boxes, np.float32), np.asarray(scores, np.float32)
+    kept_boxes, kept_scores, kept_classes = [], [], []
+    for c in range(scores.shape[1]):
+        candidates = np.flatnonzero(scores[:, c] > score_threshold)
+        order = list(candidates[np.argsort(-scores[candidates, c], kind="stable")])
+        picked = []
+        while order and len(picked) < max_per_class:
+            i, rest = order[0], np.asarray(order[1:], dtype=np.int64)
+            picked.append(i)
+            order = list(rest[iou_one_to_many(boxes[i], boxes[rest]) <= iou_threshold]) if len(rest) else []
+        kept_boxes.append(boxes[picked].reshape(-1, 4))
+        kept_scores.append(scores[picked, c])
+        kept_classes.append(np.full(len(picked), c, np.int64))
+    b, sc, cl = np.concatenate(kept_boxes), np.concatenate(kept_scores), np.concatenate(kept_classes)
+    top = np.argsort(-sc, kind="stable")[:max_total]
+    b = np.clip(b[top], 0.0, 1.0) if clip else b[top]
+    return b, sc[top], cl[top]
 
 
 def map50(truth: list[np.ndarray], detections: list[dict[str, np.ndarray]], n_classes: int) -> float:

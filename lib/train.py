@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import os
 import random
 import sys
@@ -250,10 +252,18 @@ def kept_epoch(stop: keras.callbacks.EarlyStopping, ran: int) -> int:
     return int(stop.best_epoch) + 1 if stop.best_weights is not None else ran
 
 
+SCHEDULES = {
+    "constant": lambda lr, epoch, epochs: lr,
+    # cosine annealing per epoch: lr at the first, lr/2 halfway, towards 0 at the cap
+    "cosine": lambda lr, epoch, epochs: lr * 0.5 * (1.0 + math.cos(math.pi * epoch / max(epochs, 1))),
+}
+
+
 def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
         learning_rate: float = 1e-3, seed: int = 0, validation_freq: int = 1,
         patience: int = 0, stop_stuck_after: int = 0, min_epoch_steps: int = 0,
-        steps_per_execution: int = 1, min_epochs: int = 0, min_delta: float = 0.0) -> dict[str, list[float]]:
+        steps_per_execution: int = 1, min_epochs: int = 0, min_delta: float = 0.0,
+        schedule: str = "constant") -> dict[str, list[float]]:
     """Compile with Adam and sparse categorical cross-entropy (or reuse the compiled graph with a
     fresh optimizer state, :func:`compile_or_reset`), train on ``task``'s train split, validate on its validation split.
 
@@ -272,7 +282,10 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
     and starting a new epoch after each costs ~40 ms on 2 cores, ten times the steps); the history's
     ``steps_per_epoch`` and ``passes_per_epoch`` say what an epoch was. ``steps_per_execution``:
     Keras' optimizer steps per graph call (less Python per step for small models; the same result,
-    ``tests/test_train.py``).
+    ``tests/test_train.py``). ``schedule``: the learning rate over the epochs (:data:`SCHEDULES`):
+    ``constant``, or ``cosine``, annealed per epoch from ``learning_rate`` towards 0 at ``epochs``
+    (SGDR without restarts, Loshchilov & Hutter 2017; the cap sets the curve, early stopping may end
+    the run before); the history's ``learning_rate`` (Keras' scheduler) then lists each epoch's rate.
 
     Returns the per-epoch history: ``loss``, ``accuracy`` (train), ``val_loss``, ``val_accuracy``
     (validation, every ``validation_freq`` epochs: ``val_epoch`` lists which, counting from 1),
@@ -284,6 +297,11 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
     passes = -(-min_epoch_steps // per_pass) if min_epoch_steps > per_pass else 1
     timer = EpochTimer(f"{model.name} ")
     callbacks: list = [timer]
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r} (known: {', '.join(SCHEDULES)})")
+    rates = [SCHEDULES[schedule](learning_rate, e, epochs) for e in range(epochs)]
+    if schedule != "constant":
+        callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, lr: rates[epoch]))
     stop = None
     if patience:
         if validation_freq != 1:

@@ -259,7 +259,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
                   learning_rate: float, finetune_learning_rate: float, head_epochs: int, seed: int,
                   cache_features: bool = True, init_weights: str | None = None, validation_freq: int = 1,
                   stop_stuck_after: int = 0, head=None, noise_std: float = 0.0, patience: int = 0,
-                  min_epochs: int = 0, min_delta: float = 0.0):
+                  min_epochs: int = 0, min_delta: float = 0.0, schedule: str = "constant"):
     """Train one arm on ``task`` and return ``(row, history, parts)``. The one arm runner: every
     image study (small data, signs, plates, the source pre-training) trains its arms here.
 
@@ -274,8 +274,8 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     for the base and a new head. ``validation_freq``: validate every that many epochs (the
     history's ``val_epoch`` lists which). ``stop_stuck_after``: end-to-end runs stop once stuck at
     chance for that many epochs (:class:`lib.train.StopWhenStuck`; the row's ``stopped_stuck``).
-    ``patience``, ``min_epochs``, ``min_delta``: early stopping of the run's last phase
-    (:func:`lib.train.fit`).
+    ``patience``, ``min_epochs``, ``min_delta``: early stopping of the run's last phase, ``schedule``
+    its learning rate over the epochs (:func:`lib.train.fit`).
 
     Fully frozen arms train the head on features computed once (``cache_features``), and
     ``cut_unfreeze`` its trained blocks and head on the frozen prefix's output (:func:`fit_split`); ``two_stage``
@@ -306,7 +306,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     counts = models.parameter_counts(model)
     common = dict(batch_size=batch_size, seed=seed, validation_freq=validation_freq)
     # the run's last (or only) phase: early stopping there, watching from its min_epochs-th epoch on
-    last = dict(common, patience=patience, min_epochs=min_epochs, min_delta=min_delta)
+    last = dict(common, patience=patience, min_epochs=min_epochs, min_delta=min_delta, schedule=schedule)
     fit_model = with_input_noise(model, noise, seed) if noise else model
     cache_features = cache_features and not noise  # noise is redrawn per batch: the base must run every step
     t0 = time.perf_counter()
@@ -387,16 +387,17 @@ def choose_learning_rate(spec: str, grid, task, image_size: int, *, seed: int,
 
 
 def pretrain_source(arch: str, task, image_size: int, *, epochs: int, batch_size: int, learning_rate: float,
-                    seed: int, out_path, patience: int = 0):
+                    seed: int, out_path, patience: int = 0, schedule: str = "constant"):
     """Train ``arch`` from random weights on the source task and save its base's weights to
     ``out_path`` (through a temporary file, so a failed run leaves no half-written weights).
-    ``patience`` > 0: early stopping on validation accuracy, the best epoch's weights kept.
-    Returns ``(row, history)`` with the source train / validation / test accuracy."""
+    ``patience`` > 0: early stopping on validation accuracy, the best epoch's weights kept;
+    ``schedule``: the learning rate over the epochs (:data:`lib.train.SCHEDULES`). Returns ``(row, history)`` with the source train / validation / test accuracy."""
     from pathlib import Path
 
     row, hist, parts = run_image_arm(f"{arch}:scratch", task, image_size, weights="none", epochs=epochs,
                                      batch_size=batch_size, learning_rate=learning_rate,
-                                     finetune_learning_rate=learning_rate, head_epochs=0, seed=seed, patience=patience)
+                                     finetune_learning_rate=learning_rate, head_epochs=0, seed=seed, patience=patience,
+                                     schedule=schedule)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name.replace(".weights.h5", ".partial.weights.h5"))

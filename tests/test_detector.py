@@ -144,3 +144,35 @@ def test_fit_detector_validates_with_one_forward_pass_and_keras_values():
     assert hist["val_loss"][best] == pytest.approx(float(np.atleast_1d(keras_loss)[0]), rel=1e-4)
     found = D.detect(det, x[8:])
     assert hist["val_map50"][best] == pytest.approx(D.coco_map(boxes[8:], found, 2)["map50"], abs=1e-9)
+
+
+def test_combined_nms_selects_what_tensorflows_does():
+    """The NumPy NMS (backend-neutral) against tf.image.combined_non_max_suppression on random images:
+    crowded boxes, some corners swapped or outside [0, 1], three classes; same boxes, scores, classes."""
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        n, c = int(rng.integers(1, 60)), 3
+        centre, size = rng.uniform(0.0, 1.0, (n, 2)), rng.uniform(0.05, 0.5, (n, 2))
+        boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1).astype("float32")
+        swap = rng.random(n) < 0.2
+        boxes[swap] = boxes[swap][:, [2, 3, 0, 1]]
+        scores = rng.random((n, c)).astype("float32")
+        kw = dict(iou_threshold=0.45, score_threshold=0.3)
+        ref = tf.image.combined_non_max_suppression(boxes[None, :, None], scores[None], max_output_size_per_class=5,
+                                                    max_total_size=8, clip_boxes=True, **kw)
+        k = int(ref.valid_detections[0])
+        b, s, cl = D.combined_nms(boxes, scores, max_per_class=5, max_total=8, **kw)
+        assert len(s) == k, trial
+        np.testing.assert_allclose(s, ref.nmsed_scores[0, :k].numpy(), rtol=1e-6)
+        np.testing.assert_array_equal(cl, ref.nmsed_classes[0, :k].numpy().astype(int))
+        np.testing.assert_allclose(b, ref.nmsed_boxes[0, :k].numpy(), atol=1e-6)
+
+
+def test_combined_nms_keeps_the_best_of_overlapping_boxes_per_class():
+    boxes = np.array([[0, 0, 0.5, 0.5], [0.02, 0, 0.52, 0.5], [0.6, 0.6, 1.2, 0.9]], "float32")
+    scores = np.array([[0.9, 0.1], [0.8, 0.7], [0.2, 0.6]], "float32")
+    b, s, c = D.combined_nms(boxes, scores, max_per_class=5, max_total=5, iou_threshold=0.5, score_threshold=0.15)
+    # class 0: box 1 overlaps box 0 (IoU 0.92) and goes; box 2 stays; class 1: all three kept (box 0 below 0.15)
+    assert list(zip(c.tolist(), np.round(s.astype(float), 2).tolist())) == [(0, 0.9), (1, 0.7), (1, 0.6), (0, 0.2)]
+    assert b[2].tolist() == pytest.approx([0.6, 0.6, 1.0, 0.9])  # clipped to the image

@@ -289,3 +289,17 @@ def test_the_kept_epoch_is_the_one_early_stopping_restored(values, min_delta, mi
     for epoch, v in enumerate(values):
         stop.on_epoch_end(epoch, {"val_map50": v})
     assert train.kept_epoch(stop, len(values)) == kept
+
+
+def test_a_cosine_schedule_anneals_the_rate_per_epoch_and_a_constant_one_does_not():
+    d1, _ = _tiny()
+    hist, m = _fit_with(d1, epochs=4, learning_rate=1e-2, schedule="cosine")
+    # epoch e trains at lr * (1 + cos(pi e / 4)) / 2: 1e-2, 8.5e-3, 5e-3, 1.5e-3
+    assert hist["learning_rate"] == pytest.approx([1e-2, 8.5355e-3, 5e-3, 1.4645e-3], rel=1e-3)
+    assert float(keras.ops.convert_to_numpy(m.optimizer.learning_rate)) == pytest.approx(1.4645e-3, rel=1e-3)
+    # the next run on the same compiled model starts at its own rate again, constant throughout
+    flat, m2 = _fit_with(d1, epochs=2, learning_rate=1e-2)
+    assert "learning_rate" not in flat
+    assert float(keras.ops.convert_to_numpy(m2.optimizer.learning_rate)) == pytest.approx(1e-2)
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'cosin'"):
+        _fit_with(d1, epochs=1, schedule="cosin")
