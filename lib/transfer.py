@@ -391,7 +391,8 @@ def pretrain_source(arch: str, task, image_size: int, *, epochs: int, batch_size
     """Train ``arch`` from random weights on the source task and save its base's weights to
     ``out_path`` (through a temporary file, so a failed run leaves no half-written weights).
     ``patience`` > 0: early stopping on validation accuracy, the best epoch's weights kept;
-    ``schedule``: the learning rate over the epochs (:data:`lib.train.SCHEDULES`). Returns ``(row, history)`` with the source train / validation / test accuracy."""
+    ``schedule``: the learning rate over the epochs (:data:`lib.train.SCHEDULES`).
+    Returns ``(row, history)`` with the source train / validation / test accuracy."""
     from pathlib import Path
 
     row, hist, parts = run_image_arm(f"{arch}:scratch", task, image_size, weights="none", epochs=epochs,
