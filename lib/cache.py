@@ -51,10 +51,13 @@ def root() -> Path | None:
 
 
 def _code_version() -> str:
-    import keras
-    import tensorflow as tf
+    import importlib
 
-    h = hashlib.sha256(f"tf {tf.__version__} keras {keras.__version__}".encode())
+    import keras
+
+    backend = keras.backend.backend()  # features computed under another backend (or its version) are other features
+    version = getattr(importlib.import_module(backend), "__version__", "?")
+    h = hashlib.sha256(f"{backend} {version} keras {keras.__version__}".encode())
     for f in CODE_FILES:
         h.update((REPO_ROOT / f).read_bytes())
     return h.hexdigest()

@@ -13,7 +13,11 @@ from collections import OrderedDict
 
 import keras
 import numpy as np
-import tensorflow as tf
+
+try:  # TensorFlow feeds (tf.data) and seeds the TensorFlow backend; other backends run without it installed
+    import tensorflow as tf
+except ImportError:  # e.g. a GPU machine with JAX and no TensorFlow wheel
+    tf = None
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import accuracy_score, confusion_matrix
 
@@ -96,10 +100,49 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    # studies build many models in one process: TensorFlow's Python-side "retracing" warnings
-    # about it are expected and only clutter the reports
-    tf.get_logger().setLevel("ERROR")
+    if tf is not None:
+        tf.config.experimental.enable_op_determinism()
+        # studies build many models in one process: TensorFlow's Python-side "retracing" warnings
+        # about it are expected and only clutter the reports
+        tf.get_logger().setLevel("ERROR")
+
+
+def uses_tf_data() -> bool:
+    """Whether :func:`make_dataset` builds a ``tf.data`` pipeline: on the TensorFlow backend
+    (TensorFlow is then installed); every other backend gets :class:`ArrayBatches`."""
+    return tf is not None and keras.backend.backend() == "tensorflow"
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """In-memory arrays as batches for a backend without TensorFlow (JAX, PyTorch): the same
+    contract as :func:`make_dataset`'s ``tf.data`` pipeline (whole batches gathered by index, the
+    index order shuffled anew each pass with a generator seeded by ``seed`` when ``shuffle``,
+    ``passes`` whole passes per iteration) in NumPy. Not the same order as ``tf.data``'s shuffle:
+    runs are reproducible per backend, not across backends (docs/scale.md)."""
+
+    def __init__(self, x, y, batch_size: int, *, shuffle: bool = False, seed: int = 0, passes: int = 1):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.shuffle, self.passes = x, y, int(batch_size), shuffle, max(int(passes), 1)
+        self.per_pass = -(-len(y) // self.batch_size)
+        self.rng = np.random.default_rng(seed)
+        self.orders = self._draw()
+
+    def _draw(self):
+        n = len(self.y)
+        return [self.rng.permutation(n) if self.shuffle else np.arange(n) for _ in range(self.passes)]
+
+    def __len__(self):
+        return self.per_pass * self.passes
+
+    def __getitem__(self, i):
+        order = self.orders[i // self.per_pass]
+        k = i % self.per_pass
+        idx = order[k * self.batch_size:(k + 1) * self.batch_size]
+        return self.x[idx], self.y[idx]
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self.orders = self._draw()
 
 
 def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = False, seed: int = 0,
@@ -108,8 +151,11 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool
     shuffles the *indices* with ``seed`` (when asked), batches them and gathers whole batches, then
     prefetches. Gathering per batch instead of slicing per element keeps tf.data's per-element
     overhead out of the training loop (see ``make bench``). ``passes`` > 1: one iteration of the
-    dataset is that many whole passes over the data, each shuffled anew."""
+    dataset is that many whole passes over the data, each shuffled anew. Under a backend other
+    than TensorFlow, the same in NumPy (:class:`ArrayBatches`)."""
 
+    if not uses_tf_data():
+        return ArrayBatches(x, y, batch_size, shuffle=shuffle, seed=seed, passes=passes)
     xt, yt = tf.constant(x), tf.constant(y)
     idx = tf.data.Dataset.range(len(y))
     if shuffle:
@@ -409,6 +455,37 @@ def zero_shot(model: keras.Model, task: Task) -> dict[str, float | list[int]]:
             "mapping": [mapping.get(k, -1) for k in range(n_out)]}
 
 
+def loss_gradients(model: keras.Model, loss_fn, x, y, variables) -> tuple[float, list]:
+    """The loss of ``model`` on one batch (training mode) and its gradient with respect to each of
+    ``variables`` (``None`` for one the loss does not depend on), under the running Keras backend:
+    TensorFlow's gradient tape, JAX's ``value_and_grad`` of the model's stateless call, or PyTorch's
+    autograd."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        return float(loss), tape.gradient(loss, variables)
+    if backend == "jax":
+        import jax
+
+        trainable, fixed = model.trainable_variables, [v.value for v in model.non_trainable_variables]
+
+        def of(values):
+            pred, _ = model.stateless_call(values, fixed, x, training=True)
+            return loss_fn(y, pred)
+
+        loss, grads = jax.value_and_grad(of)([v.value for v in trainable])
+        at = {id(v): g for v, g in zip(trainable, grads)}
+        return float(loss), [at.get(id(v)) for v in variables]
+    if backend == "torch":
+        for v in variables:
+            v.value.grad = None
+        loss = loss_fn(y, model(x, training=True))
+        loss.backward()
+        return float(loss.detach().cpu()), [v.value.grad for v in variables]
+    raise ValueError(f"gradients under the {backend!r} backend are not supported (tensorflow, jax, torch)")
+
+
 def block_diagnostics(model: keras.Model, base: keras.Model, block_of, x: np.ndarray, y: np.ndarray) -> list[dict]:
     """Per block of ``base``: the norm of the loss gradient with respect to its weights and the
     standard deviation of its output activations, on one batch. A block whose gradient norm is
@@ -416,16 +493,14 @@ def block_diagnostics(model: keras.Model, base: keras.Model, block_of, x: np.nda
     shrink block after block signal the same from the forward side."""
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
-    with tf.GradientTape() as tape:
-        loss = loss_fn(y, model(x, training=True))
     weights = base.trainable_weights
-    grads = tape.gradient(loss, weights)
+    loss, grads = loss_gradients(model, loss_fn, x, y, weights)
     norms: dict[str, float] = {}
     owner = {id(w): layer.name for layer in base.layers for w in layer.trainable_weights}
     for w, g in zip(weights, grads):
         block = block_of(owner.get(id(w), "")) or "other"
         if g is not None:
-            norms[block] = norms.get(block, 0.0) + float(tf.reduce_sum(tf.square(g)))
+            norms[block] = norms.get(block, 0.0) + float(np.sum(np.square(keras.ops.convert_to_numpy(g))))
     outs = {}
     names = [l.name for l in base.layers]
     for block in dict.fromkeys(b for b in (block_of(n) for n in names) if b):

@@ -303,3 +303,80 @@ def test_a_cosine_schedule_anneals_the_rate_per_epoch_and_a_constant_one_does_no
     assert float(keras.ops.convert_to_numpy(m2.optimizer.learning_rate)) == pytest.approx(1e-2)
     with pytest.raises(ValueError, match="unknown learning-rate schedule 'cosin'"):
         _fit_with(d1, epochs=1, schedule="cosin")
+
+
+def test_loss_gradients_match_a_finite_difference_under_the_running_backend():
+    """The gradient behind the VGG-plateau diagnosis (block_diagnostics) on any backend: TensorFlow's
+    tape, JAX's value_and_grad of the stateless call; checked against a central finite difference of
+    the loss along one kernel entry."""
+    from lib import backbones
+
+    model, parts = _cnn(0)
+    task = _image_task()
+    x, y = task.x_train[:16], task.y_train[:16]
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    kernel = [w for w in model.trainable_weights if len(w.shape) == 2][-1]  # the head's kernel: a well-conditioned check
+    loss, (g,) = train.loss_gradients(model, loss_fn, x, y, [kernel])
+    g = keras.ops.convert_to_numpy(g)
+    assert np.isfinite(loss) and g.shape == tuple(kernel.shape)
+    k = np.unravel_index(int(np.argmax(np.abs(g))), g.shape)
+    w0 = keras.ops.convert_to_numpy(kernel.value).copy()
+
+    def loss_at(delta):
+        w = w0.copy()
+        w[k] += delta
+        kernel.assign(w)
+        return float(loss_fn(y, model(x, training=True)))
+
+    # dropout off for the difference (BatchNorm in training mode uses the batch: deterministic)
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+    _, (g,) = train.loss_gradients(model, loss_fn, x, y, [kernel])
+    eps = 1e-2
+    numeric = (loss_at(eps) - loss_at(-eps)) / (2 * eps)
+    kernel.assign(w0)
+    assert float(keras.ops.convert_to_numpy(g)[k]) == pytest.approx(numeric, rel=0.05, abs=1e-4)
+    rows = train.block_diagnostics(model, parts.base, backbones.get("simple_cnn").block_of, x, y)
+    assert rows and all(r["grad_norm"] > 0 and np.isfinite(r["grad_norm"]) for r in rows)
+
+
+def test_the_engine_trains_and_detects_under_jax_with_no_tensorflow_installed(tmp_path):
+    """The GPU machine has JAX and no TensorFlow: with ``import tensorflow`` made to fail, a fresh
+    process on the JAX backend seeds, feeds (ArrayBatches), trains an arm and decodes detections."""
+    pytest.importorskip("jax")
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    script = textwrap.dedent("""
+        import importlib.abc, sys
+
+        class NoTensorFlow(importlib.abc.MetaPathFinder):  # as if the wheel were not installed
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] in ("tensorflow", "tf_keras"):
+                    raise ModuleNotFoundError(f"No module named {name!r}")
+
+        sys.meta_path.insert(0, NoTensorFlow())
+        import numpy as np
+        from lib import data as D, detector, train, transfer
+        assert train.tf is None and not train.uses_tf_data()
+        rng = np.random.default_rng(0)
+        x = rng.uniform(0, 255, (60, 16, 16, 3)).astype("float32"); y = np.repeat(np.arange(2), 30)
+        x[y == 1, :8] += 80.0
+        task = D.split_task("toy", x, y, ["a", "b"], seed=0)
+        row, hist, _ = transfer.run_image_arm("simple_cnn:scratch", task, 16, weights="none", epochs=2, batch_size=8,
+                                              learning_rate=1e-3, finetune_learning_rate=1e-3, head_epochs=0, seed=0)
+        assert len(hist["loss"]) == 2 and np.isfinite(row["test_acc"])
+        b, s, c = detector.combined_nms(np.array([[0, 0, .5, .5], [0, 0, .5, .52]], "float32"),
+                                        np.array([[.9], [.8]], "float32"), max_per_class=5, max_total=5)
+        assert len(s) == 1
+        assert "tensorflow" not in sys.modules
+        print("ok without tensorflow")
+    """)
+    env = {**__import__("os").environ, "KERAS_BACKEND": "jax"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "ok without tensorflow" in out.stdout
