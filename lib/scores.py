@@ -6,6 +6,11 @@ scikit-learn, no TensorFlow).
   Higher means the features carry the labels more linearly. It needs one forward pass.
 - :func:`h_score`: H-score (Bao et al. 2019), ``tr(cov(f)^+ cov(E[f | y]))``: how much of the
   features' spread the class means explain, whitened by the features' own covariance.
+- :func:`leep`: LEEP (Nguyen et al. 2020), from the *source model's own classifier*: the mean
+  log-likelihood of the target labels under the "expected empirical predictor" that maps the
+  source classes to target classes through their empirical joint on the target data.
+- :func:`nce`: NCE (Tran et al. 2019), the negative conditional entropy ``-H(Y | Z)`` of the target
+  labels given the source model's hard source-class predictions.
 - :func:`linear_probe`: cross-validated accuracy of a logistic regression on the features
   (scikit-learn), the classic "fixed features + logistic regression" protocol of Kornblith et al.
 
@@ -110,3 +115,42 @@ def h_score(features: np.ndarray, labels: np.ndarray, rcond: float = 1e-10) -> f
     u, s, _ = np.linalg.svd(f - f.mean(0), full_matrices=False)
     u = u[:, s > rcond * s.max()] if s.max() > 0 else u[:, :0]
     return float(sum((y == c).sum() * np.sum(u[y == c].mean(0) ** 2) for c in np.unique(y)))
+
+
+def _joint(source_probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The empirical joint ``P(y, z)`` ``(classes, source classes)`` of target labels ``y`` and
+    source classes ``z`` (``source_probs`` ``(n, Z)``: each row a distribution over ``z``), and the
+    integer labels as ``0 .. classes - 1``."""
+    theta = np.asarray(source_probs, dtype=np.float64)
+    y = np.asarray(labels)
+    if theta.ndim != 2 or len(theta) != len(y):
+        raise ValueError(f"source probabilities must be (n, source classes) for n = {len(y)} labels; got {theta.shape}")
+    _, y = np.unique(y, return_inverse=True)
+    joint = np.zeros((y.max() + 1, theta.shape[1]))
+    np.add.at(joint, y, theta)
+    return joint / len(y), y
+
+
+def leep(source_probs: np.ndarray, labels: np.ndarray) -> float:
+    """LEEP (Nguyen et al. 2020; TLlib's ``tllib.ranking.leep``) of a source classifier for the
+    target ``labels``: ``source_probs`` ``(n, Z)`` are its softmax outputs on the ``n`` target
+    examples. The empirical joint ``P(y, z) = mean_i theta_i(z) [y_i = y]`` gives ``P(y | z)``; LEEP is
+    ``mean_i log sum_z P(y_i | z) theta_i(z)``, at most 0, higher meaning the source classes predict the
+    target's better. Tested on hand-computed values in ``tests/test_scores.py``."""
+    joint, y = _joint(source_probs, labels)
+    cond = np.divide(joint, joint.sum(0, keepdims=True), out=np.zeros_like(joint), where=joint.sum(0, keepdims=True) > 0)
+    theta = np.asarray(source_probs, dtype=np.float64)
+    eep = np.einsum("nz,nz->n", theta, cond[y])
+    return float(np.mean(np.log(np.clip(eep, 1e-300, None))))
+
+
+def nce(source_labels: np.ndarray, labels: np.ndarray) -> float:
+    """NCE (Tran et al. 2019; TLlib's ``tllib.ranking.negative_conditional_entropy``): ``-H(Y | Z) =
+    sum_{y,z} P(y, z) log P(y | z)`` over the empirical joint of the target ``labels`` and the source
+    model's hard predictions ``source_labels`` (integer source classes). At most 0; 0 when the source
+    class determines the target class."""
+    z = np.asarray(source_labels)
+    _, z = np.unique(z, return_inverse=True)
+    joint, _ = _joint(np.eye(z.max() + 1)[z], labels)
+    cond = np.divide(joint, joint.sum(0, keepdims=True), out=np.ones_like(joint), where=joint > 0)
+    return float(np.sum(joint * np.log(cond)))

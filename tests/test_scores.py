@@ -40,3 +40,35 @@ def test_h_score_on_wide_features_uses_the_pseudo_inverse():
     assert got == pytest.approx(2.0, abs=1e-6)  # n - 1 directions span every centred example: g is explained fully
     with pytest.raises(ValueError, match="two classes"):
         scores.h_score(f, np.zeros(30))
+
+
+def test_leep_by_hand():
+    theta = np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])
+    y = np.array([0, 1, 1])
+    # P(y, z) * 3: y=0 -> (0.8, 0.2); y=1 -> (0.9, 1.1); P(z) * 3 = (1.7, 1.3)
+    p0 = np.array([0.8 / 1.7, 0.2 / 1.3])
+    p1 = np.array([0.9 / 1.7, 1.1 / 1.3])
+    want = np.mean(np.log([theta[0] @ p0, theta[1] @ p1, theta[2] @ p1]))
+    assert scores.leep(theta, y) == pytest.approx(want, rel=1e-12)
+    assert scores.leep(theta, y) == pytest.approx(-0.53532, abs=1e-5)
+    # a source whose classes are the target's: 0; an uninformative one: log of the class share
+    assert scores.leep(np.eye(2)[[0, 1, 0, 1]], [0, 1, 0, 1]) == pytest.approx(0.0)
+    assert scores.leep(np.full((4, 2), 0.5), [0, 0, 1, 1]) == pytest.approx(np.log(0.5))
+    with pytest.raises(ValueError, match="source probabilities must be"):
+        scores.leep(theta[:2], y)
+
+
+def test_nce_by_hand():
+    # z = (0, 1, 0), y = (0, 1, 1): P(y|z=0) = 1/2 each, P(y=1|z=1) = 1 -> -(2/3) log 2
+    assert scores.nce([0, 1, 0], [0, 1, 1]) == pytest.approx(-2 / 3 * np.log(2))
+    assert scores.nce([3, 7, 3, 7], [0, 1, 0, 1]) == pytest.approx(0.0)  # any source class names
+    assert scores.nce([0, 0, 0, 0], [0, 0, 1, 1]) == pytest.approx(np.log(0.5))
+
+
+def test_leep_and_nce_rank_an_informative_source_above_a_noisy_one():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    good = np.eye(5)[(y + rng.integers(0, 2, 600) * 3) % 5] * 0.9 + 0.02  # z carries y
+    bad = rng.dirichlet(np.ones(5), 600)
+    assert scores.leep(good, y) > scores.leep(bad, y)
+    assert scores.nce(good.argmax(1), y) > scores.nce(bad.argmax(1), y)
