@@ -229,3 +229,16 @@ def test_the_methods_experiment_judges_the_literatures_claims():
     assert {a for c in p["blog_claims"].values() for a in c.split()[1:]} | set(p["blog_claims"]) <= set(p["arms"])
     assert registry.extended("small_data/methods") and not registry.extended("small_data/resnet50")
     assert checks.small_data_claims({**p, "claims_source": "seed 002"})[0].startswith("seed002.")
+
+
+def test_accuracy_against_trainable_parameters_is_one_point_per_arm_at_its_seed_mean():
+    rows = pd.DataFrame([{"arm": "a:frozen", "seed": s, "test_acc": acc, "trainable_params": 1026}
+                         for s, acc in enumerate((0.6, 0.7))]
+                        + [{"arm": "a:lora:4", "seed": s, "test_acc": acc, "trainable_params": 21998}
+                           for s, acc in enumerate((0.8, 0.9))])
+    fig = study.plot_accuracy_vs_params(rows, "t")
+    ax = fig.axes[0]
+    (points,) = [c for c in ax.collections if len(c.get_offsets()) == 2]
+    assert np.allclose(points.get_offsets(), [[1026, 0.65], [21998, 0.85]])
+    assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_legend().get_texts()] == ["a:frozen", "a:lora:4"]
+    assert study.plot_accuracy_vs_params(pd.DataFrame()) is None

@@ -159,6 +159,30 @@ def plot_range_tests(tests: dict, chosen: dict):
     return fig
 
 
+def plot_accuracy_vs_params(rows, title: str = ""):
+    """Test accuracy (mean and sd over seeds) against trainable parameters (log scale), one point per
+    arm: what each way of transferring buys per parameter it trains (frozen heads at the left, full
+    fine-tuning at the right, LoRA's factors in between). ``None`` when no arm trained."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if rows is None or not len(rows):
+        return None
+    per = (pd.DataFrame(rows).groupby("arm", sort=False)
+           .agg(params=("trainable_params", "first"), acc=("test_acc", "mean"), sd=("test_acc", "std")).reset_index())
+    fig, ax = plt.subplots(figsize=(8, 4))
+    sns.scatterplot(data=per, x="params", y="acc", hue="arm", style="arm", s=80, ax=ax)
+    ax.errorbar(per["params"], per["acc"], yerr=per["sd"].fillna(0), fmt="none", ecolor="grey", capsize=3, lw=1)
+    ax.set_xscale("log")
+    ax.legend(title="arm", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_xlabel("trainable parameters (log scale)")
+    ax.set_ylabel("test accuracy (mean ± sd over seeds)")
+    ax.set_title(f"{title}: accuracy against trainable parameters" if title else "accuracy against trainable parameters",
+                 fontsize=9, wrap=True)
+    fig.tight_layout()
+    return fig
+
+
 def control_arms(p: dict) -> tuple[str, str]:
     """The controls' arms ``(negative, positive)``: ``control_arm`` (else :data:`CONTROL_ARM`, the
     simple CNN) for both, unless ``positive_control_arm`` names another for the true labels (a study
