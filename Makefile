@@ -52,7 +52,7 @@ STUDIES := $(filter-out $(OUTPUTS)/summary/% $(EXTENDED),$(REPORTS))
 SMOKE_STUDIES := $(filter-out $(OUTPUTS)/smoke/summary/%,$(SMOKE))
 records_under = $(filter-out $(1)/summary/%,$(wildcard $(1)/*/*.json))
 
-.PHONY: help all studies extended smoke smoke-studies paper test lint unit bench lab reports tensorboard dask clean distclean venv
+.PHONY: help all studies extended smoke smoke-studies paper test lint unit bench lab reports tensorboard dask clean distclean venv gpu-wheels
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -120,6 +120,13 @@ test: $(STAMP) ## lint, run the unit tests, then every notebook once with its sm
 	$(PY) -m ruff check lib tests notebooks
 	$(PY) -m pytest -q tests
 	KERAS_BACKEND=jax $(PY) -m pytest -q -m "not notebook" -p no:cacheprovider $(JAX_TESTS)
+
+# the GPU machine's Python (3.12) wheels of Keras, its pure-Python dependencies and PyYAML, for
+# tools/gpu_slice.sh (it has JAX, NumPy, h5py, ml-dtypes, scikit-learn, pandas, matplotlib, no registry)
+GPU_WHEELS := keras==3.15.1 namex==0.1.0 optree==0.20.0 rich==15.0.0 markdown-it-py==4.3.0 mdurl==0.1.2 absl-py==2.5.1 PyYAML==6.0.4 packaging==26.4
+gpu-wheels: | $(STAMP) ## download the wheels tools/gpu_slice.sh installs on the GPU machine (Python 3.12) into .gpu_wheels/
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
+	  --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 -d .gpu_wheels $(GPU_WHEELS)
 
 lint: $(STAMP) ## ruff: pyflakes and pycodestyle errors in lib/, tests/ and the notebooks (ruff.toml)
 	$(PY) -m ruff check lib tests notebooks
