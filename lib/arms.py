@@ -211,7 +211,11 @@ TRANSFORMS = {
               "source weights or smallest input need another size than the study's, InceptionV3's 75 px)",
     "train": "train on this fraction of the training split, ':F' with 0 < F <= 1 (the same validation and test "
              "split: seed 002's 'is the data set too small?')",
+    "cosine": "the learning rate annealed per epoch from the arm's rate towards 0 at its last epoch (lib.train.SCHEDULES)",
+    "one_cycle": "fastai's one-cycle schedule per epoch, peaking at the arm's rate (lib.train.one_cycle)",
 }
+# transforms that name the arm's learning-rate schedule (at most one per arm; none: constant)
+SCHEDULE_TRANSFORMS = ("cosine", "one_cycle")
 
 
 def positive_number(value: str) -> float | None:
@@ -264,8 +268,8 @@ class Arm:
             if name not in TRANSFORMS:
                 raise ValueError(f"arm {spec!r}: unknown transform {'+' + name!r}{hint(name, TRANSFORMS, prefix='+')} "
                                  f"(known: {', '.join('+' + t for t in TRANSFORMS)})")
-            if name == "div255" and colon:
-                raise ValueError(f"arm {spec!r}: '+div255' takes no value")
+            if name in ("div255", *SCHEDULE_TRANSFORMS) and colon:
+                raise ValueError(f"arm {spec!r}: '+{name}' takes no value")
             if colon and positive_number(value) is None:
                 raise ValueError(f"arm {spec!r}: the value after '+{name}:' must be a positive number; received {value!r}")
             if name == "resize" and not (colon and float(positive_number(value)).is_integer() and positive_number(value) >= 8):
@@ -275,6 +279,9 @@ class Arm:
                 raise ValueError(f"arm {spec!r}: '+train:F' needs a fraction 0 < F <= 1 of the training split; "
                                  f"received {value or 'none'!r}")
             transforms.append((name, positive_number(value) if colon else None))
+        schedules = [n for n, _ in transforms if n in SCHEDULE_TRANSFORMS]
+        if len(schedules) > 1:
+            raise ValueError(f"arm {spec!r}: one learning-rate schedule per arm; received {' and '.join('+' + n for n in schedules)}")
         if lr is not None and positive_number(lr) is None:
             raise ValueError(f"arm {spec!r}: the learning rate after '@' must be a positive number; received {lr!r}")
         arch, *rest = core.split(":")

@@ -298,10 +298,24 @@ def kept_epoch(stop: keras.callbacks.EarlyStopping, ran: int) -> int:
     return int(stop.best_epoch) + 1 if stop.best_weights is not None else ran
 
 
+def one_cycle(lr: float, epoch: int, epochs: int, pct_start: float = 0.25, div: float = 25.0,
+              div_final: float = 1e5) -> float:
+    """fastai's one-cycle (``fit_one_cycle``, Smith & Topin 2019), per epoch: the rate rises from
+    ``lr / div`` to ``lr`` over the first ``pct_start`` of training and anneals to ``lr / div /
+    div_final``, both halves cosine (fastai's ``combined_cos`` and defaults), read at each epoch's
+    middle (fastai changes it per step; an epoch gets the rate of its middle step)."""
+    p = (epoch + 0.5) / max(epochs, 1)
+    lo, end = lr / div, lr / div / div_final
+    if p < pct_start:
+        return lo + (lr - lo) * (1 - math.cos(math.pi * p / pct_start)) / 2
+    return end + (lr - end) * (1 + math.cos(math.pi * (p - pct_start) / (1 - pct_start))) / 2
+
+
 SCHEDULES = {
     "constant": lambda lr, epoch, epochs: lr,
     # cosine annealing per epoch: lr at the first, lr/2 halfway, towards 0 at the cap
     "cosine": lambda lr, epoch, epochs: lr * 0.5 * (1.0 + math.cos(math.pi * epoch / max(epochs, 1))),
+    "one_cycle": one_cycle,
 }
 
 
@@ -329,9 +343,9 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
     ``steps_per_epoch`` and ``passes_per_epoch`` say what an epoch was. ``steps_per_execution``:
     Keras' optimizer steps per graph call (less Python per step for small models; the same result,
     ``tests/test_train.py``). ``schedule``: the learning rate over the epochs (:data:`SCHEDULES`):
-    ``constant``, or ``cosine``, annealed per epoch from ``learning_rate`` towards 0 at ``epochs``
-    (SGDR without restarts, Loshchilov & Hutter 2017; the cap sets the curve, early stopping may end
-    the run before); the history's ``learning_rate`` (Keras' scheduler) then lists each epoch's rate.
+    ``constant``; ``cosine``, annealed per epoch from ``learning_rate`` towards 0 at ``epochs``
+    (SGDR without restarts, Loshchilov & Hutter 2017); or ``one_cycle`` (:func:`one_cycle`, peaking at
+    ``learning_rate``). The cap sets the curve; early stopping may end the run before; the history's ``learning_rate`` (Keras' scheduler) then lists each epoch's rate.
 
     Returns the per-epoch history: ``loss``, ``accuracy`` (train), ``val_loss``, ``val_accuracy``
     (validation, every ``validation_freq`` epochs: ``val_epoch`` lists which, counting from 1),

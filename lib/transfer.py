@@ -12,7 +12,7 @@ import numpy as np
 
 from lib import backbones, cache, models, train
 from lib.backbones import in_mode
-from lib.arms import POLICIES, Arm, arm_weights, set_trainable, split_arm  # noqa: F401 (set_trainable: transfer.*)
+from lib.arms import POLICIES, SCHEDULE_TRANSFORMS, Arm, arm_weights, set_trainable, split_arm  # noqa: F401 (set_trainable: transfer.*)
 from lib.checks import hint, stuck_at_chance
 from lib.data import Task, train_fraction
 
@@ -275,7 +275,8 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     history's ``val_epoch`` lists which). ``stop_stuck_after``: end-to-end runs stop once stuck at
     chance for that many epochs (:class:`lib.train.StopWhenStuck`; the row's ``stopped_stuck``).
     ``patience``, ``min_epochs``, ``min_delta``: early stopping of the run's last phase, ``schedule``
-    its learning rate over the epochs (:func:`lib.train.fit`).
+    its learning rate over the epochs (:func:`lib.train.fit`; an arm's ``+cosine`` / ``+one_cycle``
+    replaces it).
 
     Fully frozen arms train the head on features computed once (``cache_features``), and
     ``cut_unfreeze`` its trained blocks and head on the frozen prefix's output (:func:`fit_split`); ``two_stage``
@@ -293,6 +294,7 @@ def run_image_arm(spec: str, task, image_size: int, *, weights: str, epochs: int
     transforms = arm_transforms(spec)
     noise = float((noise_std if transforms["noise"] is None else transforms["noise"]) or 0.0) if "noise" in transforms else 0.0
     task, image_size = arm_task(spec, task, image_size)
+    schedule = next((n for n in SCHEDULE_TRANSFORMS if n in transforms), schedule)  # the arm's own, else the study's
     own_lr = arm_learning_rate(spec)
     if own_lr is not None:
         learning_rate = finetune_learning_rate = own_lr

@@ -11,7 +11,7 @@ from lib.arms import POLICIES, Arm, Policy
 SPECS = ["vgg16:frozen", "vgg16:freeze_first:2", "inceptionv3:cut_unfreeze:mixed5:mixed4",
          "efficientnetb0:frozen+noise:50", "efficientnetb0:frozen+noise", "efficientnetb0:frozen+div255",
          "inceptionv3:frozen+resize:75~source", "onet:frozen~mtcnn@0.01", "resnet50:finetune@0.0003",
-         "vgg16:frozen+train:0.25+noise:10~hed@0.001"]
+         "vgg16:frozen+train:0.25+noise:10~hed@0.001", "simple_cnn:finetune+one_cycle~source", "resnet50:finetune+cosine"]
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -39,6 +39,9 @@ def test_an_arm_is_its_fields():
     ("vgg16:frozen+resize:7", "N >= 8"),
     ("vgg16:frozen+train:2", "0 < F <= 1"),
     ("vgg16:frozen@fast", "learning rate after '@'"),
+    ("vgg16:finetune+one_cycle:3", "'\\+one_cycle' takes no value"),
+    ("vgg16:finetune+cosine+one_cycle", "one learning-rate schedule per arm"),
+    ("vgg16:finetune+one_cylce", "did you mean '\\+one_cycle'"),
 ])
 def test_the_parser_refuses_bad_arms_naming_them(spec, message):
     with pytest.raises(ValueError, match=message):

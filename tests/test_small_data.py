@@ -224,7 +224,7 @@ def test_the_methods_experiment_judges_the_literatures_claims():
 
     p = prereqs.merged(Path("params/small_data/methods.yaml"), None)
     ids = checks.small_data_claims(p)
-    assert len(ids) == 3 and all(i.startswith("literature.simple_cnn:") for i in ids)
+    assert len(ids) == len(p["blog_claims"]) == 4 and all(i.startswith("literature.simple_cnn:") for i in ids)
     assert all(quote_for(i)[1] == "literature" and quote_for(i)[0].startswith("(paraphrase)") for i in ids)
     assert {a for c in p["blog_claims"].values() for a in c.split()[1:]} | set(p["blog_claims"]) <= set(p["arms"])
     assert registry.extended("small_data/methods") and not registry.extended("small_data/resnet50")

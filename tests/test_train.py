@@ -1,3 +1,4 @@
+import math
 import keras
 import numpy as np
 import pytest
@@ -380,3 +381,25 @@ def test_the_engine_trains_and_detects_under_jax_with_no_tensorflow_installed(tm
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "ok without tensorflow" in out.stdout
+
+
+def test_one_cycle_rises_to_the_rate_then_anneals_as_fastai_per_epoch():
+    lr, epochs = 1e-2, 8
+    rates = [train.one_cycle(lr, e, epochs) for e in range(epochs)]
+    # epoch middles at 1/16, 3/16 (warm-up: cosine from lr/25), then cosine down from p = 1/4
+    lo = lr / 25
+    assert rates[0] == pytest.approx(lo + (lr - lo) * (1 - math.cos(math.pi * 0.25)) / 2)
+    assert rates[1] == pytest.approx(lo + (lr - lo) * (1 - math.cos(math.pi * 0.75)) / 2)
+    assert rates[2] == pytest.approx(lr * (1 + math.cos(math.pi * (5 / 16 - 1 / 4) / 0.75)) / 2, rel=1e-4)
+    assert max(rates) <= lr and rates[2:] == sorted(rates[2:], reverse=True) and rates[-1] < lr / 50
+
+
+def test_an_arms_schedule_transform_sets_its_rate_per_epoch():
+    from lib import transfer
+
+    task = _image_task()
+    kw = dict(weights="none", epochs=4, batch_size=16, learning_rate=1e-3, finetune_learning_rate=1e-3, head_epochs=0, seed=0)
+    _, hist, _ = transfer.run_image_arm("simple_cnn:scratch+one_cycle", task, 16, **kw)
+    assert hist["learning_rate"] == pytest.approx([train.one_cycle(1e-3, e, 4) for e in range(4)], rel=1e-5)
+    _, flat, _ = transfer.run_image_arm("simple_cnn:scratch", task, 16, **kw)
+    assert "learning_rate" not in flat
