@@ -281,7 +281,8 @@ class Arm:
             transforms.append((name, positive_number(value) if colon else None))
         schedules = [n for n, _ in transforms if n in SCHEDULE_TRANSFORMS]
         if len(schedules) > 1:
-            raise ValueError(f"arm {spec!r}: one learning-rate schedule per arm; received {' and '.join('+' + n for n in schedules)}")
+            named = " and ".join("+" + n for n in schedules)
+            raise ValueError(f"arm {spec!r}: one learning-rate schedule per arm; received {named}")
         if lr is not None and positive_number(lr) is None:
             raise ValueError(f"arm {spec!r}: the learning rate after '@' must be a positive number; received {lr!r}")
         arch, *rest = core.split(":")

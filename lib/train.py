@@ -345,7 +345,8 @@ def fit(model: keras.Model, task: Task, *, epochs: int, batch_size: int = 64,
     ``tests/test_train.py``). ``schedule``: the learning rate over the epochs (:data:`SCHEDULES`):
     ``constant``; ``cosine``, annealed per epoch from ``learning_rate`` towards 0 at ``epochs``
     (SGDR without restarts, Loshchilov & Hutter 2017); or ``one_cycle`` (:func:`one_cycle`, peaking at
-    ``learning_rate``). The cap sets the curve; early stopping may end the run before; the history's ``learning_rate`` (Keras' scheduler) then lists each epoch's rate.
+    ``learning_rate``). The cap sets the curve; early stopping may end the run before; the history's
+    ``learning_rate`` (Keras' scheduler) then lists each epoch's rate.
 
     Returns the per-epoch history: ``loss``, ``accuracy`` (train), ``val_loss``, ``val_accuracy``
     (validation, every ``validation_freq`` epochs: ``val_epoch`` lists which, counting from 1),
