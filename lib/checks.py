@@ -274,8 +274,19 @@ def prerequisite_id(task: str, arch: str, image_size: int) -> str:
     return f"prerequisite.{task}.{arch}.{image_size}"
 
 
+# the range test's claim (Smith 2017; fastai's lr_find), judged where a literature report runs range tests
+LR_FIND_CLAIM = "literature.lr_find.within_3x"
+
+
+def judges_range_test(p: dict) -> bool:
+    """Whether a small-data run judges :data:`LR_FIND_CLAIM`: range tests beside a learning-rate grid,
+    in a report of the literature's claims."""
+    return bool(p.get("lr_find") and p.get("lr_grid") and p.get("claims_source") == "literature")
+
+
 def small_data_claims(p: dict) -> list[str]:
-    return [claim_id(c, a, p.get("claims_source", "seed 002")) for a, c in (p.get("blog_claims") or {}).items()]
+    ids = [claim_id(c, a, p.get("claims_source", "seed 002")) for a, c in (p.get("blog_claims") or {}).items()]
+    return ids + ([LR_FIND_CLAIM] if judges_range_test(p) else [])
 
 
 def source_pretrain_claims(p: dict) -> list[str]:

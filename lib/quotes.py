@@ -100,6 +100,9 @@ QUOTES: dict[str, tuple[str, str]] = {
     "literature.simple_cnn:finetune+one_cycle.beats.": (
         "(paraphrase) Smith & Topin 2019; fastai's fit_one_cycle: the one-cycle schedule (the rate warmed up, then "
         "annealed) trains to a better accuracy than a constant rate in the same number of epochs", "literature"),
+    "literature.lr_find.within_3x": (
+        "(paraphrase) Smith 2017 (cyclical learning rates), fastai's lr_find: the learning-rate range test suggests "
+        "a good rate, here read as within a factor of 3 of the rate a validation grid chooses", "literature"),
     "literature.yosinski.anb_plus": ("(paraphrase) Yosinski et al. 2014: transferred-then-fine-tuned networks (AnB+) "
                                      "beat the network trained on B alone at every depth", "literature"),
     "literature.yosinski.anb_drop": ("(paraphrase) Yosinski et al. 2014: frozen transferred features (AnB) lose accuracy "

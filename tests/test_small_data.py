@@ -224,7 +224,8 @@ def test_the_methods_experiment_judges_the_literatures_claims():
 
     p = prereqs.merged(Path("params/small_data/methods.yaml"), None)
     ids = checks.small_data_claims(p)
-    assert len(ids) == len(p["blog_claims"]) == 4 and all(i.startswith("literature.simple_cnn:") for i in ids)
+    assert len(ids) == len(p["blog_claims"]) + 1 == 5 and all(i.startswith("literature.") for i in ids)
+    assert ids[-1] == checks.LR_FIND_CLAIM  # range tests beside the grid: the range test's claim too
     assert all(quote_for(i)[1] == "literature" and quote_for(i)[0].startswith("(paraphrase)") for i in ids)
     assert {a for c in p["blog_claims"].values() for a in c.split()[1:]} | set(p["blog_claims"]) <= set(p["arms"])
     assert registry.extended("small_data/methods") and not registry.extended("small_data/resnet50")
@@ -242,3 +243,19 @@ def test_accuracy_against_trainable_parameters_is_one_point_per_arm_at_its_seed_
     assert np.allclose(points.get_offsets(), [[1026, 0.65], [21998, 0.85]])
     assert ax.get_xscale() == "log" and [t.get_text() for t in ax.get_legend().get_texts()] == ["a:frozen", "a:lora:4"]
     assert study.plot_accuracy_vs_params(pd.DataFrame()) is None
+
+
+def test_the_range_test_claim_reads_each_arms_distance_to_its_chosen_rate():
+    from lib.checks import LR_FIND_CLAIM, small_data_claims
+
+    chosen = {a: {"chosen": 1e-3} for a in "abcd"}
+    near = {a: {"steep": 1e-3 * f} for a, f in zip("abcd", (1.0, 1.5, 0.8, 1.2))}
+    far = {a: {"steep": 1e-3 * f} for a, f in zip("abcd", (20.0, 0.04, 30.0, 15.0))}
+    assert study.range_test_claim(near, chosen).verdict == C.REPRODUCED
+    assert study.range_test_claim(far, chosen).verdict == C.NOT_REPRODUCED
+    few = study.range_test_claim({"a": near["a"], "b": near["b"]}, chosen)
+    assert few.verdict == C.NOT_TESTABLE and "at least 3 arms" in few.reason
+    assert study.range_test_claim(near, chosen).id == LR_FIND_CLAIM
+    p = {"blog_claims": {}, "lr_find": True, "lr_grid": [1e-3], "claims_source": "literature"}
+    assert small_data_claims(p) == [LR_FIND_CLAIM]
+    assert small_data_claims({**p, "claims_source": "seed 002"}) == [] == small_data_claims({**p, "lr_find": False})

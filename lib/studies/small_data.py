@@ -18,7 +18,7 @@ from lib import claims as C
 from lib import data as D
 from lib import results
 from lib.arms import Arm
-from lib.checks import arm_size, arm_weights
+from lib.checks import LR_FIND_CLAIM, arm_size, arm_weights, judges_range_test
 
 # Both controls train this arm: on shuffled labels (negative) and the true ones (positive). Its rate is
 # named in advance: the one params/small_data/simple_cnn.yaml picks on validation from its grid
@@ -327,9 +327,36 @@ def diagnosis_markdown(diag) -> str:
             + ", ".join(f"{a} {r:.2g}" for a, r in ratio.items()) + ". Far below 1 means the lower blocks barely move.")
 
 
-def claims(rows, target, p: dict, plan_: Plan, controls: Controls | None) -> list:
+def range_test_claim(tests: dict, chosen: dict):
+    """The literature's claim that the learning-rate range test's suggestion lies within a factor of
+    3 of the rate validation chooses (Smith 2017; fastai's ``lr_find``), judged over the arms: each
+    arm's distance ``|log10(steepest-fall rate / chosen rate)|`` (one range test per arm, the first
+    seed), the 95% t interval of their mean against ``log10(3)``: reproduced when it lies wholly below,
+    not reproduced when wholly above. Needs 3 arms with both rates."""
+    import math
+
+    arms = [a for a in tests if a in chosen]
+    dist = [abs(math.log10(tests[a]["steep"] / chosen[a]["chosen"])) for a in arms]
+    enough = C.Premise("at least 3 arms with a range test and a validation-chosen rate", len(dist) >= 3,
+                       value=float(len(dist)), threshold=3.0, detail=f"{len(dist)} arms")
+    if len(dist) < 2:
+        return C.judge(LR_FIND_CLAIM, "literature", "the range test's suggestion lies within 3x of the chosen rate",
+                       rule="less", verdict=C.NOT_TESTABLE, premises=[enough])
+    _, iv = C.rule_verdict("less", dist, math.log10(3))
+    return C.judge(LR_FIND_CLAIM, "literature", "the range test's suggestion lies within 3x of the chosen rate",
+                   rule="less", a=dist, b=math.log10(3), measure="|log10(suggested / validation-chosen rate)|",
+                   comparator="log10(3) = 0.477", premises=[enough],
+                   evidence=(f"|log10(steepest-fall rate / chosen rate)| over {len(dist)} arms (one range test each), "
+                             f"mean {np.mean(dist):.3f} against log10(3) = 0.477: A - B "
+                             + iv.text().replace("over seeds", "over arms")))
+
+
+def claims(rows, target, p: dict, plan_: Plan, controls: Controls | None, range_tests: dict | None = None,
+           chosen: dict | None = None) -> list:
     """The controls (``None``: not asked for), then the blog's findings (``blog_claims``) judged by
-    :func:`lib.results.judge_claim`, the controls gating them (skipped controls gate them too)."""
+    :func:`lib.results.judge_claim`, the controls gating them (skipped controls gate them too); and
+    where the run judges it (:func:`lib.checks.judges_range_test`), :func:`range_test_claim` from
+    ``range_tests`` and the ``chosen`` rates."""
     n_test, n_val = target.sizes()["test"], target.sizes()["validation"]
     cols = ["train_acc", "val_acc", "test_acc"] + [c for c in ("test_correct", "val_correct", "stopped_stuck") if c in rows]
     per_arm = {a: rows[rows.arm == a].sort_values("seed")[cols].to_dict(orient="list")
@@ -354,6 +381,8 @@ def claims(rows, target, p: dict, plan_: Plan, controls: Controls | None) -> lis
                                   data="user" if p.get("image_dir") else "stand-in",
                                   source=p.get("claims_source", "seed 002"))
               for a, c in p["blog_claims"].items()]
+    if judges_range_test(p):
+        judged.append(range_test_claim(range_tests or {}, chosen or {}))
     return C.gate_by_controls(gates + judged)
 
 
