@@ -122,6 +122,43 @@ def _l2sp(base, backbone, resolve, *, l2sp_alpha: float = 0.0, **_) -> None:
         v.regularizer = ToStartingPoint(v.numpy(), l2sp_alpha)
 
 
+class SpectralShrinkage:
+    """BSS's penalty (Chen et al. 2019, "Catastrophic forgetting meets negative transfer: batch
+    spectral shrinkage for safe transfer learning"; TLlib's ``BatchSpectralShrinkage``, k = 1 and
+    eta = 0.001 its defaults): ``eta * sum of the k smallest squared singular values`` of the batch's
+    feature matrix (a feature map averaged over space first, as the head's pooling does). Set as the
+    base's output layer's activity regularizer; Keras divides an activity penalty by the batch size,
+    so this returns it times the batch size: the training loss gets exactly BSS's term."""
+
+    def __init__(self, eta: float, k: int = 1):
+        self.eta, self.k = float(eta), int(k)
+
+    def penalty(self, x):
+        """BSS's term for one batch of features ``x`` ``(batch, ...)``."""
+        import keras
+
+        f = x if len(x.shape) == 2 else keras.ops.mean(x, axis=tuple(range(1, len(x.shape) - 1)))
+        s = keras.ops.svd(f, full_matrices=False, compute_uv=False)
+        return self.eta * keras.ops.sum(keras.ops.square(keras.ops.sort(s)[: self.k]))
+
+    def __call__(self, x):
+        import keras
+
+        pen = self.penalty(x)
+        return pen * keras.ops.cast(keras.ops.shape(x)[0], pen.dtype)
+
+
+def _bss(base, backbone, resolve, *, bss_eta: float = 0.0, **_) -> None:
+    """Every layer trained, as ``finetune``, with BSS on the base's output features
+    (:class:`SpectralShrinkage`): the smallest singular value of each batch's features is shrunk,
+    the directions that fine-tuning on little data bends most (against ``finetune`` the penalty is
+    the only difference)."""
+    if not bss_eta > 0:
+        raise ValueError(f"policy 'bss' needs a penalty weight eta > 0 (bss:ETA); received {bss_eta}")
+    set_trainable(base, 0)
+    base.layers[-1].activity_regularizer = SpectralShrinkage(bss_eta)
+
+
 def block_multipliers(blocks: list[str], lr_ratio: float) -> dict[str, float]:
     """Discriminative learning rates (Howard & Ruder 2018, ULMFiT; fastai's ``fine_tune``, whose
     ``lr_mult`` defaults to 100): the base's blocks and the head as groups, the first block at
@@ -194,6 +231,8 @@ POLICIES: dict[str, Policy] = {
                    int_args=("lora_rank",), minimum={"lora_rank": 1}),
     "l2sp": Policy("every layer trained, the pre-trained ones pulled toward their loaded values by alpha/2 ||w - w0||^2 "
                    "(L2-SP, Li et al. 2018)", _l2sp, args=("l2sp_alpha",), float_args=("l2sp_alpha",)),
+    "bss": Policy("every layer trained, the smallest singular value of each batch's base features shrunk by "
+                  "eta * sigma_min^2 (BSS, Chen et al. 2019)", _bss, args=("bss_eta",), float_args=("bss_eta",)),
     "discriminative": Policy("every layer trained, block k of the base at a smaller share of the rate, geometric from "
                              "1/`lr_ratio` (first block) to 1 (the head): discriminative rates (Howard & Ruder "
                              "2018; fastai's lr_mult, 100)", _discriminative, args=("lr_ratio",),

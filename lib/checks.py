@@ -79,7 +79,7 @@ def arm_size(spec: str, image_size: int) -> int:
     return int(n) if n else int(image_size)
 
 
-EXAMPLE_ARGS = {"freeze_blocks": 2, "lora_rank": 4, "l2sp_alpha": 0.01, "lr_ratio": 100}
+EXAMPLE_ARGS = {"freeze_blocks": 2, "lora_rank": 4, "l2sp_alpha": 0.01, "lr_ratio": 100, "bss_eta": 0.001}
 
 
 def arm_problems(spec: str, image_size: int) -> list[str]:

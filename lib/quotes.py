@@ -97,6 +97,9 @@ QUOTES: dict[str, tuple[str, str]] = {
     "literature.simple_cnn:finetune.no_better_than.": (
         "(paraphrase) Hu et al. 2021: LoRA reaches full fine-tuning's accuracy while training a small fraction "
         "of the parameters", "literature"),
+    "literature.simple_cnn:bss:0.001.beats.": (
+        "(paraphrase) Chen et al. 2019: batch spectral shrinkage, penalising the smallest singular values of the "
+        "features, beats plain fine-tuning when target data are scarce", "literature"),
     "literature.simple_cnn:finetune+one_cycle.beats.": (
         "(paraphrase) Smith & Topin 2019; fastai's fit_one_cycle: the one-cycle schedule (the rate warmed up, then "
         "annealed) trains to a better accuracy than a constant rate in the same number of epochs", "literature"),

@@ -67,7 +67,7 @@ class ImageParts:
 def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy: str = "frozen",
                            weights: str = "none", freeze_blocks: int = 0, cut_at: str = "",
                            unfreeze_from: str = "", block: str = "", lora_rank: int = 0, l2sp_alpha: float = 0.0,
-                           lr_ratio: float = 0.0, dropout: float = 0.3, head=None):
+                           lr_ratio: float = 0.0, bss_eta: float = 0.0, dropout: float = 0.3, head=None):
     """A classifier on raw 0-255 pixels: backbone (preprocessing inside) -> new head.
 
     Returns ``(model, parts)``, ``parts`` an :class:`ImageParts` (``model`` is the same model).
@@ -89,7 +89,7 @@ def build_image_classifier(arch: str, image_size: int, n_classes: int, *, policy
     rule = POLICIES[policy]
     rule.freeze(base, backbones.get(arch), backbones.resolve_layer, freeze_blocks=freeze_blocks,
                 unfreeze_from=unfreeze_from, block=block, lora_rank=lora_rank, l2sp_alpha=l2sp_alpha,
-                lr_ratio=lr_ratio)
+                lr_ratio=lr_ratio, bss_eta=bss_eta)
     head = head(full.output_shape[1:]) if head else build_head(full.output_shape[1:], n_classes, dropout)
     model = keras.Model(full.input, head(full.output), name=f"{arch}_{policy}")
     frozen = len(base.trainable_weights) == 0

@@ -222,3 +222,39 @@ def test_discriminative_rates_reach_the_optimizer_per_layer(tmp_path):
     assert np.quantile(head_step[head_step > 0], 0.9) == pytest.approx(1e-3, rel=0.05)
     assert checks.arm_problems("simple_cnn:discriminative:0.5", 32)
     assert checks.arm_problems("simple_cnn:discriminative:100", 32) == []
+
+
+def test_bss_shrinks_the_smallest_singular_value_of_the_batch_features():
+    """``arch:bss:ETA``: eta times the smallest squared singular value of the batch's (pooled) base
+    features, by hand on a matrix whose singular values are known; exactly that term reaches the
+    model's losses (Keras' division of an activity penalty by the batch undone) and the training loss."""
+    import keras
+    import numpy as np
+
+    from lib import checks, transfer
+    from lib.arms import SpectralShrinkage
+    from lib.data import Task
+
+    f = np.array([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]], "float32")  # singular values 3 and 1
+    assert float(SpectralShrinkage(0.5).penalty(f)) == pytest.approx(0.5)
+    assert float(SpectralShrinkage(0.5).penalty(f[:, None, None, :])) == pytest.approx(0.5)  # a 1x1 map: pooled
+    assert float(SpectralShrinkage(0.5, k=2).penalty(f)) == pytest.approx(5.0)
+
+    model, parts = transfer.build_image_classifier(image_size=32, n_classes=2, weights="none",
+                                                   **transfer.parse_arm("simple_cnn:bss:0.5"))
+    assert isinstance(parts.base.layers[-1].activity_regularizer, SpectralShrinkage)
+    x = np.random.default_rng(0).uniform(0, 255, (6, 32, 32, 3)).astype("float32")
+    model(x, training=False)
+    want = float(SpectralShrinkage(0.5).penalty(parts.backbone(x, training=False)))
+    assert want > 0 and float(sum(keras.ops.convert_to_numpy(v) for v in model.losses)) == pytest.approx(want, rel=1e-4)
+
+    rng = np.random.default_rng(1)
+    xs = rng.uniform(0, 255, (48, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 2, 48)
+    task = Task("t", xs[:32], y[:32], xs[32:40], y[32:40], xs[40:], y[40:], ["a", "b"])
+    kw = dict(weights="none", epochs=1, head_epochs=0, batch_size=8, learning_rate=1e-3, finetune_learning_rate=1e-3, seed=0)
+    _, plain, _ = transfer.run_image_arm("simple_cnn:finetune", task, 32, **kw)
+    _, shrunk, _ = transfer.run_image_arm("simple_cnn:bss:10000", task, 32, **kw)
+    assert shrunk["loss"][0] > plain["loss"][0] + 0.01  # the penalty is part of the training loss
+    assert checks.arm_problems("simple_cnn:bss:0", 32) and checks.arm_problems("simple_cnn:bss:x", 32)
+    assert checks.arm_problems("simple_cnn:bss:0.001", 32) == []

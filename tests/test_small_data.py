@@ -224,7 +224,7 @@ def test_the_methods_experiment_judges_the_literatures_claims():
 
     p = prereqs.merged(Path("params/small_data/methods.yaml"), None)
     ids = checks.small_data_claims(p)
-    assert len(ids) == len(p["blog_claims"]) + 1 == 5 and all(i.startswith("literature.") for i in ids)
+    assert len(ids) == len(p["blog_claims"]) + 1 == 6 and all(i.startswith("literature.") for i in ids)
     assert ids[-1] == checks.LR_FIND_CLAIM  # range tests beside the grid: the range test's claim too
     assert all(quote_for(i)[1] == "literature" and quote_for(i)[0].startswith("(paraphrase)") for i in ids)
     assert {a for c in p["blog_claims"].values() for a in c.split()[1:]} | set(p["blog_claims"]) <= set(p["arms"])
