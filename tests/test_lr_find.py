@@ -38,3 +38,14 @@ def test_suggestions_read_the_curve_as_fastai_does():
         lr_find.suggestions([1e-3, 1e-2], [1.0, 0.5])
     with pytest.raises(ValueError, match="0 < start < end"):
         lr_find.range_test(None, None, None, start=1.0, end=0.1)
+
+
+def test_the_suggestions_skip_the_smoothings_start_up_as_fastai_does():
+    """fastai reads its suggestions on recorder.lrs[num_it//10:-5]: a curve whose first points fall
+    fastest (the moving average starting up) is read after them."""
+    lrs = list(np.geomspace(1e-6, 1, 30))
+    smooth = [9.0, 6.0, 5.0] + [5.0 - 0.05 * k for k in range(10)] + [4.4, 3.0, 1.6, 1.2, 1.1, 1.0] + [1.2 + k for k in range(11)]
+    assert lr_find.suggestions(lrs, smooth)["steep"] == pytest.approx(lrs[0])  # the start-up, untrimmed
+    trimmed = lr_find.suggestions(lrs, smooth, skip_start=3, skip_end=5)
+    assert trimmed["steep"] == pytest.approx(lrs[14]) and trimmed["min_div10"] == pytest.approx(lrs[18] / 10)
+    assert lr_find.suggestions(lrs[:6], smooth[:6], skip_start=3, skip_end=5) == lr_find.suggestions(lrs[:6], smooth[:6])
