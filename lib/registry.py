@@ -64,7 +64,8 @@ class Study:
 # a frozen VGG16 run, ten of them: about 4 min less, not re-measured whole); plates/h1_h4 measured alone
 # with lib.runner at 46.2 min (min_delta_se 1, the negative control through the frozen pretrained arm at
 # ~33 s a seed where the scratch one took ~2.1 min, the arms scored on cached features): its first run
-# alone (the 63.7 above shared the cores). small_data/methods (make extended) measured alone with make: 10.3 min.
+# alone (the 63.7 above shared the cores). small_data/methods (make extended) measured alone with make: 10.3 min;
+# 15.3 on 2026-12-07 with BSS, one-cycle and a range test per arm added.
 STUDIES: dict[str, Study] = {
     "d1_d2": Study("seed 003: D1 -> D2", check="lib.studies.d1_d2:check", claims="lib.studies.d1_d2:claim_ids",
                    minutes={"synthetic": 3.5, "digits": 3.2}),
@@ -75,7 +76,7 @@ STUDIES: dict[str, Study] = {
     "small_data": Study("seed 002: transfer with a small data set", check="lib.checks:small_data",
                         needs="lib.prereqs:small_data_needs", claims="lib.checks:small_data_claims",
                         minutes={"simple_cnn": 1.8, "vgg16_plateau": 10.5, "domain": 1.8, "data_size": 18.0,
-                                 "architecture": 4.1, "resnet50": 11.7, "inception_cut": 21.7, "methods": 10.3},
+                                 "architecture": 4.1, "resnet50": 11.7, "inception_cut": 21.7, "methods": 15.3},
                         extended=("methods",)),
     "cut_search": Study("seed 002: transfer with a small data set", check="lib.checks:cut_search",
                         needs="lib.prereqs:arch_needs", claims="lib.checks:cut_search_claims", minutes={"default": 8.2}),
