@@ -249,13 +249,18 @@ def test_the_range_test_claim_reads_each_arms_distance_to_its_chosen_rate():
     from lib.checks import LR_FIND_CLAIM, small_data_claims
 
     chosen = {a: {"chosen": 1e-3} for a in "abcd"}
-    near = {a: {"steep": 1e-3 * f} for a, f in zip("abcd", (1.0, 1.5, 0.8, 1.2))}
-    far = {a: {"steep": 1e-3 * f} for a, f in zip("abcd", (20.0, 0.04, 30.0, 15.0))}
+    valley = [3.0, 2.0, 1.0, 0.5, 0.4, 0.6, 1.0, 2.0, 3.0, 4.0, 5.0]  # a minimum inside the sweep
+    near = {a: {"steep": 1e-3 * f, "smooth": valley, "diverged_at": None} for a, f in zip("abcd", (1.0, 1.5, 0.8, 1.2))}
+    far = {a: {"steep": 1e-3 * f, "smooth": valley, "diverged_at": None} for a, f in zip("abcd", (20.0, 0.04, 30.0, 15.0))}
     assert study.range_test_claim(near, chosen).verdict == C.REPRODUCED
     assert study.range_test_claim(far, chosen).verdict == C.NOT_REPRODUCED
     few = study.range_test_claim({"a": near["a"], "b": near["b"]}, chosen)
     assert few.verdict == C.NOT_TESTABLE and "at least 3 arms" in few.reason
     assert study.range_test_claim(near, chosen).id == LR_FIND_CLAIM
+    falling = {**near, "b": {**near["b"], "smooth": [3.0 - 0.2 * k for k in range(11)]}}  # no minimum in its sweep
+    stuck = study.range_test_claim(falling, chosen)
+    assert stuck.verdict == C.NOT_TESTABLE and "still falling at the last rate: b" in stuck.reason
+    assert study.curve_has_minimum({"smooth": [3.0 - 0.2 * k for k in range(11)], "diverged_at": 0.5})
     p = {"blog_claims": {}, "lr_find": True, "lr_grid": [1e-3], "claims_source": "literature"}
     assert small_data_claims(p) == [LR_FIND_CLAIM]
     assert small_data_claims({**p, "claims_source": "seed 002"}) == [] == small_data_claims({**p, "lr_find": False})
