@@ -24,8 +24,9 @@ IOU = 0.5
 AREA_MAX = 1e5 ** 2  # COCOeval's area range "all"
 
 
-def _iou(d: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """IoU of xyxy boxes ``d`` (n, 4) against ``g`` (m, 4), COCO's way (widths without +1)."""
+def pairwise_iou(d: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """IoU of xyxy boxes ``d`` (n, 4) against ``g`` (m, 4), COCO's way (widths without +1), in NumPy
+    (the evaluation here and the detector's non-maximum suppression)."""
     lt = np.maximum(d[:, None, :2], g[None, :, :2])
     rb = np.minimum(d[:, None, 2:], g[None, :, 2:])
     inter = np.clip(rb - lt, 0, None).prod(-1)
@@ -51,7 +52,7 @@ def match_table(truth: Sequence[np.ndarray], detections: Sequence[dict], n_class
             s = np.asarray(det["scores"], dtype=float)[keep]
             order = np.argsort(-s, kind="mergesort")
             d, s = d[order], s[order]
-            ious = _iou(d, g) if len(d) and len(g) else np.zeros((len(d), len(g)))
+            ious = pairwise_iou(d, g) if len(d) and len(g) else np.zeros((len(d), len(g)))
             taken = np.zeros(len(g), dtype=bool)
             for k in range(len(d)):
                 best, m = min(IOU, 1 - 1e-10), -1

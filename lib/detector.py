@@ -270,17 +270,6 @@ def detections_of(det: Detector, pred: np.ndarray, *, score_threshold: float = 0
                              for i in range(len(boxes)))]
 
 
-def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one ``(4,)`` box with ``(n, 4)`` boxes, corners in either order (as TensorFlow's NMS:
-    each box is its min and max corner), 0 where the union is empty."""
-    lo, hi = np.minimum(box[:2], box[2:]), np.maximum(box[:2], box[2:])
-    los, his = np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])
-    wh = np.clip(np.minimum(hi, his) - np.maximum(lo, los), 0.0, None)
-    inter = wh[:, 0] * wh[:, 1]
-    union = np.prod(hi - lo) + np.prod(his - los, axis=1) - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
 def combined_nms(boxes: np.ndarray, scores: np.ndarray, *, max_per_class: int, max_total: int,
                  iou_threshold: float = 0.5, score_threshold: float = 0.0, clip: bool = True):
     """Per-class greedy non-maximum suppression of one image, then the best ``max_total`` over the
@@ -290,7 +279,11 @@ def combined_nms(boxes: np.ndarray, scores: np.ndarray, *, max_per_class: int, m
     class, boxes scoring above ``score_threshold`` are taken best first, each dropping the later ones
     that overlap it with IoU above ``iou_threshold``, at most ``max_per_class`` kept. Returns
     ``(boxes, scores, classes)`` sorted by score, boxes clipped to [0, 1] when ``clip``."""
+    from lib.detection_map import pairwise_iou
+
     boxes, scores = np.asarray(boxes, np.float32), np.asarray(scores, np.float32)
+    # each box as its min and max corner, as TensorFlow's NMS reads boxes given in either order
+    corners = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], axis=1)
     kept_boxes, kept_scores, kept_classes = [], [], []
     for c in range(scores.shape[1]):
         candidates = np.flatnonzero(scores[:, c] > score_threshold)
@@ -299,7 +292,7 @@ def combined_nms(boxes: np.ndarray, scores: np.ndarray, *, max_per_class: int, m
         while order and len(picked) < max_per_class:
             i, rest = order[0], np.asarray(order[1:], dtype=np.int64)
             picked.append(i)
-            order = list(rest[iou_one_to_many(boxes[i], boxes[rest]) <= iou_threshold]) if len(rest) else []
+            order = list(rest[pairwise_iou(corners[i:i + 1], corners[rest])[0] <= iou_threshold]) if len(rest) else []
         kept_boxes.append(boxes[picked].reshape(-1, 4))
         kept_scores.append(scores[picked, c])
         kept_classes.append(np.full(len(picked), c, np.int64))
