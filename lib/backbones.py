@@ -339,6 +339,20 @@ def weights_file(arch: str, image_size: int, weights: str) -> Path | None:
     return Path(weights)
 
 
+def source_hint(arch: str, image_size: int, weights: str) -> str:
+    """What to run for missing ``source`` weights: the source-pre-training experiment that writes
+    them (:func:`lib.prereqs.provider`), else how to make one."""
+    from lib.prereqs import provider
+
+    task = source_task_of(weights)
+    stem = provider(arch, image_size, task)
+    if stem:
+        return (f"run the source pre-training first: `make outputs/{stem}.ipynb` (make does it for the reports "
+                "that need it)")
+    return (f"no experiment in params/source_pretrain/ pre-trains {arch} at {image_size} px on {task}: add one "
+            f"(archs: [{arch}], image_size: {image_size}, source_task: {task}) and run it")
+
+
 def check_weights(arch: str, image_size: int, weights: str) -> None:
     """Fail before any compute if ``weights`` cannot be had for ``arch`` at ``image_size``
     (for ``imagenet`` this builds the base once, which downloads where the internet is)."""
@@ -372,9 +386,7 @@ def build_base(arch: str, image_size: int, weights: str = "none") -> keras.Model
     else:
         path = weights_file(bb.name, image_size, weights)
         base = bb.builder(include_top=False, weights=None, input_shape=shape)
-        hint = ("run the source pre-training first: `make outputs/source_pretrain/"
-                f"{SOURCE_TASKS[source_task_of(weights)]}.ipynb` (make does it for the reports that need it), "
-                "with the same image_size" if weights.startswith("source") else "check the path")
+        hint = source_hint(bb.name, image_size, weights) if weights.startswith("source") else "check the path"
         if weights == "hed":
             load_hed(base, path)
         elif weights == "mtcnn":

@@ -57,6 +57,20 @@ def provides(p: dict) -> set[tuple[str, int, str]]:
     return {(a.lower(), p["image_size"], p["source_task"]) for a in p["archs"]}
 
 
+def provider(arch: str, image_size: int, task: str, root: Path = P.REPO_ROOT) -> str | None:
+    """The ``source_pretrain`` experiment (``"source_pretrain/<name>"``) whose default-scale parameters
+    write ``arch``'s weights at ``image_size`` for ``task``, or ``None`` (what a missing-weights
+    message tells the user to run)."""
+    for f in sorted((root / "params" / "source_pretrain").glob("*.yaml")):
+        try:
+            p = merged(f, None, root)
+        except (P.ParameterError, FileNotFoundError, KeyError):
+            continue
+        if (arch.lower(), image_size, task) in provides(p):
+            return f"source_pretrain/{f.stem}"
+    return None
+
+
 def merged(yaml_file: Path, profile: str | None, root: Path = P.REPO_ROOT) -> dict:
     """An experiment's parameters as its run would see them: defaults, the file, the profile;
     validated with the study's own checks (``{}`` when the profile does not exist). Raises

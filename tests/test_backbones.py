@@ -93,8 +93,8 @@ def test_weights_file_round_trip_and_missing(tmp_path, monkeypatch):
     with pytest.raises(B.WeightsUnavailable, match="not found"):
         B.build_base("simple_cnn", 32, str(tmp_path / "nope.weights.h5"))
     monkeypatch.setenv(B.OUTPUTS_ENV, str(tmp_path))
-    with pytest.raises(B.WeightsUnavailable, match="source_pretrain"):
-        B.build_base("simple_cnn", 32, "source")
+    with pytest.raises(B.WeightsUnavailable, match="make outputs/source_pretrain/simple_cnn.ipynb"):
+        B.build_base("simple_cnn", 32, "source")  # the experiment that writes them, not the shapes task's first
     (tmp_path / "source_weights").mkdir()
     base.save_weights(B.source_weights_path("simple_cnn", 32))
     np.testing.assert_array_equal(B.build_base("simple_cnn", 32, "source").get_weights()[0], base.get_weights()[0])
@@ -132,6 +132,8 @@ def test_source_task_weights_names(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="did you mean 'source:glyphs'"):
         B.weights_file("vgg16", 32, "source:glyph")
     with pytest.raises(B.WeightsUnavailable, match="source_pretrain/glyphs.ipynb"):
+        B.check_weights("plate_cnn", 64, "source:glyphs")
+    with pytest.raises(B.WeightsUnavailable, match="no experiment in params/source_pretrain/ pre-trains simple_cnn at 32 px"):
         B.check_weights("simple_cnn", 32, "source:glyphs")
 
 
