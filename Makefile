@@ -45,7 +45,7 @@ nb_of = notebooks/$(patsubst %/,%,$(dir $(1))).ipynb
 # Studies of the literature (no seed claim) stay out of `make all` so that it fits its 90 minutes on
 # 2 cores: `make extended` runs them (lib/registry.py marks the same ones `extended`: tests/test_registry.py).
 EXTENDED_NOTEBOOKS := transferability
-EXTENDED_EXPERIMENTS := small_data/methods
+EXTENDED_EXPERIMENTS := small_data/methods signs/methods
 EXTENDED := $(filter $(foreach n,$(EXTENDED_NOTEBOOKS),$(OUTPUTS)/$(n)/%) \
   $(foreach e,$(EXTENDED_EXPERIMENTS),$(OUTPUTS)/$(e).ipynb),$(REPORTS))
 STUDIES := $(filter-out $(OUTPUTS)/summary/% $(EXTENDED),$(REPORTS))

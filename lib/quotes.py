@@ -88,21 +88,6 @@ QUOTES: dict[str, tuple[str, str]] = {
     "d1_d2.answer.faster": ("The training for the new purpose is faster (fewer epochs required) than if done from "
                             "scratch with a brand new network.", "answer"),
     # the literature
-    "literature.simple_cnn:discriminative:100.beats.": (
-        "(paraphrase) Howard & Ruder 2018 (ULMFiT): discriminative fine-tuning, earlier layers at smaller rates, "
-        "beats fine-tuning every layer at one rate", "literature"),
-    "literature.simple_cnn:l2sp:0.01.beats.": (
-        "(paraphrase) Li et al. 2018: L2-SP, a penalty toward the pre-trained weights, beats plain fine-tuning "
-        "when target data are scarce", "literature"),
-    "literature.simple_cnn:finetune.no_better_than.": (
-        "(paraphrase) Hu et al. 2021: LoRA reaches full fine-tuning's accuracy while training a small fraction "
-        "of the parameters", "literature"),
-    "literature.simple_cnn:bss:0.001.beats.": (
-        "(paraphrase) Chen et al. 2019: batch spectral shrinkage, penalising the smallest singular values of the "
-        "features, beats plain fine-tuning when target data are scarce", "literature"),
-    "literature.simple_cnn:finetune+one_cycle.beats.": (
-        "(paraphrase) Smith & Topin 2019; fastai's fit_one_cycle: the one-cycle schedule (the rate warmed up, then "
-        "annealed) trains to a better accuracy than a constant rate in the same number of epochs", "literature"),
     "literature.lr_find.within_3x": (
         "(paraphrase) Smith 2017 (cyclical learning rates), fastai's lr_find: the learning-rate range test suggests "
         "a good rate, here read as within a factor of 3 of the rate a validation grid chooses", "literature"),
@@ -111,14 +96,55 @@ QUOTES: dict[str, tuple[str, str]] = {
     "literature.yosinski.anb_drop": ("(paraphrase) Yosinski et al. 2014: frozen transferred features (AnB) lose accuracy "
                                      "as more, higher layers are copied and frozen", "literature"),
     "literature.logme.ranks": ("(paraphrase) You et al. 2021: LogME on frozen features ranks models in line with their "
-                               "transferred accuracy", "literature"),
+                               "fine-tuned accuracy", "literature"),
+    "literature.logme.ranks_frozen": ("(paraphrase) You et al. 2021 score frozen features: LogME should rank the cuts in "
+                                      "line with what those features give when kept frozen under a trained head",
+                                      "literature"),
+    "literature.logme.ranks_probe": ("(paraphrase) thuml/LogME #19 asks whether LogME predicts linear-probe or fine-tuning "
+                                     "accuracy; LogME is the evidence of a linear model on the frozen features, so it "
+                                     "should rank the cuts as a linear probe does", "literature"),
 }
+
+
+# The fine-tuning methods' claims (issue 29), by method, whatever the study, architecture or argument:
+# "literature.<arm>.beats.<other>" quotes the method of <arm>; "literature.<other>.no_better_than.<arm>"
+# (LoRA reaches fine-tuning) quotes the method of <arm>.
+METHOD_QUOTES = {
+    "discriminative": "(paraphrase) Howard & Ruder 2018 (ULMFiT): discriminative fine-tuning, earlier layers at smaller "
+                      "rates, beats fine-tuning every layer at one rate",
+    "l2sp": "(paraphrase) Li et al. 2018: L2-SP, a penalty toward the pre-trained weights, beats plain fine-tuning when "
+            "target data are scarce",
+    "bss": "(paraphrase) Chen et al. 2019: batch spectral shrinkage, penalising the smallest singular values of the "
+           "features, beats plain fine-tuning when target data are scarce",
+    "lora": "(paraphrase) Hu et al. 2021: LoRA reaches full fine-tuning's accuracy while training a small fraction of "
+            "the parameters",
+    "one_cycle": "(paraphrase) Smith & Topin 2019; fastai's fit_one_cycle: the one-cycle schedule (the rate warmed up, "
+                 "then annealed) trains to a better accuracy than a constant rate in the same number of epochs",
+}
+
+
+def method_of(arm: str) -> str | None:
+    """The fine-tuning method of :data:`METHOD_QUOTES` an arm name uses (its policy, or a one-cycle
+    schedule), e.g. ``simple_cnn:l2sp:0.01`` and ``l2sp:0.01`` -> ``l2sp``."""
+    if "+one_cycle" in arm:
+        return "one_cycle"
+    return next((m for m in arm.split("+")[0].split(":") if m in METHOD_QUOTES), None)
 
 
 def quote_for(claim_id: str) -> tuple[str, str]:
     """``(quote, said_by)`` of a claim id: its own entry, else the longest prefix entry ending in
-    "."  or ":" that the id starts with, else ``("", "")``."""
+    "."  or ":" that the id starts with, else a fine-tuning method's (:data:`METHOD_QUOTES`), else
+    ``("", "")``."""
     if claim_id in QUOTES:
         return QUOTES[claim_id]
     prefixes = [k for k in QUOTES if k[-1] in ".:" and claim_id.startswith(k)]
-    return QUOTES[max(prefixes, key=len)] if prefixes else ("", "")
+    if prefixes:
+        return QUOTES[max(prefixes, key=len)]
+    if claim_id.startswith("literature."):
+        rest = claim_id[len("literature."):]
+        for kind in (".beats.", ".no_better_than."):
+            arm, found, other = rest.partition(kind)
+            method = method_of(other if kind == ".no_better_than." else arm) if found else None
+            if method:
+                return METHOD_QUOTES[method], "literature"
+    return "", ""

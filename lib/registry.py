@@ -65,7 +65,8 @@ class Study:
 # with lib.runner at 46.2 min (min_delta_se 1, the negative control through the frozen pretrained arm at
 # ~33 s a seed where the scratch one took ~2.1 min, the arms scored on cached features): its first run
 # alone (the 63.7 above shared the cores). small_data/methods (make extended) measured alone with make: 10.3 min;
-# 15.3 on 2026-12-07 with BSS, one-cycle and a range test per arm added.
+# 15.3 on 2026-12-07 with BSS, one-cycle and a range test per arm added. transferability/default measured
+# with make on 2026-12-07 (2nd session) at 17.8 min, short unit tests beside it for about a minute.
 STUDIES: dict[str, Study] = {
     "d1_d2": Study("seed 003: D1 -> D2", check="lib.studies.d1_d2:check", claims="lib.studies.d1_d2:claim_ids",
                    minutes={"synthetic": 3.5, "digits": 3.2}),
@@ -82,11 +83,12 @@ STUDIES: dict[str, Study] = {
                         needs="lib.prereqs:arch_needs", claims="lib.checks:cut_search_claims", minutes={"default": 8.2}),
     "transferability": Study("the literature: how transferable are features", check="lib.studies.transferability_claims:check",
                              needs="lib.prereqs:arch_needs", claims="lib.studies.transferability_claims:claim_ids",
-                             minutes={"default": 7.7, "vgg16_hed": 11.3}, extended=True),
+                             minutes={"default": 17.8, "vgg16_hed": 11.3}, extended=True),
     "plates": Study("seed 000: license plates", check="lib.studies.plate_claims:check", needs="lib.studies.plate_claims:needs",
                     claims="lib.studies.plate_claims:claim_ids", minutes={"h1_h4": 46.2}),
     "signs": Study("seed 001: traffic signs across a country shift", check="lib.studies.sign_claims:check",
-                   needs="lib.prereqs:signs_needs", claims="lib.studies.sign_claims:claim_ids", minutes={"country_shift": 4.7}),
+                   needs="lib.prereqs:signs_needs", claims="lib.studies.sign_claims:claim_ids",
+                   minutes={"country_shift": 4.7, "methods": 3.0}, extended=("methods",)),
     "sign_detector": Study("seed 001: traffic signs across a country shift", check="lib.studies.sign_detector:check",
                            claims="lib.studies.sign_detector:claim_ids", minutes={"country_shift": 18.1}),
     "summary": Study("the summary", minutes={"default": 0.1}),

@@ -246,8 +246,10 @@ def test_lib_has_no_import_loop():
 # The layering (docs/layout.md): facts at the bottom (no TensorFlow, no judging), the engine above them
 # (models, weights, training), judging and records above that, the studies on top. An import may only
 # run down (or within its layer).
+# (lib.prereqs reads parameter files, no TensorFlow: a fact, so that a missing-weights message in the engine
+# can name the experiment that writes them)
 # (lib.distribution: its pre-kernel check of `distribution`, read by lib.params, imports nothing; Keras only inside apply)
-FACTS = {"lib.params", "lib.names", "lib.arms", "lib.distribution",
+FACTS = {"lib.params", "lib.names", "lib.arms", "lib.distribution", "lib.prereqs",
          "lib.checks", "lib.quotes", "lib.drawing", "lib.data", "lib.images", "lib.datasets.plates",
          "lib.datasets.signs", "lib.detection_map", "lib.intervals", "lib.registry"}
 ENGINE = {"lib.models", "lib.backbones", "lib.train", "lib.transfer", "lib.cache", "lib.detector"}

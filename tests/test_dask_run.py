@@ -38,7 +38,8 @@ def test_make_alls_plan_leaves_the_extended_studies_out():
     graph = prereqs.graph(None)
     core = D.core(graph)
     assert "transferability/default" in graph and not any(k.startswith("transferability/") for k in core)
-    assert set(graph) - set(core) == {k for k in graph if k.startswith("transferability/")} | {"small_data/methods"}
+    literature = {k for k in graph if k.startswith("transferability/")} | {"small_data/methods", "signs/methods"}
+    assert set(graph) - set(core) == literature
     assert D.core(graph, extended=True) == graph
 
 

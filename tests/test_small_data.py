@@ -264,3 +264,15 @@ def test_the_range_test_claim_reads_each_arms_distance_to_its_chosen_rate():
     p = {"blog_claims": {}, "lr_find": True, "lr_grid": [1e-3], "claims_source": "literature"}
     assert small_data_claims(p) == [LR_FIND_CLAIM]
     assert small_data_claims({**p, "claims_source": "seed 002"}) == [] == small_data_claims({**p, "lr_find": False})
+
+
+def test_a_methods_quote_follows_the_method_whatever_the_study_or_argument():
+    from lib.quotes import METHOD_QUOTES, quote_for
+
+    assert quote_for("literature.simple_cnn:l2sp:0.01.beats.simple_cnn:finetune")[0] == METHOD_QUOTES["l2sp"]
+    assert quote_for("literature.l2sp:0.1.beats.finetune")[0] == METHOD_QUOTES["l2sp"]  # the sign study's arm names
+    assert quote_for("literature.discriminative:10.beats.finetune")[0] == METHOD_QUOTES["discriminative"]
+    assert quote_for("literature.simple_cnn:finetune+one_cycle.beats.simple_cnn:finetune")[0] == METHOD_QUOTES["one_cycle"]
+    assert quote_for("literature.finetune.no_better_than.lora:8") == (METHOD_QUOTES["lora"], "literature")
+    assert quote_for("literature.finetune.beats.lora:8") == ("", "")  # a claim no paper made has no quote
+    assert quote_for("literature.logme.ranks")[1] == "literature"

@@ -129,20 +129,28 @@ def test_claims_without_the_fine_tuned_arms_are_not_testable_and_name_why():
     assert positive_arm(["B", "AnB"]) == ("B", 0) and positive_arm(["AnB"]) == ("AnB", 1)
     assert positive_arm(["AnB+"]) == ("AnB+", 1)
     per = {("AnB", 1): [0.9, 0.92, 0.91], ("AnB", 2): [0.7, 0.72, 0.69]}
-    out = {c.id: c for c in claims(per, 2, ["AnB"], majority=0.5, n_test=300, n_seeds=3, source=None, logme_rho=1.0,
-                                   n_estimates=2, realised="AnB")}
+    out = {c.id: c for c in claims(per, 2, ["AnB"], majority=0.5, n_test=300, n_seeds=3, source=None,
+                                   ranks={"AnB": (1.0, None), "linear_probe": (1.0, None)}, n_estimates=2)}
     assert out["literature.yosinski.anb_plus"].verdict == C.NOT_TESTABLE
     assert "AnB+, B not in this experiment's arms" in out["literature.yosinski.anb_plus"].reason
     assert out["literature.yosinski.anb_drop"].verdict == C.REPRODUCED  # 0.91 vs 0.70 on 300 test images
-    assert out["literature.logme.ranks"].verdict == C.NOT_TESTABLE  # two cuts cannot rank
-    assert "frozen transfer (AnB)" in out["literature.logme.ranks"].hypothesis
+    assert out["literature.logme.ranks"].verdict == C.NOT_TESTABLE  # AnB+ did not run
+    assert "AnB+ not in this experiment's arms" in out["literature.logme.ranks"].reason
+    assert out["literature.logme.ranks_frozen"].verdict == C.NOT_TESTABLE  # two cuts cannot rank
+    assert "at least 3 cuts" in out["literature.logme.ranks_frozen"].reason
+    assert "frozen transfer (AnB" in out["literature.logme.ranks_frozen"].hypothesis
     per.update({("B", 0): [0.8, 0.8, 0.81], ("AnB+", 1): [0.9, 0.9, 0.9], ("AnB+", 2): [0.7, 0.7, 0.71]})
+    ranks = {"AnB+": (1.0, (0.8, 1.0)), "AnB": (-1.0, None), "linear_probe": (0.4, None)}
     out = {c.id: c for c in claims(per, 2, ["B", "AnB", "AnB+"], majority=0.5, n_test=300, n_seeds=3, source=None,
-                                   logme_rho=1.0, n_estimates=5, realised="AnB+")}
+                                   ranks=ranks, n_estimates=5)}
     assert out["literature.yosinski.anb_plus"].verdict == C.NOT_REPRODUCED  # n=2 falls below B
     assert out["literature.logme.ranks"].verdict == C.REPRODUCED  # a perfect ranking of 5 cuts: p = 1/120
+    assert "[+0.80, +1.00]" in out["literature.logme.ranks"].evidence
+    assert out["literature.logme.ranks_frozen"].verdict == C.NOT_REPRODUCED  # reversed: significantly below 0
+    assert out["literature.logme.ranks_probe"].verdict == C.INCONCLUSIVE  # rho 0.4 over 5 cuts: p = 0.26
+    assert out["literature.logme.ranks"].p_value == pytest.approx(1 / 120)
     three = {c.id: c for c in claims(per, 2, ["B", "AnB", "AnB+"], majority=0.5, n_test=300, n_seeds=3, source=None,
-                                     logme_rho=1.0, n_estimates=3, realised="AnB+")}
+                                     ranks=ranks, n_estimates=3)}
     assert three["literature.logme.ranks"].verdict == C.INCONCLUSIVE  # 3 cuts: 1 in 6 random rankings are perfect
 
 
@@ -179,7 +187,7 @@ def test_every_depth_claim_carries_its_test_and_pairs_over_test_images():
     plus[:, :40] = True  # AnB+ right on every image B gets right, and on 40 more it gets wrong
     per = {("B", 0): b.mean(1).tolist(), ("AnB+", 1): plus.mean(1).tolist(), ("AnB+", 2): plus.mean(1).tolist()}
     cor = {("B", 0): list(b), ("AnB+", 1): list(plus), ("AnB+", 2): list(plus)}
-    kw = dict(majority=0.5, n_test=400, n_seeds=3, source=None, logme_rho=1.0, n_estimates=2, realised="AnB+")
+    kw = dict(majority=0.5, n_test=400, n_seeds=3, source=None, ranks={"AnB+": (1.0, None)}, n_estimates=2)
     unpaired = {c.id: c for c in claims(per, 2, ["B", "AnB+"], **kw)}["literature.yosinski.anb_plus"]
     paired = {c.id: c for c in claims(per, 2, ["B", "AnB+"], correct=cor, **kw)}["literature.yosinski.anb_plus"]
     assert paired.verdict == C.REPRODUCED and "(paired)" in paired.evidence
@@ -229,3 +237,33 @@ def test_an_arm_validated_once_at_the_end_trains_and_scores_as_one_validated_eve
     assert len(h_every["val_accuracy"]) == 3 and len(h_once["val_accuracy"]) == 1 and h_once["val_epoch"] == [3]
     assert once["val_acc"] == every["val_acc"] and once["test_acc"] == every["test_acc"]
     assert h_once["loss"] == h_every["loss"]  # validation never steers training here
+
+
+def test_the_panel_ranks_every_estimate_against_each_accuracy_with_intervals():
+    """LogME, H-score and the probe against AnB+, AnB (bootstrap interval over seeds and test images)
+    and the linear probe's own accuracy (no interval: it does not depend on the training seeds);
+    the claims read LogME's rows."""
+    import pandas as pd
+
+    from lib.studies.transferability import logme_ranks, rank_correlations
+
+    rng = np.random.default_rng(2)
+    up = [rng.random((3, 1500)) < q for q in (0.6, 0.7, 0.8, 0.9)]  # AnB+ rises with n
+    down = up[::-1]  # AnB falls with n
+    est = pd.DataFrame({"cut": list("abcd"), "n": [1, 2, 3, 4], "logme": [1.0, 2.0, 3.0, 4.0],
+                        "h_score": [4.0, 3.0, 2.0, 1.0], "linear_probe": [0.5, 0.6, 0.8, 0.7]})
+    rows = pd.DataFrame([{"arm": arm, "n": n, "seed": s, "test_correct": c[n - 1][s], "test_acc": c[n - 1][s].mean()}
+                         for arm, c in (("AnB+", up), ("AnB", down)) for n in (1, 2, 3, 4) for s in range(3)])
+    corr = rank_correlations(est, rows)
+    assert len(corr) == 3 * 2 + 2  # three estimates x two arms, and LogME and H-score against the probe
+    one = corr.set_index(["estimate", "target"])
+    assert one.loc[("logme", "AnB+")].spearman_rho == pytest.approx(1.0)
+    assert one.loc[("logme", "AnB+")].low == pytest.approx(1.0)  # far apart: the ranking cannot move
+    assert one.loc[("logme", "AnB")].spearman_rho == pytest.approx(-1.0)
+    assert one.loc[("h_score", "AnB")].spearman_rho == pytest.approx(1.0)
+    assert one.loc[("logme", "linear_probe")].spearman_rho == pytest.approx(0.8)
+    assert np.isnan(one.loc[("logme", "linear_probe")].low)
+    assert one.loc[("logme", "AnB+")].p_above_0 == pytest.approx(1 / 24)  # exact over 4! rankings
+    ranks = logme_ranks(corr)
+    assert ranks["AnB+"] == (pytest.approx(1.0), (pytest.approx(1.0), pytest.approx(1.0)))
+    assert ranks["linear_probe"] == (pytest.approx(0.8), None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lib.checks import BLOCKS, WEIGHT_NAMES, arch_name, hint, one_arch, weights_problem
+from lib.checks import BLOCKS, WEIGHT_NAMES, arch_name, arm_problems, hint, one_arch, weights_problem
 from lib.datasets.signs import check_country, check_n_classes
 
 # ---------------------------------------------------------------------------------------------
@@ -21,7 +21,13 @@ SIGN_ARMS = {
     "lp_ft": "linear probe, then every layer fine-tuned (Kumar et al. 2022)",
     "surgical:BLOCK": "only one block of the country-A model (and the head) trained on B (Lee et al. 2023)",
     "compute_matched": "from scratch, trained for as many steps as source training and fine-tuning together",
+    # the literature's fine-tuning methods (issue 29; lib/arms.py POLICIES), each from the country-A model
+    "discriminative:RATIO": "every layer trained, block k at a share of the rate, geometric from 1/RATIO (Howard & Ruder 2018)",
+    "l2sp:ALPHA": "every layer trained, pulled toward the country-A weights by ALPHA/2 ||w - w0||^2 (Li et al. 2018)",
+    "bss:ETA": "every layer trained, the smallest singular value of each batch's features shrunk (Chen et al. 2019)",
+    "lora:RANK": "the country-A kernels frozen with a trained rank-RANK update, the head trained (Hu et al. 2021)",
 }
+METHOD_ARMS = ("discriminative", "l2sp", "bss", "lora")  # judged against the comparator arm (finetune)
 
 
 def check_arm(name: str) -> str:
@@ -96,6 +102,12 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
     out = [results.judge_claim("no_better_than scratch", other, per_arm, 1 / n_classes, n_val=n_val, n_test=n_test,
                                margin=margin, source="seed 001", seed_reported=said, data=data)
            for other in [a for a in NO_ADVANTAGE_ARMS if a in arms] if "scratch" in arms]
+    for m in [a for a in arms if a.partition(":")[0] in METHOD_ARMS] if comparator in arms else []:
+        # the papers' claims at the fewest target examples (where they say the methods help most)
+        claim = f"no_better_than {m}" if m.startswith("lora:") else f"beats {comparator}"
+        out.append(results.judge_claim(claim, comparator if m.startswith("lora:") else m, per_arm, 1 / n_classes,
+                                       n_val=n_val, n_test=n_test, margin=margin, source="literature",
+                                       seed_reported=f"at {k0} examples per class, against {comparator}", data=data))
     if "scratch" in arms and comparator in arms:
         spe = -(-k0 * n_classes // batch_size)  # optimizer steps per epoch at k0 per class
         times = {a: g.sort_values("seed") for a, g in at.groupby("arm") if a in ("scratch", comparator)}
@@ -144,6 +156,9 @@ def claim_ids(p: dict) -> list[str]:
 
     arms, inits = p["arms"], p["source_inits"]
     out = [claim_id("no_better_than scratch", a, "seed 001") for a in NO_ADVANTAGE_ARMS if a in arms] if "scratch" in arms else []
+    c = p["comparator_arm"]
+    out += [claim_id(f"no_better_than {m}", c, "literature") if m.startswith("lora:") else claim_id(f"beats {c}", m, "literature")
+            for m in p["arms"] if m.partition(":")[0] in METHOD_ARMS] if c in arms else []
     if "scratch" in arms and p["comparator_arm"] in arms:
         out.append(f"seed001.scratch.faster.{p['comparator_arm']}")
     if {"frozen", "finetune"} <= set(arms):
@@ -171,6 +186,8 @@ def check(p: dict) -> None:
             if blocks and kind == "freeze_first" and not 0 < int(arg) <= len(blocks):
                 problems.append(f"{key}: arm {arm!r}: {p['arch']} has {len(blocks)} blocks ({', '.join(blocks)}); "
                                 f"freeze between 1 and {len(blocks)}")
+            if blocks and kind in METHOD_ARMS:  # the method's argument, as the arm language checks it
+                problems += [f"{key}: {q}" for q in arm_problems(f"{arch_name(p['arch'])}:{arm}", p["image_size"])]
             if blocks and kind == "surgical" and arg not in blocks:
                 problems.append(f"{key}: arm {arm!r}: {p['arch']} has no block {arg!r}{hint(arg, blocks)} "
                                 f"(blocks: {', '.join(blocks)})")

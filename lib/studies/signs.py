@@ -30,6 +30,7 @@ from lib.datasets.signs import (  # noqa: F401 (the study's names for its data)
 )
 from lib.studies.sign_claims import (  # noqa: F401 (the notebook reads them as signs.*)
     NO_ADVANTAGE_ARMS,
+    METHOD_ARMS,
     SIGN_ARMS,
     catch_up,
     check,
@@ -63,6 +64,7 @@ def arm_spec(name: str, arch: str, train_learning_rate: float) -> tuple[str | No
         "freeze_first": (Arm(arch, "freeze_first", (arg,), lr=lr), True),
         "lp_ft": (Arm(arch, "two_stage"), True),
         "surgical": (Arm(arch, "surgical", (arg,), lr=lr), True),
+        **{m: (Arm(arch, m, (arg,), lr=lr), True) for m in METHOD_ARMS},  # the literature's methods
     }[kind]
     return (None if arm is None else str(arm)), from_source
 

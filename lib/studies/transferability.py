@@ -23,6 +23,9 @@ from lib.studies.transferability_claims import (  # noqa: F401 (the notebook rea
     ANB_DROP,
     ANB_PLUS,
     LOGME_RANKS,
+    LOGME_RANKS_FROZEN,
+    LOGME_RANKS_PROBE,
+    LOGME_TARGETS,
     YOSINSKI_ARMS,
     arm_problems,
     check,
@@ -32,7 +35,6 @@ from lib.studies.transferability_claims import (  # noqa: F401 (the notebook rea
     control_name,
     controls,
     positive_arm,
-    realised_arm,
 )
 
 
@@ -215,16 +217,39 @@ def plot_curve(rows, cuts: list[str], arms: list[str], majority: float, title: s
     return fig
 
 
+REALISED = {"AnB+": "AnB+ test accuracy", "AnB": "AnB test accuracy",
+            "linear_probe": "linear probe (cross-validated on train)"}
+
+
 def rank_correlations(est, rows):
-    """Spearman's rho between each estimate (:data:`lib.scores.ESTIMATES`: LogME, H-score, the linear
-    probe) and each transfer arm's mean test accuracy over the depths."""
+    """The panel: Spearman's rho between each estimate (:data:`lib.scores.ESTIMATES`: LogME, H-score,
+    the linear probe) and each accuracy it could predict over the cuts: the transfer arms' mean test
+    accuracy (AnB+ fine-tuned, AnB frozen, where they ran) with a 95% bootstrap interval over seeds and
+    test images (:func:`rank_interval`), and the linear probe's own cross-validated accuracy (fixed,
+    no interval); with the exact permutation test's one-sided p-value (rho above 0)."""
     from scipy.stats import spearmanr
 
+    from lib.intervals import spearman_p
+
     real = rows[rows.arm != "B"].groupby(["arm", "n"]).test_acc.mean().unstack(0)
-    return pd.DataFrame([{"estimate": e, "realised": f"{a} test accuracy", "cuts": len(est),
-                          "spearman_rho": float(spearmanr(est[e], real.loc[est.n, a]).statistic) if len(est) > 1
-                          else float("nan")}
-                         for e in ESTIMATES if e in est for a in ("AnB+", "AnB") if a in real])
+    out = []
+    for e in (x for x in ESTIMATES if x in est):
+        for target, label in REALISED.items():
+            if target == e or (target != "linear_probe" and target not in real):
+                continue
+            y = est[target].to_numpy() if target == "linear_probe" else real.loc[est.n, target].to_numpy()
+            rho = float(spearmanr(est[e], y).statistic) if len(est) > 1 else float("nan")
+            iv = rank_interval(est, rows, e, target) if target != "linear_probe" else None
+            out.append({"estimate": e, "realised": label, "target": target, "cuts": len(est), "spearman_rho": rho,
+                        "low": iv[0] if iv else float("nan"), "high": iv[1] if iv else float("nan"),
+                        "p_above_0": spearman_p(rho, len(est))[0]})
+    return pd.DataFrame(out)
+
+
+def logme_ranks(corr) -> dict:
+    """LogME's rows of the panel as the claims read them: ``{target: (rho, interval or None)}``."""
+    sub = corr[corr.estimate == "logme"]
+    return {r.target: (r.spearman_rho, None if np.isnan(r.low) else (r.low, r.high)) for r in sub.itertuples()}
 
 
 def outcomes(rows) -> dict | None:
@@ -250,20 +275,24 @@ def rank_interval(est, rows, estimate: str, realised: str, confidence: float = 0
 
 
 def rho_of(corr, estimate: str, realised: str) -> float:
-    return float(corr[(corr.estimate == estimate) & (corr.realised == f"{realised} test accuracy")].spearman_rho.iloc[0])
+    return float(corr[(corr.estimate == estimate) & (corr.target == realised)].spearman_rho.iloc[0])
 
 
-def plot_estimates(est, rows, corr, realised: str):
-    """Each estimate against the realised arm's test accuracy, one point per cut."""
-    real = rows[rows.arm == realised].groupby("n").test_acc.mean()
+def plot_estimates(est, rows, corr):
+    """The panel as figures: each estimate (columns) against each transfer arm's test accuracy that
+    ran (rows: AnB+ fine-tuned, AnB frozen), one point per cut, mean over seeds with its sd."""
     shown = [e for e in ESTIMATES if e in est]
-    fig, axes = plt.subplots(1, len(shown), figsize=(6 * len(shown), 4), squeeze=False)
-    for ax, estimate in zip(axes[0], shown):
-        ax.scatter(est[estimate], real.loc[est.n], s=60)
-        for _, r in est.iterrows():
-            ax.annotate(r.cut, (r[estimate], real.loc[r.n]), fontsize=8, xytext=(4, 4), textcoords="offset points")
-        ax.set_xlabel(estimate + " (before training)"); ax.set_ylabel(f"{realised} test accuracy (mean over seeds)")
-        ax.set_title(f"{estimate}: Spearman rho {rho_of(corr, estimate, realised):+.2f} over {len(est)} cuts")
+    arms = [a for a in ("AnB+", "AnB") if a in set(rows.arm)]
+    fig, axes = plt.subplots(len(arms), len(shown), figsize=(5.5 * len(shown), 3.8 * len(arms)), squeeze=False)
+    for i, arm in enumerate(arms):
+        g = rows[rows.arm == arm].groupby("n").test_acc
+        mean, sd = g.mean(), g.std(ddof=1).fillna(0.0)
+        for ax, estimate in zip(axes[i], shown):
+            ax.errorbar(est[estimate], mean.loc[est.n], yerr=sd.loc[est.n], fmt="o", ms=7, capsize=3)
+            for _, r in est.iterrows():
+                ax.annotate(r.cut, (r[estimate], mean.loc[r.n]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+            ax.set_xlabel(estimate + " (before training)"); ax.set_ylabel(f"{arm} test accuracy (mean ± sd)")
+            ax.set_title(f"{estimate} vs {arm}: rho {rho_of(corr, estimate, arm):+.2f} over {len(est)} cuts", fontsize=10)
     fig.tight_layout()
     return fig
 

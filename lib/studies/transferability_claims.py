@@ -9,6 +9,16 @@ from lib.checks import folder_problem, hint, one_arch, weights_problem
 
 # the claim ids this study records (lib.registry reads them through claim_ids)
 ANB_PLUS, ANB_DROP, LOGME_RANKS = "literature.yosinski.anb_plus", "literature.yosinski.anb_drop", "literature.logme.ranks"
+LOGME_RANKS_FROZEN, LOGME_RANKS_PROBE = "literature.logme.ranks_frozen", "literature.logme.ranks_probe"
+# LogME's ranking of the cuts read against three accuracies (thuml/LogME #19 asks which one it predicts):
+# claim id -> (what is realised, the arm that must run for it, or None for the probe, which always runs)
+LOGME_TARGETS = {
+    LOGME_RANKS: ("AnB+", "fine-tuning (AnB+, every layer trained)", "You et al.: LogME tracks fine-tuned accuracy"),
+    LOGME_RANKS_FROZEN: ("AnB", "frozen transfer (AnB, the copied blocks frozen)",
+                         "You et al. score frozen features: LogME should track what they give frozen"),
+    LOGME_RANKS_PROBE: ("linear_probe", "a linear probe on the same frozen features (cross-validated on the train split)",
+                        "LogME is the evidence of a linear model on the features: it should rank like a linear probe"),
+}
 
 # Yosinski et al. 2014 on one backbone: copy the first n blocks, frozen or fine-tuned, against
 # the same-task control. Arms (n counts blocks, in the order of ``cut_points``):
@@ -52,16 +62,16 @@ def positive_arm(arms: list[str]) -> tuple[str, int]:
     return ("B", 0) if "B" in arms else ("AnB" if "AnB" in arms else "AnB+", 1)
 
 
-def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: int, n_seeds: int, source, logme_rho: float,
-           n_estimates: int, realised: str, correct: dict | None = None,
-           logme_interval: tuple[float, float] | None = None, data: str = "stand-in") -> list:
+def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: int, n_seeds: int, source, ranks: dict,
+           n_estimates: int, correct: dict | None = None, data: str = "stand-in") -> list:
     """Yosinski's and You et al.'s findings as claims, from ``per[(arm, n)]`` (test accuracy per
     seed; B at n = 0). A finding whose arms did not run at this scale is not testable, with that
-    premise named (e.g. AnB+ at the ``paper`` profile only). ``realised``: the arm LogME's ranking
-    is read against (AnB+ where it runs, else AnB). ``correct``: :func:`outcomes` (per test image,
-    per seed), which pairs the test-set term over the images the compared arms share (without it:
-    two independent binomials); ``logme_interval``: rho's bootstrap interval over seeds and test
-    images (:func:`rank_interval`), shown beside the permutation test's verdict; ``data``:
+    premise named (e.g. AnB+ at the ``paper`` profile only). ``ranks``: LogME's Spearman rho over
+    the ``n_estimates`` cuts against each accuracy of :data:`LOGME_TARGETS` that was measured,
+    ``{"AnB+" | "AnB" | "linear_probe": (rho, interval or None)}`` (:func:`lib.studies.transferability.rank_panel`;
+    the interval: over seeds and test images, shown beside the permutation test's verdict).
+    ``correct``: :func:`outcomes` (per test image, per seed), which pairs the test-set term over
+    the images the compared arms share (without it: two independent binomials); ``data``:
     "stand-in" (the built-in target) or "user" (``image_dir``)."""
 
     from lib import claims as C
@@ -103,29 +113,41 @@ def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: 
                            "frozen transfer (AnB) drops with depth (n=1 above n=all)", rule="greater",
                            verdict=C.INCONCLUSIVE, premises=[*base, ran("AnB")], evidence="not run at this scale",
                            seed_reported="Yosinski et al.: AnB falls as n grows"))
-    rho = logme_rho
-    p_pos, p_neg = C.spearman_p(rho, n_estimates)
-    v3 = C.REPRODUCED if p_pos < 0.05 else C.NOT_REPRODUCED if p_neg < 0.05 else C.INCONCLUSIVE
-    tuned = "fine-tuning (AnB+)" if realised == "AnB+" else "frozen transfer (AnB)"
-    out.append(C.judge(LOGME_RANKS, "literature",
-                       f"LogME, before training, ranks the cuts as {tuned} does (a positive rank correlation)",
-                       rule="rank", verdict=v3, p_value=min(p_pos, p_neg),
-                       premises=[*base, C.Premise("at least 3 cuts", n_estimates >= 3, value=n_estimates, threshold=3)],
-                       evidence=f"Spearman rho {rho:+.2f} over {n_estimates} cuts against {realised} test accuracy"
-                                + (f" (95% bootstrap interval over seeds and test images [{logme_interval[0]:+.2f}, "
-                                   f"{logme_interval[1]:+.2f}])" if logme_interval else "")
-                                + f"; exact permutation p {p_pos:.3g} (rho > 0), {p_neg:.3g} (rho < 0)", data=data,
-                       seed_reported="You et al.: LogME tracks fine-tuned accuracy"))
+    for cid, (target, what, reported) in LOGME_TARGETS.items():
+        out.append(logme_rank_claim(cid, target, what, reported, ranks, n_estimates, arms, base, data))
     return out
+
+
+def logme_rank_claim(cid: str, target: str, what: str, reported: str, ranks: dict, n_estimates: int, arms: list[str],
+                     base: list, data: str):
+    """"LogME ranks the cuts as ``target`` does": reproduced when Spearman's rho over the cuts is
+    significantly above 0 by the exact permutation test (:func:`lib.intervals.spearman_p`), not
+    reproduced when significantly below; premises: the arm ran, at least 3 cuts (3 cannot reach
+    p < 0.05: a perfect ranking of 3 is 1 in 6 by chance, so the verdict is then inconclusive)."""
+    from lib import claims as C
+
+    hyp = f"LogME, before training, ranks the cuts as {what} does (a positive rank correlation)"
+    ran = target == "linear_probe" or target in arms
+    prem = [*base, C.Premise(f"arm {target} runs", ran, detail="" if ran else
+                             f"{target} not in this experiment's arms (a cost choice)"),
+            C.Premise("at least 3 cuts", n_estimates >= 3, value=n_estimates, threshold=3)]
+    if not ran or target not in ranks:
+        return C.judge(cid, "literature", hyp, rule="rank", verdict=C.INCONCLUSIVE, premises=prem,
+                       evidence="not run at this scale", data=data, seed_reported=reported)
+    rho, interval = ranks[target]
+    p_pos, p_neg = C.spearman_p(rho, n_estimates)
+    verdict = C.REPRODUCED if p_pos < 0.05 else C.NOT_REPRODUCED if p_neg < 0.05 else C.INCONCLUSIVE
+    name = "the linear probe's cross-validated accuracy" if target == "linear_probe" else f"{target} test accuracy"
+    return C.judge(cid, "literature", hyp, rule="rank", verdict=verdict, p_value=min(p_pos, p_neg), premises=prem,
+                   evidence=f"Spearman rho {rho:+.2f} over {n_estimates} cuts against {name}"
+                            + (f" (95% bootstrap interval over seeds and test images [{interval[0]:+.2f}, "
+                               f"{interval[1]:+.2f}])" if interval else "")
+                            + f"; exact permutation p {p_pos:.3g} (rho > 0), {p_neg:.3g} (rho < 0)",
+                   data=data, seed_reported=reported)
 
 
 def control_name(arm: str, n_cuts: int) -> str:
     return "B (from scratch)" if arm == "B" else f"AnB n={n_cuts} (a new head on the frozen base)"
-
-
-def realised_arm(arms: list[str]) -> str:
-    """What the estimates are judged against: fine-tuned accuracy where it runs, else frozen transfer's."""
-    return "AnB+" if "AnB+" in arms else "AnB"
 
 
 def controls(per: dict, arms: list[str], n_cuts: int, negative, majority: float, n_test: int) -> list:
@@ -145,7 +167,7 @@ def controls(per: dict, arms: list[str], n_cuts: int, negative, majority: float,
 
 def claim_ids(p: dict) -> list[str]:
     """The claims every run judges (not testable, naming why, where its arms did not run)."""
-    return [ANB_PLUS, ANB_DROP, LOGME_RANKS]
+    return [ANB_PLUS, ANB_DROP, *LOGME_TARGETS]
 
 
 def check(p: dict) -> None:
