@@ -52,7 +52,7 @@ STUDIES := $(filter-out $(OUTPUTS)/summary/% $(EXTENDED),$(REPORTS))
 SMOKE_STUDIES := $(filter-out $(OUTPUTS)/smoke/summary/%,$(SMOKE))
 records_under = $(filter-out $(1)/summary/%,$(wildcard $(1)/*/*.json))
 
-.PHONY: help all studies extended smoke smoke-studies paper test lint unit bench lab reports tensorboard dask clean distclean venv gpu-wheels
+.PHONY: help all studies extended smoke smoke-studies paper test test-torch lint unit bench lab reports tensorboard dask clean distclean venv gpu-wheels
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -120,6 +120,19 @@ test: $(STAMP) ## lint, run the unit tests, then every notebook once with its sm
 	$(PY) -m ruff check lib tests notebooks
 	$(PY) -m pytest -q tests
 	KERAS_BACKEND=jax $(PY) -m pytest -q -m "not notebook" -p no:cacheprovider $(JAX_TESTS)
+
+# The engine's tests under the PyTorch backend: torch is not in the pinned list (a CPU build is ~200 MB,
+# PyPI's default Linux build several GB), so it goes into .venv-torch, which sees .venv's packages
+# through a .pth file. TORCH_PIP is what pip installs (a wheel file, or e.g. `torch==2.13.0
+# --index-url https://download.pytorch.org/whl/cpu` where that index is reachable).
+TORCH_VENV := .venv-torch
+TORCH_PIP ?= torch==2.13.0
+test-torch: $(STAMP) ## the engine's tests again under KERAS_BACKEND=torch (installs $(TORCH_PIP) into .venv-torch)
+	@test -x $(TORCH_VENV)/bin/python || $(PYTHON_BOOT) -m venv $(TORCH_VENV)
+	@$(TORCH_VENV)/bin/python -c "import torch" 2>/dev/null || $(TORCH_VENV)/bin/pip install -q $(TORCH_PIP)
+	@$(TORCH_VENV)/bin/python -c "import site, sys; open(site.getsitepackages()[0] + '/zz_tllab.pth', 'w').write(sys.argv[1] + '\n' + sys.argv[2] + '\n')" \
+	  "$$($(PY) -c 'import site; print(site.getsitepackages()[0])')" "$(CURDIR)"
+	KERAS_BACKEND=torch $(TORCH_VENV)/bin/python -m pytest -q -m "not notebook" -p no:cacheprovider $(JAX_TESTS)
 
 # the GPU machine's Python (3.12) wheels of Keras, its pure-Python dependencies and PyYAML, for
 # tools/gpu_slice.sh (it has JAX, NumPy, h5py, ml-dtypes, scikit-learn, pandas, matplotlib, no registry)

@@ -113,8 +113,9 @@ def encode(anchors: np.ndarray, boxes: np.ndarray, pos_iou: float = 0.5, neg_iou
     idx = match(anchors, boxes[:, :4], pos_iou, neg_iou)
     cls = np.where(idx >= 0, boxes[np.maximum(idx, 0), 4] + 1, np.where(idx == -1, 0, -1)).astype("float32")
     target = boxes[np.maximum(idx, 0), :4]
-    deltas = np.array(ops.convert_to_numpy(kbb.encode_box_to_deltas(
-        anchors, target, anchor_format=FORMAT, box_format=FORMAT, variance=list(VARIANCE))), "float32")
+    deltas = np.array(ops.convert_to_numpy(kbb.encode_box_to_deltas(  # tensors: Keras mixes them with its own
+        ops.convert_to_tensor(anchors, "float32"), ops.convert_to_tensor(target, "float32"), anchor_format=FORMAT,
+        box_format=FORMAT, variance=list(VARIANCE))), "float32")
     deltas[idx < 0] = 0.0
     return np.concatenate([cls[:, None], deltas], axis=1)
 
@@ -125,8 +126,9 @@ def encode_all(anchors: np.ndarray, boxes: list[np.ndarray], **kw) -> np.ndarray
 
 def decode(anchors: np.ndarray, deltas) -> np.ndarray:
     """Offsets back to xyxy pixel boxes (``keras.utils.bounding_boxes.decode_deltas_to_boxes``)."""
-    return ops.convert_to_numpy(kbb.decode_deltas_to_boxes(anchors, deltas, anchor_format=FORMAT, box_format=FORMAT,
-                                                           variance=list(VARIANCE)))
+    return ops.convert_to_numpy(kbb.decode_deltas_to_boxes(  # tensors: under torch Keras' variance is one
+        ops.convert_to_tensor(anchors, "float32"), ops.convert_to_tensor(deltas, "float32"), anchor_format=FORMAT,
+        box_format=FORMAT, variance=list(VARIANCE)))
 
 
 # --------------------------------------------------------------------------------- model

@@ -57,5 +57,7 @@ def walk_layers(layer) -> list:
         seen.add(id(current))
         out.append(current)
         queue += list(getattr(current, "layers", None) or [])
-        queue += [v for k, v in sorted(vars(current).items()) if isinstance(v, keras.layers.Layer)]
+        attrs = dict(vars(current))
+        attrs.update(attrs.get("_modules") or {})  # torch backend: a Layer is a torch Module, its sub-layers live there
+        queue += [v for k, v in sorted(attrs.items()) if isinstance(v, keras.layers.Layer)]
     return out

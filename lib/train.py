@@ -194,7 +194,11 @@ def compile_or_reset(model: keras.Model, learning_rate: float, steps_per_executi
     moments to zero, the learning rate set): Keras then reuses its traced training graph instead of
     tracing a new one, which costs 15-45 s per VGG16 / ResNet50 on a 2-core CPU (``make bench``).
     Any other change (a layer frozen or unfrozen, a compile elsewhere) compiles anew: a
-    ``trainable`` change only takes effect on compile. Returns whether the graph was reused."""
+    ``trainable`` change only takes effect on compile. Returns whether the graph was reused.
+    ``steps_per_execution`` is 1 under the PyTorch backend, which takes no other value (the same
+    steps, only the Python overhead per step differs)."""
+    if keras.backend.backend() == "torch":
+        steps_per_execution = 1
     trainable = (tuple(id(v) for v in model.trainable_variables), steps_per_execution)
     before = _COMPILED.get(model)
     if before and before[0] is model.optimizer and before[1] == trainable and model.compiled:
@@ -525,5 +529,6 @@ def block_diagnostics(model: keras.Model, base: keras.Model, block_of, x: np.nda
     pre = model.layers[1] if model.layers[1].name == "preprocess" else None
     acts = probe(pre(x) if pre is not None else x)
     acts = acts if isinstance(acts, list) else [acts]
-    return [{"block": b, "grad_norm": float(np.sqrt(norms.get(b, 0.0))), "activation_std": float(np.std(a)),
-             "loss": float(loss)} for b, a in zip(outs, acts)]
+    return [{"block": b, "grad_norm": float(np.sqrt(norms.get(b, 0.0))),
+             "activation_std": float(np.std(keras.ops.convert_to_numpy(a))), "loss": float(loss)}
+            for b, a in zip(outs, acts)]

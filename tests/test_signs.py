@@ -195,3 +195,27 @@ def test_seed_001_claims_follow_the_evidence_and_say_their_data():
     p = {"arms": kw["arms"], "comparator_arm": "finetune", "source_inits": kw["source_inits"]}
     assert sorted(signs.claim_ids(p)) == sorted(out)
     assert {c.data for c in signs.claims(rows, src, **kw, data="user")} == {"user"}
+
+
+def test_the_literatures_methods_are_judged_against_fine_tuning_at_the_fewest_examples():
+    """A method arm (discriminative, l2sp, bss) "beats finetune"; LoRA "reaches" it (fine-tuning no
+    better than LoRA by the margin); ids as the registry lists them, each with its paper's paraphrase."""
+    from lib import claims as C
+    from lib.quotes import METHOD_QUOTES
+
+    arms = ["finetune", "l2sp:0.01", "discriminative:100", "lora:4"]
+    rows = _sign_rows({"finetune": [0.60, 0.61, 0.60], "l2sp:0.01": [0.70, 0.71, 0.70],
+                       "discriminative:100": [0.50, 0.50, 0.51], "lora:4": [0.60, 0.61, 0.61]},
+                      {a: [3, 3, 3] for a in arms})
+    kw = dict(arms=arms, comparator="finetune", sizes=[5], n_classes=4, batch_size=8, n_seeds=3, target_accuracy=0.7,
+              margin=0.05, n_val=1200, n_test=1200, source_inits=["scratch"], source_premise=None, src_n_val=1200,
+              src_n_test=1200)
+    out = {c.id: c for c in signs.claims(rows, None, **kw)}
+    assert out["literature.l2sp:0.01.beats.finetune"].verdict == C.REPRODUCED
+    assert out["literature.discriminative:100.beats.finetune"].verdict == C.NOT_REPRODUCED  # significantly worse
+    assert out["literature.finetune.no_better_than.lora:4"].verdict == C.REPRODUCED  # within 0.05 on 1,200
+    assert out["literature.l2sp:0.01.beats.finetune"].quote == METHOD_QUOTES["l2sp"]
+    assert out["literature.finetune.no_better_than.lora:4"].said_by == "literature"
+    p = {"arms": arms, "comparator_arm": "finetune", "source_inits": ["scratch"]}
+    assert sorted(signs.claim_ids(p)) == sorted(out)
+    assert signs.arm_spec("l2sp:0.01", "simple_cnn", 1e-3) == ("simple_cnn:l2sp:0.01@0.001", True)
