@@ -219,3 +219,21 @@ def test_the_literatures_methods_are_judged_against_fine_tuning_at_the_fewest_ex
     p = {"arms": arms, "comparator_arm": "finetune", "source_inits": ["scratch"]}
     assert sorted(signs.claim_ids(p)) == sorted(out)
     assert signs.arm_spec("l2sp:0.01", "simple_cnn", 1e-3) == ("simple_cnn:l2sp:0.01@0.001", True)
+
+
+def test_the_positive_control_pairs_the_test_signs_both_arms_answered():
+    """At shift 0 fine-tuning must beat scratch; with per-sign outcomes the test-set term is paired
+    (both arms answer the same signs), which narrows the interval when the arms agree on most signs."""
+    import pandas as pd
+
+    from lib import claims as C
+
+    rng = np.random.default_rng(0)
+    scratch = [rng.random(400) < 0.45 for _ in range(3)]
+    tuned = [s | (rng.random(400) < 0.06) for s in scratch]  # right wherever scratch is, and on a few more
+    rows = pd.DataFrame([{"shift": 0.0, "arm": a, "seed": i, "test_acc_B": c.mean(), "correct_B": c}
+                         for a, cs in (("scratch", scratch), ("finetune", tuned)) for i, c in enumerate(cs)])
+    paired = signs.controls(rows, ["scratch", "finetune"], "finetune", 400, 4)[0]
+    unpaired = signs.controls(rows.drop(columns="correct_B"), ["scratch", "finetune"], "finetune", 400, 4)[0]
+    assert "(paired)" in paired.evidence and "unpaired" in unpaired.evidence
+    assert paired.verdict == C.REPRODUCED and paired.p_value < unpaired.p_value

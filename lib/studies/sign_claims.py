@@ -71,8 +71,11 @@ def controls(shift_rows, shift_arms: list[str], comparator: str, n_test: int, n_
     if len(shift_rows) and (shift_rows["shift"] == 0).any() and {"scratch", comparator} <= set(shift_arms):
         zero = shift_rows[shift_rows["shift"] == 0]
         per0 = {a: zero[zero.arm == a].sort_values("seed").test_acc_B.tolist() for a in ("scratch", comparator)}
+        cor = ({a: zero[zero.arm == a].sort_values("seed").correct_B.tolist() for a in ("scratch", comparator)}
+               if "correct_B" in zero else None)  # both arms answer the same test signs: pair that term
         out.append(C.judge("signs.control.positive", "control", f"at shift 0 (the source country's own signs) {comparator} "
                            "beats scratch: transfer must help", rule="greater", a=per0[comparator], b=per0["scratch"],
+                           outcomes=C.paired_outcomes(cor[comparator], cor["scratch"]) if cor else None,
                            n_test=n_test, comparator="scratch", kind="control", expected=C.REPRODUCED))
     if negative:
         out.append(C.negative_control("signs.control.negative", comparator, negative, 1 / n_classes, n_test))
