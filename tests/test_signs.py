@@ -237,3 +237,13 @@ def test_the_positive_control_pairs_the_test_signs_both_arms_answered():
     unpaired = signs.controls(rows.drop(columns="correct_B"), ["scratch", "finetune"], "finetune", 400, 4)[0]
     assert "(paired)" in paired.evidence and "unpaired" in unpaired.evidence
     assert paired.verdict == C.REPRODUCED and paired.p_value < unpaired.p_value
+
+
+def test_the_conclusions_speak_of_scratch_catching_up_only_when_scratch_ran():
+    rows = _sign_rows({"scratch": [0.40, 0.42, 0.41], "finetune": [0.80, 0.82, 0.81]}, {"scratch": [None] * 3,
+                                                                                       "finetune": [3] * 3})
+    p = {"target_sizes": [5], "margin": 0.05, "comparator_arm": "finetune", "target_country": "B"}
+    with_scratch = signs.conclusion_lines(rows, {**p, "arms": ["scratch", "finetune"]}, [], {})
+    assert any("From scratch is not shown to be within 0.05" in line for line in with_scratch)
+    methods = signs.conclusion_lines(rows[rows.arm == "finetune"], {**p, "arms": ["finetune"]}, [], {})
+    assert not any("From scratch" in line for line in methods) and "best arm on validation **finetune**" in methods[0]

@@ -113,8 +113,9 @@ def conclusion_lines(rows, p: dict, caught, surgical: dict) -> list[str]:
         best = val[k].drop("zero_shot", errors="ignore").idxmax()  # chosen on validation
         lines.append(f"- **{k} examples per class**: best arm on validation **{best}** ({means[(k, best)]:.3f} on "
                      f"{p['target_country']} test); " + ", ".join(f"{a} {means[(k, a)]:.3f}" for a in arms if a != best))
-    lines.append(f"- From scratch is within {margin:g} of {comp} from {min(caught)} examples per class on." if caught else
-                 f"- From scratch is not shown to be within {margin:g} of {comp} up to {max(sizes)} examples per class.")
+    if "scratch" in arms:  # signs/methods trains no scratch target arm: nothing to say about catching up
+        lines.append(f"- From scratch is within {margin:g} of {comp} from {min(caught)} examples per class on." if caught
+                     else f"- From scratch is not shown to be within {margin:g} of {comp} up to {max(sizes)} examples per class.")
     if surgical:
         lines.append(f"- Surgical fine-tuning at {p['surgical_size']}/class: {surgical['best_block']} (best on validation) "
                      f"alone {surgical['best_block_acc']:.3f} against all layers {surgical['finetune_acc']:.3f}.")
