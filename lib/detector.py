@@ -244,9 +244,15 @@ class MultiboxLoss(keras.losses.Loss):
 
 def compile_detector(det: Detector, learning_rate: float, *, momentum: float = 0.9, neg_pos_ratio: float = 3.0,
                      alpha: float = 1.0) -> None:
-    """SGD with momentum, as ``ssd_keras`` trains (learning rate stated in the parameters)."""
+    """SGD with momentum, as ``ssd_keras`` trains (learning rate stated in the parameters).
+
+    The train step is a graph without XLA under TensorFlow (XLA trains 2x slower on the lab's CPU,
+    docs/lab-notes.md) and a ``jax.jit`` under JAX: there ``jit_compile=False`` means op-by-op
+    eager dispatch, which made the detector's smoke report take over 30 minutes (Keras' "auto"
+    resolves to this under each backend: TensorFlow's op determinism turns XLA off)."""
+    jit = False if keras.backend.backend() == "tensorflow" else "auto"
     det.model.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=momentum, clipnorm=10.0),
-                      loss=MultiboxLoss(neg_pos_ratio, alpha), jit_compile=False)
+                      loss=MultiboxLoss(neg_pos_ratio, alpha), jit_compile=jit)
 
 
 # --------------------------------------------------------------------------------- inference

@@ -30,6 +30,12 @@ SIGN_ARMS = {
 METHOD_ARMS = ("discriminative", "l2sp", "bss", "lora")  # judged against the comparator arm (finetune)
 
 
+def method_claim(arm: str, comparator: str) -> tuple[str, str]:
+    """(claim, subject arm) for a method arm: the papers say discriminative rates, L2-SP and BSS
+    beat plain fine-tuning; LoRA's paper says it matches it (fine-tuning is no better than LoRA)."""
+    return (f"no_better_than {arm}", comparator) if arm.startswith("lora:") else (f"beats {comparator}", arm)
+
+
 def check_arm(name: str) -> str:
     """Refuse an arm name the study does not know, naming the nearest."""
     from lib.checks import table_arm
@@ -107,8 +113,8 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
            for other in [a for a in NO_ADVANTAGE_ARMS if a in arms] if "scratch" in arms]
     for m in [a for a in arms if a.partition(":")[0] in METHOD_ARMS] if comparator in arms else []:
         # the papers' claims at the fewest target examples (where they say the methods help most)
-        claim = f"no_better_than {m}" if m.startswith("lora:") else f"beats {comparator}"
-        out.append(results.judge_claim(claim, comparator if m.startswith("lora:") else m, per_arm, 1 / n_classes,
+        claim, subject = method_claim(m, comparator)
+        out.append(results.judge_claim(claim, subject, per_arm, 1 / n_classes,
                                        n_val=n_val, n_test=n_test, margin=margin, source="literature",
                                        seed_reported=f"at {k0} examples per class, against {comparator}", data=data))
     if "scratch" in arms and comparator in arms:
@@ -160,8 +166,7 @@ def claim_ids(p: dict) -> list[str]:
     arms, inits = p["arms"], p["source_inits"]
     out = [claim_id("no_better_than scratch", a, "seed 001") for a in NO_ADVANTAGE_ARMS if a in arms] if "scratch" in arms else []
     c = p["comparator_arm"]
-    out += [claim_id(f"no_better_than {m}", c, "literature") if m.startswith("lora:") else claim_id(f"beats {c}", m, "literature")
-            for m in p["arms"] if m.partition(":")[0] in METHOD_ARMS] if c in arms else []
+    out += [claim_id(*method_claim(m, c), "literature") for m in arms if m.partition(":")[0] in METHOD_ARMS] if c in arms else []
     if "scratch" in arms and p["comparator_arm"] in arms:
         out.append(f"seed001.scratch.faster.{p['comparator_arm']}")
     if {"frozen", "finetune"} <= set(arms):
