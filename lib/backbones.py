@@ -176,10 +176,10 @@ def keras_cache_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
-# The built-in source tasks of notebooks/source_pretrain.ipynb and the experiment file of each
-# (params/source_pretrain/<experiment>.yaml). ``weights: source`` means shapes; ``source:glyphs``
-# the single characters of the plate alphabet.
-SOURCE_TASKS = {"shapes": "default", "glyphs": "glyphs"}
+# The built-in source tasks of notebooks/source_pretrain.ipynb. ``weights: source`` means shapes;
+# ``source:glyphs`` the single characters of the plate alphabet. Which experiment writes an
+# architecture's weights is lib.prereqs.provider's to say.
+SOURCE_TASKS = ("shapes", "glyphs")
 
 
 def source_task_of(weights: str) -> str:

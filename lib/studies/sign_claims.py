@@ -7,7 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from lib.checks import BLOCKS, WEIGHT_NAMES, arch_name, arm_problems, hint, one_arch, weights_problem
+from lib.arms import POLICIES
 from lib.datasets.signs import check_country, check_n_classes
+from lib.quotes import METHOD_QUOTES
 
 # ---------------------------------------------------------------------------------------------
 # The study's arms on the target country (notebooks/signs.ipynb)
@@ -27,7 +29,8 @@ SIGN_ARMS = {
     "bss:ETA": "every layer trained, the smallest singular value of each batch's features shrunk (Chen et al. 2019)",
     "lora:RANK": "the country-A kernels frozen with a trained rank-RANK update, the head trained (Hu et al. 2021)",
 }
-METHOD_ARMS = ("discriminative", "l2sp", "bss", "lora")  # judged against the comparator arm (finetune)
+# the policies whose papers the lab quotes (discriminative, l2sp, bss, lora), judged against the comparator arm
+METHOD_ARMS = tuple(m for m in METHOD_QUOTES if m in POLICIES)
 
 
 def method_claim(arm: str, comparator: str) -> tuple[str, str]:
