@@ -75,6 +75,7 @@ def tiny(tmp_path):
 def test_runner_refuses_before_any_kernel_and_passes_it_to_the_kernel(tiny, tmp_path, monkeypatch):
     out = tmp_path / "out" / "exp.ipynb"
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    monkeypatch.delitem(sys.modules, "keras", raising=False)  # the runner's process has no Keras of its own
     bad = tmp_path / "dp.yaml"
     bad.write_text("distribution: data_parallel\n")
     assert runner.main([str(tiny), str(out), str(bad)]) == 2  # refused: exit 2, nothing written
