@@ -115,7 +115,7 @@ $(OUTPUTS)/summary/default.ipynb: $(call records_under,$(OUTPUTS))
 $(OUTPUTS)/smoke/summary/default.ipynb: $(call records_under,$(OUTPUTS)/smoke)
 
 # the engine's tests again under the JAX backend (the whole unit suite passes there too: KERAS_BACKEND=jax make unit)
-JAX_TESTS := tests/test_models.py tests/test_train.py tests/test_transfer_policies.py tests/test_detector.py tests/test_lr_find.py
+JAX_TESTS := tests/test_arms.py tests/test_models.py tests/test_train.py tests/test_transfer_policies.py tests/test_detector.py tests/test_lr_find.py
 test: $(STAMP) ## lint, run the unit tests, then every notebook once with its smoke profile; the engine's tests under JAX
 	$(PY) -m ruff check lib tests notebooks
 	$(PY) -m pytest -q tests
