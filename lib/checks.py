@@ -289,6 +289,39 @@ def small_data_claims(p: dict) -> list[str]:
     return ids + ([LR_FIND_CLAIM] if judges_range_test(p) else [])
 
 
+def split_sizes(n: int, test_fraction: float = 0.2, val_fraction: float = 0.2) -> dict[str, int]:
+    """The sizes :func:`lib.data.split_task` gives ``n`` examples (scikit-learn's ``train_test_split``
+    rounds a fractional test size up), known before any data."""
+    test = math.ceil(test_fraction * n)
+    val = math.ceil(val_fraction * (n - test))
+    return {"train": n - test - val, "validation": val, "test": test}
+
+
+# the rule, the split and whether the comparator is another arm on the same examples, per claim kind
+_DESIGN = {"learns": ("above", False), "stuck": ("no_better", True), "overfits": ("greater", True),
+           "beats": ("greater", True), "no_better_than": ("no_better", True)}
+
+
+def small_data_designs(p: dict) -> list:
+    """Each blog claim's design from the parameters alone (:class:`lib.power.Design`): the test split
+    of the built-in faces (64/16/20 of ``n_images``, plus ``extra_test_images``; a user's folder is
+    counted when read, so its claims are planned as they are judged)."""
+    from lib.power import Design
+
+    if p.get("image_dir"):
+        return []
+    n_test = split_sizes(int(p["n_images"]))["test"] + int(p.get("extra_test_images") or 0)
+    source = p.get("claims_source", "seed 002")
+    out = []
+    for arm, claim in (p.get("blog_claims") or {}).items():
+        kind, _, other = claim.partition(" ")
+        rule, paired = _DESIGN[kind]
+        margin = STUCK_MARGIN if kind == "stuck" else p.get("margin") if kind == "no_better_than" else None
+        out.append(Design(claim_id(claim, arm, source), rule, n_test, int(p["n_seeds"]), margin=margin, family=source,
+                          paired=paired, arms=(arm, *([other] if other else []))))
+    return out
+
+
 def source_pretrain_claims(p: dict) -> list[str]:
     return [prerequisite_id(p["source_task"], a, p["image_size"]) for a in p["archs"]]
 
@@ -322,10 +355,11 @@ def stuck_at_chance(val_acc: float, majority: float, val_loss: float | None = No
 LEARNS_MARGIN = 0.10
 OVERFIT_GAP = 0.15
 CLAIMS = {
-    "learns": f"validation accuracy above the majority rate + {LEARNS_MARGIN} (95% interval over seeds and "
-              "validation examples wholly above it)",
-    "stuck": f"validation accuracy no better than the majority rate + {STUCK_MARGIN} (one-sided 90% interval)",
-    "overfits": f"train accuracy above validation accuracy by more than {OVERFIT_GAP} (95% interval of the gap "
+    "learns": f"test accuracy above the test majority rate + {LEARNS_MARGIN} (95% interval over seeds and "
+              "test examples wholly above it; validation chose the rate and epoch, so it is not read again)",
+    "stuck": f"test accuracy no better than label-independent predictions at the arm's own class rates + "
+             f"{STUCK_MARGIN} (one-sided 90% interval): the same for a model stuck on any class",
+    "overfits": f"train accuracy above test accuracy by more than {OVERFIT_GAP} (95% interval of the gap "
                 f"minus {OVERFIT_GAP}, paired by seed, wholly above 0)",
     "beats OTHER": "test accuracy above OTHER's (paired 95% interval of the difference above 0)",
     "no_better_than OTHER": "test accuracy not above OTHER's by more than the margin (one-sided 90% interval "

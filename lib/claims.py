@@ -49,6 +49,7 @@ from scipy import stats
 from lib.intervals import (Interval, logrank, mean_interval, paired_interval, paired_outcomes,  # noqa: F401
                            paired_test_var, per_seed_outcomes, planned_test_size, rule_p_values, spearman_p,
                            test_sampling_var, RESOLUTION_SHARE)
+from lib import power
 from lib.quotes import quote_for
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
@@ -137,6 +138,7 @@ class Claim:
     quote: str = ""  # the sentence of the source the claim tests, verbatim
     said_by: str = ""  # who said it: "asker", "answer", "blog", "literature", "lab"
     data: str = ""  # "stand-in" (the lab's generated data), "user" (files a user gave) or "" (not data-bound)
+    power: dict | None = None  # the power plan's row for this claim (lib.power), when judged under one
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -276,6 +278,17 @@ def converged(arm: str, histories: Sequence[dict] | dict) -> Premise:
     return Premise(f"{arm} converged", ok, value=n - len(capped) - len(stuck) - len(unknown), threshold=n, detail=detail)
 
 
+def planned_power(row: dict) -> Premise:
+    """The design has the power to decide the claim (:mod:`lib.power`): planned power at its margin
+    at least :data:`lib.power.MIN_POWER`, at Holm's first-step level for its family, from the design
+    alone; a rule whose smallest attainable p cannot pass that level fails too. A failure makes the
+    claim "not testable here (power)" by the plan, whatever its outcome."""
+    return Premise("design has the power (plan)", bool(row["testable"]),
+                   value=None if row["power"] != row["power"] else round(float(row["power"]), 3),
+                   threshold=power.MIN_POWER, detail=f"{row['why']}; level {row['level']:.3g} (alpha / {row['family'] or 'its'} "
+                                                     f"family's size), seed sd {row['seed_sd']:.3f} ({row['seed_sd_from']})")
+
+
 def enough_seeds(n: int, minimum: int = MIN_SEEDS) -> Premise:
     return Premise("enough seeds", n >= minimum, value=n, threshold=minimum, detail=f"{n} seeds, at least {minimum}")
 
@@ -325,7 +338,8 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
           premises: Sequence[Premise] = (), kind: str = "claim", expected: str | None = None,
           seed_reported: str = "", verdict: str | None = None, evidence: str = "", offset: float = 0.0,
           outcomes: tuple[Any, Any] | None = None, p_value: float | None = None, quote: str = "",
-          said_by: str = "", data: str = "", test_var: float | None = None) -> Claim:
+          said_by: str = "", data: str = "", test_var: float | None = None,
+          power_design: dict | None = None) -> Claim:
     """Judge one claim. With ``a`` and ``b`` the verdict comes from ``rule`` (:func:`rule_verdict`;
     ``outcomes``: the arms' per-example scores for the paired test-set term; ``test_var``: that term
     measured by the study, e.g. mAP's image bootstrap); a study whose measure
@@ -334,12 +348,16 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
     resolves its margin (:func:`resolution`). Then the premises gate it: any failed premise gives
     :data:`NOT_TESTABLE`, naming the premise, and the interval's own verdict is kept beside it.
     ``quote`` / ``said_by``: the source's sentence the claim tests and who wrote it; ``data``:
-    "stand-in" when judged on the lab's generated data."""
+    "stand-in" when judged on the lab's generated data. Under a report's power plan
+    (:func:`lib.power.begin`) a claim gets the premise that its design has the power to decide it
+    (:func:`planned_power`), computed from the design alone (rule, margin, seeds, test examples);
+    a study passing its own verdict gives that design as ``power_design`` (``margin``, ``n_test``,
+    ``seeds``, ``paired``, ``items``). The plan's row is kept in the claim (``power``)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}; received {kind!r}")
     if kind == "control" and expected not in DECISIVE:
         raise ValueError(f"a control needs the verdict it must give ({' or '.join(DECISIVE)}); received {expected!r}")
-    iv = None
+    iv, planned = None, None
     premises = list(premises)
     if a is not None:
         own, iv = rule_verdict(rule, a, b if b is not None else 0.0, n_test, margin, offset, outcomes=outcomes,
@@ -348,10 +366,17 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
         evidence = evidence or f"{measure}, {comparator or 'B'} as B: A - B {iv.text()}"
         if margin is not None and kind == "claim":
             premises.append(resolution(iv, margin, decided=own in DECISIVE))
+        if kind == "claim":
+            planned = power.plan_claim(id, source, rule, margin=margin, n_test=iv.n_test, seeds=iv.n_seeds,
+                                       paired=np.ndim(b) != 0 if b is not None else False)
     elif verdict in VERDICTS:
         own = verdict
+        if kind == "claim" and power_design:
+            planned = power.plan_claim(id, source, rule, **power_design)
     else:
         raise ValueError("judge needs values (a, b) or a verdict of its own")
+    if planned is not None:
+        premises.append(planned_power(planned))
     premises = list({p.text(): p for p in premises}.values())  # a premise two arms share is listed once
     failed = [p for p in premises if not p.held]
     if failed:
@@ -365,7 +390,7 @@ def judge(id: str, source: str, hypothesis: str, *, rule: str, a: Sequence[float
                  measure=measure, split=split, comparator=comparator, rule=rule, verdict=final, reason=reason,
                  kind=kind, margin=margin, expected=expected, interval=asdict(iv) if iv else None,
                  interval_verdict=own, premises=[asdict(p) for p in premises], seed_reported=seed_reported,
-                 evidence=evidence, p_value=p_value, quote=quote, said_by=said_by, data=data)
+                 evidence=evidence, p_value=p_value, quote=quote, said_by=said_by, data=data, power=planned)
 
 
 def judge_time_to_event(id: str, source: str, hypothesis: str, *, a: Sequence[float], a_reached: Sequence[bool],
@@ -376,6 +401,7 @@ def judge_time_to_event(id: str, source: str, hypothesis: str, *, a: Sequence[fl
     own, ev = time_to_event(a, a_reached, b, b_reached)
     kw.setdefault("measure", f"{unit} to the target")
     kw.setdefault("comparator", b_name)
+    kw.setdefault("power_design", {"margin": None, "n_test": None, "seeds": len(a), "items": min(len(a), len(b))})
     return judge(id, source, hypothesis, rule="sooner", verdict=own, p_value=ev["p_value"],
                  evidence=kw.pop("evidence", "") + event_text(ev, a_name, b_name, unit.split(" ")[-1]),
                  direction=f"{a_name} reaches the target sooner than {b_name} (log-rank test, censored runs kept "
@@ -470,34 +496,46 @@ def claim_p_value(c: dict) -> float | None:
         p_no if c.get("interval_verdict", c.get("verdict")) == NOT_REPRODUCED else min(p_yes, p_no))
 
 
+def family_of(c: dict) -> str:
+    """The Holm family a claim belongs to, fixed before data: its source document ("seed 000" ..
+    "seed 003", or "literature"); controls and prerequisites are in no family (``""``)."""
+    if c.get("kind", "claim") != "claim":
+        return ""
+    return str(c.get("source") or "")
+
+
 def holm_adjust(claims: Sequence[dict], alpha: float = 0.05, method: str = "holm") -> list[tuple[str, float | None]]:
-    """Each claim's verdict and adjusted p-value after a family-wise adjustment over **every judged
-    claim** of the family (kind ``claim``, verdict reproduced, not reproduced or inconclusive; the
-    not testable and open ones were not tested): Holm by default (statsmodels' ``multipletests``;
-    ``method="fdr_bh"`` for Benjamini-Hochberg). A decisive verdict whose adjusted p-value is not
-    below ``alpha`` becomes inconclusive. Adjusting only the decisive verdicts, as this lab once
-    did, inflates the family-wise error (0.57 over 20 null claims in simulation)."""
+    """Each claim's verdict and adjusted p-value after a family-wise adjustment within its family
+    (:func:`family_of`: one per seed document, one for the literature), made of **every claim the
+    run plan names**, judged or not: a claim that ended not testable, or is still open, enters with
+    p = 1, so no outcome can move a claim in or out of its family (STATS.md section 4; dropping
+    undecided claims let a 20-claim family shrink to 2 and the FWER reach 0.42 in simulation).
+    Holm by default (statsmodels' ``multipletests``; ``method="fdr_bh"`` for Benjamini-Hochberg). A
+    decisive verdict whose adjusted p-value is not below ``alpha`` becomes inconclusive; a decisive
+    verdict with no p-value cannot stand a family and becomes inconclusive too."""
     from statsmodels.stats.multitest import multipletests
 
     out: list[tuple[str, float | None]] = [(c.get("verdict"), None) for c in claims]
-    idx, ps = [], []
+    families: dict[str, list[tuple[int, float]]] = {}
     for i, c in enumerate(claims):
-        if c.get("kind", "claim") == "claim" and c.get("verdict") in JUDGED:
-            p = claim_p_value(c)
-            if p is not None:
-                idx.append(i)
-                ps.append(min(max(p, 0.0), 1.0))
-            elif c.get("verdict") in DECISIVE:  # a decisive verdict without a test cannot stand a family
+        fam = family_of(c)
+        if not fam:
+            continue
+        p = claim_p_value(c) if c.get("verdict") in JUDGED else 1.0
+        if p is None:
+            if c.get("verdict") in DECISIVE:
                 out[i] = (INCONCLUSIVE, None)
-    if not ps:
-        return out
-    reject, adj, _, _ = multipletests(ps, alpha=alpha, method=method)
-    for i, r, pa in zip(idx, reject, adj):
-        v = claims[i].get("verdict")
-        out[i] = (v if (v not in DECISIVE or r) else INCONCLUSIVE, float(pa))
+            p = 1.0
+        families.setdefault(fam, []).append((i, min(max(float(p), 0.0), 1.0)))
+    for members in families.values():
+        idx, ps = zip(*members)
+        reject, adj, _, _ = multipletests(list(ps), alpha=alpha, method=method)
+        for i, r, pa in zip(idx, reject, adj):
+            v = out[i][0]
+            out[i] = (v if (v not in DECISIVE or r) else INCONCLUSIVE, float(pa))
     return out
 
 
 def adjusted_verdicts(claims: Sequence[dict], alpha: float = 0.05) -> list[str]:
-    """Each claim's verdict after Holm's adjustment over every judged claim (:func:`holm_adjust`)."""
+    """Each claim's verdict after Holm's adjustment within its family (:func:`holm_adjust`)."""
     return [v for v, _ in holm_adjust(claims, alpha)]

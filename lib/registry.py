@@ -13,6 +13,10 @@ parameter files (``params/<name>/<experiment>.yaml``); this table says, for each
 - ``claims``: ``"module:function"`` giving the ids of the claims a run with those parameters
   judges, the same ids the study's code records (the summary shows each as *open* while no
   finished run provides it, and when a finished run did not judge it);
+- ``designs``: ``"module:function"`` giving each claim's design (:class:`lib.power.Design`: rule,
+  margin, seeds, test examples) from the merged parameters, before any data: the power plan at the
+  top of each report (a study without it is planned from an earlier record, and each claim as it is
+  judged);
 - per experiment, the minutes it took at the default scale on the project's 2-core machine
   (``make all``'s progress: :mod:`lib.plan`);
 - ``extended``: the study (``True``) or those of its experiments (a tuple of names) answer the
@@ -39,6 +43,7 @@ class Study:
     check: str | None = None
     needs: str | None = None
     claims: str | None = None
+    designs: str | None = None  # "module:function": params -> [lib.power.Design], the claims' designs before data
     minutes: dict[str, float] = field(default_factory=dict)  # experiment -> minutes at the default scale
     extended: bool | tuple[str, ...] = False  # not in `make all` (`make extended`): the literature's, no seed claim
 
@@ -72,6 +77,7 @@ class Study:
 # at 3 seeds 8.6 min alone: 14.3 scaled.
 STUDIES: dict[str, Study] = {
     "d1_d2": Study("seed 003: D1 -> D2", check="lib.studies.d1_d2:check", claims="lib.studies.d1_d2:claim_ids",
+                   designs="lib.studies.d1_d2:designs",
                    minutes={"synthetic": 3.5, "digits": 3.2}),
     "source_pretrain": Study("prerequisites: the lab's own source weights", check="lib.checks:source_pretrain",
                              claims="lib.checks:source_pretrain_claims",
@@ -79,6 +85,7 @@ STUDIES: dict[str, Study] = {
                                       "vgg16": 11.0}),
     "small_data": Study("seed 002: transfer with a small data set", check="lib.checks:small_data",
                         needs="lib.prereqs:small_data_needs", claims="lib.checks:small_data_claims",
+                        designs="lib.checks:small_data_designs",
                         minutes={"simple_cnn": 1.8, "vgg16_plateau": 10.5, "domain": 1.8, "data_size": 18.0,
                                  "architecture": 4.1, "resnet50": 11.7, "inception_cut": 21.7, "methods": 15.3},
                         extended=("methods",)),
@@ -142,6 +149,12 @@ def claims(notebook: str) -> Callable[[dict], list[str]] | None:
     """The study's claim ids from merged parameters, or ``None`` (it judges no claim)."""
     study = STUDIES.get(notebook)
     return resolve(study.claims) if study else None
+
+
+def designs(notebook: str) -> Callable[[dict], list] | None:
+    """The study's claim designs from merged parameters (:class:`lib.power.Design`), or ``None``."""
+    study = STUDIES.get(notebook)
+    return resolve(study.designs) if study else None
 
 
 def needs(notebook: str) -> Callable[[dict], set] | None:

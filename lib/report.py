@@ -48,7 +48,64 @@ def begin(namespace: dict, notebook: str) -> tuple[dict, object, list[int]]:
     record.save()
     header = f"Keras {keras.__version__} on {hw['keras_backend']}, {', '.join(hw['devices'])}"
     display(Markdown(f"# {P['title']}\n\n{header}" if P.get("title") else header))
+    plan = power_plan(notebook, record, seeds)
+    if plan is not None:
+        display(Markdown(plan))
     return P, record, seeds
+
+
+def power_plan(notebook: str, record, seeds: list[int]) -> str | None:
+    """Open this run's power plan (:func:`lib.power.begin`) before any data, keep it in the record
+    (``notes.power_plan``) and return it as Markdown: each Holm family's size over the whole run
+    plan and its first-step level, the seed spread assumed (per claim, the larger of its arms' sd
+    over seeds in the newest finished record of this experiment, else the prior; the share of test
+    examples its arms answer differently from that record's interval, else the prior), and per claim
+    whose design the study declares (``designs`` in :mod:`lib.registry`) or an earlier record of
+    this experiment holds, its power at this run's seeds and the seeds that would reach 0.8.
+    ``None`` for a notebook that judges no claims."""
+    import os
+
+    from lib import power, registry, summary
+    from lib.params import OUTPUTS_ENV
+
+    if registry.claims(notebook) is None:
+        power.end()
+        return None
+    root = os.environ.get(OUTPUTS_ENV, "outputs")
+    experiment = record.data.get("experiment") or "interactive"
+    key = f"{notebook}/{experiment}"
+    sizes = summary.family_sizes(root, also=key)
+    per_arm = power.earlier_spread(root, notebook, experiment)
+    sd, where = ((max(max(per_arm.values()), 0.005), "the largest arm's sd over seeds in this experiment's last record")
+                 if per_arm else (power.PRIOR_SEED_SD, f"prior {power.PRIOR_SEED_SD:g}: no earlier record of these arms"))
+    declared = registry.designs(notebook)
+    designs = declared(record.data["params"]) if declared else []
+    if not designs:
+        designs = power.earlier_designs(root, notebook, experiment, len(seeds))
+    spreads = power.spreads_for(designs, per_arm, "its arms' sd over seeds in this experiment's last record")
+    measured = power.earlier_disagreements(root, notebook, experiment)
+    for d in designs:
+        d.disagreement = measured.get(d.id, d.disagreement)
+    power.begin(sizes, sd, where, experiment=key, spreads=spreads, disagreements=measured)
+    rows = power.plan(designs, {**{d.id: (sd, where) for d in designs}, **spreads}, power.ALPHA, sizes)
+    owed = summary.owed_ids(key, root, record.data)
+    families = sorted({summary.source_of(key, c) for c in owed} - {"prerequisite"})
+    record.note("power_plan", {"family_sizes": sizes, "seed_sd": sd, "seed_sd_from": where, "seeds": len(seeds),
+                               "alpha": power.ALPHA, "claims": owed, "planned": [r.as_dict() for r in rows]})
+    lines = [f"**Power plan, before any data** ({len(seeds)} seeds; power asked at the margin, or at "
+             f"{power.DEFAULT_EFFECT:g} above the comparator for an ordering claim without one, and at a true gap of 0 "
+             "for \"no better than\"; t on seeds - 1 df). Each claim is judged in its source's Holm family, fixed by the "
+             "run plan: " + "; ".join(f"{f}: {sizes.get(f, 0)} claims, first-step level "
+                                      f"{power.ALPHA / max(1, sizes.get(f, 1)):.2g}" for f in families)
+             + f". A claim whose planned power is below {power.MIN_POWER} is *not testable here (power)* whatever its "
+             "outcome (the claims table shows each claim's row as judged)."]
+    if rows:
+        lines += ["", markdown_table(power.table(rows).round(3))]
+    missing = [c for c in owed if c not in {r.id for r in rows}]
+    if missing:
+        lines += ["", f"Planned as they are judged, from their design alone (not declared before data): "
+                      f"{', '.join(missing)} (seed sd {sd:.3f}, {where})."]
+    return "\n".join(lines)
 
 
 def _devices() -> list[str]:
@@ -166,8 +223,10 @@ def _page_row(root, rel, page_href: str) -> str:
     claims = [c for c in rec.get("claims") or [] if c.get("kind", "claim") == "claim"]
     controls = [c for c in rec.get("claims") or [] if c.get("kind") == "control"]
     counts = {}
-    for c in claims:
-        counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
+    from lib import claims as C
+
+    for c, (v, _) in zip(claims, C.holm_adjust(claims)):  # after Holm within the report's families
+        counts[v] = counts.get(v, 0) + 1
     cells = [f'<a href="{html.escape(page_href)}">{html.escape(key)}</a>',
              html.escape((rec.get("ended") or "")[:16].replace("T", " ")),
              html.escape(rec.get("status", "no record") + ("" if good is rec else " (latest attempt)")),
@@ -257,12 +316,21 @@ def claims_table(claims) -> pd.DataFrame:
                      "quote": f"“{c['quote']}”" if c.get("quote") else "",
                      "hypothesis": c["hypothesis"] + (" [on the lab's stand-in data]" if c.get("data") == "stand-in" else ""),
                      "verdict": c["verdict"] + (f" (must be {c['expected']})" if c["kind"] == "control" else ""),
-                     "after Holm (this report)": holm_v if c["kind"] == "claim" else "",
+                     "after Holm (this report, per family)": holm_v if c["kind"] == "claim" else "",
                      "p": "" if p is None else f"{p:.3g}" + ("" if holm_p is None else f" (Holm {holm_p:.3g})"),
-                     "the interval alone": c.get("interval_verdict"), "why": c["reason"], "evidence": c["evidence"],
+                     "the interval alone": c.get("interval_verdict"),
+                     "planned power": _power_text(c.get("power")), "why": c["reason"], "evidence": c["evidence"],
                      "premises": "; ".join(f"{p['name']}: {'held' if p['held'] else 'FAILED'} ({p['detail']})"
                                            for p in c.get("premises") or [])})
     return pd.DataFrame(rows)
+
+
+def _power_text(row: dict | None) -> str:
+    if not row:
+        return ""
+    pw = row.get("power")
+    got = f"{pw:.2f}" if isinstance(pw, float) and pw == pw else "n/a"
+    return f"{got} at level {row['level']:.2g}" + ("" if row.get("testable") else " (not testable: power)")
 
 
 def claims_markdown(claims) -> str:

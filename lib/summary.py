@@ -166,17 +166,45 @@ def owed_ids(key: str, root: str | Path, rec: dict | None = None) -> list[str]:
         return []
 
 
+def source_of(key: str, cid: str) -> str:
+    """The source (and so the Holm family) of claim ``cid`` owed by experiment ``key``, known
+    before any run: "prerequisite", "literature" (the literature said it), else the seed document
+    of the experiment's study."""
+    from lib import registry
+    from lib.quotes import quote_for
+
+    if cid.startswith("prerequisite."):
+        return "prerequisite"
+    _, said_by = quote_for(cid)
+    seed = re.match(r"seed (\d{3})", registry.document(key.split("/")[0]))
+    return "literature" if said_by == "literature" or cid.startswith("literature.") or not seed else f"seed {seed.group(1)}"
+
+
+def family_sizes(root: str | Path, also: str | None = None) -> dict[str, int]:
+    """The size of each Holm family the run plan of ``root`` names, before any data: every claim
+    owed by every experiment ``make all`` runs (and ``also``, e.g. an extended one being run),
+    grouped by :func:`source_of`; prerequisites are in no family."""
+    from lib import registry
+
+    sizes: dict[str, int] = {}
+    for key in registry.experiments():
+        if key.startswith("summary/") or (registry.extended(key) and key != also):
+            continue
+        for cid in owed_ids(key, root):
+            fam = source_of(key, cid)
+            if fam != "prerequisite":
+                sizes[fam] = sizes.get(fam, 0) + 1
+    return sizes
+
+
 def open_row(key: str, cid: str, why: str) -> dict:
     """The summary's row for claim ``cid`` that no counted run of ``key`` provides: open, with the
     sentence it tests and who said it (:mod:`lib.quotes`)."""
-    from lib import registry
     from lib.quotes import quote_for
 
     quote, said_by = quote_for(cid)
     kind = "prerequisite" if cid.startswith("prerequisite.") else "claim"
-    seed = re.match(r"seed (\d{3})", registry.document(key.split("/")[0]))
-    source = ("prerequisite" if kind == "prerequisite" else "literature" if said_by == "literature"
-              else f"seed {seed.group(1)}" if seed else "literature")
+    source = source_of(key, cid)
     return {"run": key, "id": cid, "kind": kind, "source": source, "claim": f"{source}: {cid}", "seed_reported": "",
             "verdict": OPEN, "interval_verdict": None, "expected": None, "evidence": why, "reason": why, "premises": "",
             "prerequisites": [], "interval": None, "rule": None, "margin": None, "report": None, "p_value": None,
@@ -234,7 +262,8 @@ def summarise(root: str | Path, min_figures: dict[str, int] | None = None) -> di
         judged = {c["id"] for c in claims if c["run"] == key}
         why = runs[-1]["why"] if rec is None or not got else "its run judged no such claim (an arm or a claim left out?)"
         claims += [open_row(key, cid, why) for cid in owed_ids(key, root, rec) if cid not in judged]
-    # Holm over every judged claim of the summary (the family), and within each report
+    # Holm within each family (a seed document's claims, the literature's), every owed claim in it
+    # (not testable and open ones with p = 1), and within each report by the same families
     for c, (v, p) in zip(claims, C.holm_adjust(claims)):
         c["holm_verdict"], c["holm_p"] = v, p
     for run in {c["run"] for c in claims}:
@@ -262,7 +291,7 @@ def claims_view(claims: pd.DataFrame, root: str | Path) -> pd.DataFrame:
         "kind": claims.kind, "said": [said(r) for r in claims.itertuples()],
         "claim": [c + (" [on the lab's stand-in data]" if d == "stand-in" else "") for c, d in zip(claims.claim, claims.data)],
         "seed reported": claims.seed_reported, "verdict": claims.verdict,
-        "after Holm (all claims)": [holm(r) for r in claims.itertuples()],
+        "after Holm (its family)": [holm(r) for r in claims.itertuples()],
         "margin": claims.margin, "design resolves the margin": claims.resolution,
         "rule or failed premise": claims.reason, "evidence": claims.evidence,
         "report": claims.report.map(lambda p: link(p, root)),
@@ -285,13 +314,16 @@ def controls_table(claims: list[dict]) -> list[dict]:
     return list(out.values())
 
 
-def verdict_counts(claims: list[dict]) -> dict[str, int]:
-    """Claims (not controls, not prerequisites) per verdict, every verdict of the vocabulary listed."""
+def verdict_counts(claims: list[dict], adjusted: bool = True) -> dict[str, int]:
+    """Claims (not controls, not prerequisites) per verdict, every verdict of the vocabulary listed:
+    the verdicts after Holm's adjustment within their family (``holm_verdict``), or the unadjusted
+    ones (``adjusted=False``)."""
 
     n = {v: 0 for v in VERDICTS}
     for c in claims:
         if c["kind"] == "claim":
-            n[c["verdict"]] = n.get(c["verdict"], 0) + 1
+            v = c.get("holm_verdict", c["verdict"]) if adjusted else c["verdict"]
+            n[v] = n.get(v, 0) + 1
     return n
 
 
@@ -312,10 +344,11 @@ def headline(s: dict[str, Any]) -> str:
     """The summary's first line: controls passed, then claims per verdict (not testable apart)."""
     ctl = s["controls"]
     passed, run = sum(c["passed"] for c in ctl), sum(c["run"] for c in ctl)
-    n = verdict_counts(s["claims"])
-    counts = ", ".join(f"**{n[v]}** {v}" for v in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE))
+    n, raw = verdict_counts(s["claims"]), verdict_counts(s["claims"], adjusted=False)
+    counts = ", ".join(f"**{n[v]}** {v} ({raw[v]} before Holm)" for v in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE))
     return (f"**Controls passed {passed}/{run}**" + (" (no run with controls counts)" if not run else "")
-            + f". Claims: {counts}; **{n[NOT_TESTABLE]}** not testable here; **{n[OPEN]}** open. "
+            + f". Claims after Holm's adjustment within each seed document's family: {counts}; "
+            f"**{n[NOT_TESTABLE]}** not testable here; **{n[OPEN]}** open. "
             f"Runs counted: {sum(r['counts'] for r in s['runs'])} of {len(s['runs'])}.")
 
 
@@ -332,7 +365,8 @@ def link(path: Any, root: str | Path, suffix: str = "") -> str:
 
 
 def counts_by_study(s: dict[str, Any]) -> list[dict]:
-    """Per study (notebook): its controls (passed of run), then its claims per verdict."""
+    """Per study (notebook): its controls (passed of run), then its claims per verdict after Holm's
+    adjustment within their family, and how many were decisive before it."""
 
     ctl = {c["study"]: f"{c['passed']}/{c['run']}" for c in s["controls"]}
     out: dict[str, dict] = {}
@@ -340,8 +374,10 @@ def counts_by_study(s: dict[str, Any]) -> list[dict]:
         if c["kind"] != "claim":
             continue
         study = c["run"].split("/")[0]
-        row = out.setdefault(study, {"study": study, "controls passed": ctl.get(study, "none"), **{v: 0 for v in VERDICTS}})
-        row[c["verdict"]] += 1
+        row = out.setdefault(study, {"study": study, "controls passed": ctl.get(study, "none"), **{v: 0 for v in VERDICTS},
+                                     "decisive before Holm": 0})
+        row[c.get("holm_verdict", c["verdict"])] += 1  # after Holm, within the claim's family
+        row["decisive before Holm"] += c["verdict"] in (REPRODUCED, NOT_REPRODUCED)
     return sorted(out.values(), key=lambda r: r["study"])
 
 

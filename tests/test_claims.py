@@ -76,7 +76,7 @@ def test_a_failed_premise_gives_not_testable_and_keeps_the_interval_verdict():
 def test_premises_seeds_chance_budget():
     assert not C.enough_seeds(2).held and C.enough_seeds(3).held
     assert not C.above_chance("a", [0.03, 0.029, 0.031], 1 / 35, n_test=600).held
-    assert C.above_chance("a", [0.6, 0.62, 0.61], 0.5, n_test=400).held
+    assert C.above_chance("a", [0.6, 0.62, 0.61], 0.5, n_test=2000).held  # t on k - 1 df: 400 examples are too few at 3 seeds
     assert not C.budget(600, 6250).held and C.budget(6250, 6250).held
     assert C.budget(100, None).held
 
@@ -113,12 +113,20 @@ def test_controls_gate_the_run():
 def test_holm_adjustment():
     assert C.holm([0.01, 0.04, 0.03]) == [True, False, False]
     assert C.holm([0.001, 0.01, 0.02]) == [True, True, True]
-    strong = C.judge("s", "seed", "h", rule="greater", a=[0.9, 0.91, 0.92], b=[0.5, 0.52, 0.51], n_test=1000).as_dict()
-    weak = C.judge("w", "seed", "h", rule="greater", a=[0.60, 0.62, 0.61], b=[0.57, 0.585, 0.57], n_test=2000).as_dict()
+    strong = C.judge("s", "seed", "h", rule="greater", a=[0.9, 0.91, 0.92], b=[0.5, 0.52, 0.51], n_test=20000).as_dict()
+    weak = C.judge("w", "seed", "h", rule="greater", a=[0.60, 0.62, 0.61], b=[0.57, 0.585, 0.57], n_test=20000).as_dict()
     assert weak["verdict"] == C.REPRODUCED and 0.01 < weak["interval"]["p_value"] < 0.05
     # three weak verdicts beside a strong one: Holm compares the weak p-values with 0.05/3
     assert C.adjusted_verdicts([weak, weak, weak, strong]) == [C.INCONCLUSIVE] * 3 + [C.REPRODUCED]
     assert C.adjusted_verdicts([weak]) == [C.REPRODUCED]
+    # the family is fixed: a claim that ended not testable, or open, enters with p = 1 (it can never
+    # leave the family and make the others' thresholds looser)
+    gone = {**weak, "verdict": C.NOT_TESTABLE}
+    assert C.adjusted_verdicts([weak, gone]) == [C.INCONCLUSIVE, C.NOT_TESTABLE]
+    assert [p for _, p in C.holm_adjust([weak, gone])][1] == 1.0
+    # families are per source: the literature's claims do not tighten a seed document's
+    lit = {**weak, "source": "literature"}
+    assert C.adjusted_verdicts([weak, lit]) == [C.REPRODUCED, C.REPRODUCED]
 
 
 def test_the_negative_control_is_decidable_on_a_small_test_set():
@@ -209,7 +217,7 @@ def test_paired_bootstrap_agrees_with_the_paired_term():
     iv = C.paired_interval([ca.mean()] * 3, [cb.mean()] * 3, outcomes=(ca[None], cb[None]))
     boot = stats.bootstrap((ca, cb), lambda x, y: x.mean() - y.mean(), paired=True, n_resamples=4000,
                            confidence_level=0.95, random_state=0, method="percentile")
-    width = iv.high - iv.low
+    width = 2 * stats.norm.ppf(0.975) * iv.se_test  # the test-set term alone (the interval's own t has k - 1 df)
     assert 0.85 < width / (boot.confidence_interval.high - boot.confidence_interval.low) < 1.2
 
 
@@ -241,15 +249,19 @@ def test_holm_over_every_judged_claim_keeps_the_family_wise_error():
         dec = [c for c in fam if c["verdict"] in C.DECISIVE]
         errors_decisive_only += bool(dec) and any(C.holm([c["p_value"] for c in dec]))
     assert errors / sims <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / sims)
-    assert errors_decisive_only / sims > 0.2  # why the family must hold every judged claim
+    # (adjusting only the decisive verdicts inflated the FWER to 0.57 under the old Welch df; the
+    # calibrated test is conservative at this tiny spread, so the old way's error no longer shows
+    # here: tests/test_power.py simulates the summary's path at realistic spreads)
+    assert errors_decisive_only / sims <= errors / sims + 0.05
 
 
 def test_null_equivalence_design_at_default_sizes_is_reproduced():
-    # the lab's default margin claims: 3 seeds, margin 0.03, test sets sized by planned_test_size
+    # the lab's default margin claims: margin 0.03, test sets sized by planned_test_size; on t with
+    # k - 1 df three seeds reach ~0.7 at the unadjusted level, five seeds 0.8
     n = C.planned_test_size(0.03)
     assert 1_500 < n < 3_500
     rng = np.random.default_rng(3)
-    got = [_null_claim(rng, n=n, rule="no_better", margin=0.03)[0] for _ in range(300)]
+    got = [_null_claim(rng, n=n, k=5, rule="no_better", margin=0.03)[0] for _ in range(300)]
     assert got.count(C.REPRODUCED) / len(got) >= 0.8
 
 
@@ -286,10 +298,10 @@ def test_claims_carry_their_quote_and_the_p_value_they_rest_on():
                 quote="it doesn't have any advantage at all", said_by="asker", data="stand-in")
     d = c.as_dict()
     assert d["quote"].startswith("it doesn't") and d["said_by"] == "asker" and d["data"] == "stand-in"
-    assert d["p_value"] == d["interval"]["p_rule"] and d["p_value"] < 0.001
+    assert d["p_value"] == d["interval"]["p_rule"] and d["p_value"] < 0.005
     # an older record without p_value: the test is recomputed from its interval
     del d["p_value"]
-    assert C.claim_p_value(d) < 0.001
+    assert C.claim_p_value(d) == pytest.approx(d["interval"]["p_rule"])
 
 
 def test_spearman_p_is_the_exact_permutation_test():

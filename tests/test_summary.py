@@ -22,7 +22,7 @@ def _record(root, key, status="ok", metrics=None, figures=3, promised=2, started
 
 
 def _claim(id, verdict=None, kind="claim", expected=None, a=(0.9, 0.91, 0.92), b=(0.5, 0.52, 0.51), premises=(),
-           n_test=500):
+           n_test=20000):
     c = claims.judge(id, "seed 002", f"hypothesis {id}", rule="greater", a=list(a), b=list(b), n_test=n_test,
                      kind=kind, expected=expected, premises=list(premises)).as_dict()
     if verdict:
@@ -181,7 +181,7 @@ def test_premise_failures_and_prerequisite_links_reach_the_summary(tmp_path):
 
 
 def test_holm_verdict_sits_beside_the_unadjusted_one(tmp_path):
-    weak = dict(a=(0.60, 0.62, 0.61), b=(0.57, 0.585, 0.57), n_test=2000)  # p = 0.027 each
+    weak = dict(a=(0.60, 0.62, 0.61), b=(0.57, 0.585, 0.57), n_test=20000)  # p = 0.026 each (t on 2 df)
     cl = [_claim(f"w{i}", **weak) for i in range(3)] + [_claim("strong")]
     _record(tmp_path, "small_data/resnet50", claims=cl)
     got = {c["id"]: c for c in summary.summarise(tmp_path)["claims"]}

@@ -96,6 +96,19 @@ def claim_ids(p: dict) -> list[str]:
     return [NO_HELP, FASTER]
 
 
+def designs(p: dict) -> list:
+    """The two claims' designs from the parameters alone (:class:`lib.power.Design`): D2's test split
+    (20% of ``n_d2`` synthetic samples, of the 896 digits 5-9; a CSV's when read), the seeds."""
+    from lib.checks import split_sizes
+    from lib.power import Design
+
+    n_d2 = {"synthetic": p.get("n_d2"), "digits": 896}.get(p.get("data"))  # digits: 896 images of 5-9
+    n_test = split_sizes(int(n_d2))["test"] if n_d2 else None
+    k = int(p["n_seeds"])
+    return [Design(NO_HELP, "no_better", n_test, k, margin=p["margin"], family="seed 003", arms=("frozen", "control")),
+            Design(FASTER, "sooner", None, k, family="seed 003", items=k, arms=("frozen", "control"))]
+
+
 def check(p: dict) -> None:
     """The study's rules, checked on merged parameters before any kernel (``check`` in ``lib.registry.STUDIES``):
     with ``data: csv``, both files are read as the run would read them (pandas, no TensorFlow; the

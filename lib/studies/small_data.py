@@ -398,7 +398,7 @@ def claims(rows, target, p: dict, plan_: Plan, controls: Controls | None, range_
                                     test_majority, n_test)]
     judged = [results.judge_claim(c, a, per_arm, majority, n_val=n_val, n_test=n_test, margin=p["margin"],
                                   premises=plan_.premises, skipped=plan_.skipped,
-                                  seed_reported=p["blog_reported"].get(a, ""), y_val=target.y_val,
+                                  seed_reported=p["blog_reported"].get(a, ""), y_val=target.y_val, y_test=target.y_test,
                                   data="user" if p.get("image_dir") else "stand-in",
                                   source=p.get("claims_source", "seed 002"))
               for a, c in p["blog_claims"].items()]
