@@ -330,6 +330,17 @@ def cut_search_claims(p: dict) -> list[str]:
     return [CUT_SEARCH_CLAIM]
 
 
+def cut_search_designs(p: dict) -> list:
+    """The search's claim: its pick no better than the blog's cut by the margin, on the built-in test
+    split (64/16/20 of ``n_images`` plus ``extra_test_images``; a user's folder: planned when judged)."""
+    from lib.power import Design
+
+    if p.get("image_dir"):
+        return []
+    n = split_sizes(int(p["n_images"]))["test"] + int(p.get("extra_test_images") or 0)
+    return [Design(CUT_SEARCH_CLAIM, "no_better", n, int(p["n_seeds"]), margin=p["margin"], family="seed 002")]
+
+
 # ---------------------------------------------------------------------------------------------
 # "Stuck at chance": one definition, read by the training loop's early stop (lib.train), the pitfall
 # checks (lib.transfer) and the seed-002 claim rules (lib.results)

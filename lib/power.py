@@ -344,13 +344,13 @@ def context() -> dict:
 
 
 def plan_claim(id: str, family: str, rule: str, *, margin: float | None, n_test: int | None, seeds: int,
-               paired: bool = True, items: int | None = None) -> dict | None:
+               paired: bool = True, items: int | None = None, comparisons: int = 1) -> dict | None:
     """The plan's row for one claim from its design alone (rule, margin, seeds, test examples; never
     its values), under the active context (:func:`begin`); ``None`` without one."""
     if not _CONTEXT:
         return None
     sizes = _CONTEXT["family_sizes"]
-    d = Design(id, rule, n_test, seeds, margin=margin, family=family, paired=paired, items=items,
+    d = Design(id, rule, n_test, seeds, margin=margin, family=family, paired=paired, items=items, comparisons=comparisons,
                disagreement=_CONTEXT.get("disagreements", {}).get(id))
     spread = _CONTEXT["spreads"].get(id, (_CONTEXT["seed_sd"], _CONTEXT["seed_sd_from"]))
     (row,) = plan([d], {id: spread}, _CONTEXT["alpha"],

@@ -101,6 +101,16 @@ def power_plan(notebook: str, record, seeds: list[int]) -> str | None:
              "outcome (the claims table shows each claim's row as judged)."]
     if rows:
         lines += ["", markdown_table(power.table(rows).round(3))]
+    minutes = registry.measured_minutes().get(key)
+    need = [r.seeds_for_target for r in rows if r.seeds_for_target]
+    if minutes and seeds and rows:
+        per_seed = minutes / len(seeds)
+        lines += ["", f"**Budget.** This experiment takes about {minutes:.0f} min at {len(seeds)} seeds on the lab's "
+                      f"2-core machine (the registry's measured minutes), about {per_seed:.1f} min a seed. "
+                      + (f"The testable claims' target power 0.8 needs up to {max(need)} seeds: about "
+                         f"{per_seed * max(need):.0f} min here (seeds scale by parameter: `n_seeds`). " if need else "")
+                      + f"{sum(1 for r in rows if not r.seeds_for_target and r.rule in power.T_RULES)} claim(s) reach "
+                        f"0.8 at no seed count up to {power.MAX_SEEDS}: their test set or margin, not the seeds, limits them."]
     missing = [c for c in owed if c not in {r.id for r in rows}]
     if missing:
         lines += ["", f"Planned as they are judged, from their design alone (not declared before data): "

@@ -395,14 +395,17 @@ def outputs_root(given: str = "") -> Path:
 
 
 def plot_verdicts(claims: pd.DataFrame):
-    """Counted claims per source document, coloured by verdict."""
+    """Counted claims per source document, coloured by verdict after Holm's adjustment within the
+    document's family (the unadjusted verdict where no adjusted one is given)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    claims = claims.assign(shown=claims["holm_verdict"].fillna(claims["verdict"]) if "holm_verdict" in claims
+                           else claims["verdict"])
     fig, ax = plt.subplots(figsize=(8, 3.4))
-    sns.countplot(data=claims, y="source", hue="verdict", hue_order=list(VOCABULARY), ax=ax,
+    sns.countplot(data=claims, y="source", hue="shown", hue_order=list(VOCABULARY), ax=ax,
                   palette=["tab:green", "tab:red", "tab:grey", "tab:orange", "lightgrey"])
-    ax.set_xlabel("claims"); ax.set_ylabel(""); ax.set_title("Verdicts per source document")
+    ax.set_xlabel("claims"); ax.set_ylabel(""); ax.set_title("Verdicts per source document (after Holm, per family)")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig

@@ -373,7 +373,8 @@ def choose_learning_rate(spec: str, grid, task, image_size: int, *, seed: int,
     """The learning rate of ``grid`` at which arm ``spec`` reaches its best **validation** accuracy
     (one run per rate, with ``seed``; the test split is not looked at), every rate's score, and the
     chosen rate's run (``run_image_arm``'s ``(row, history, parts)``): it is the run of ``seed`` at
-    that rate, so a study reuses it instead of training it again (runs are deterministic per seed).
+    that rate (runs are deterministic per seed; small_data does not reuse it as a compared seed: its grid
+    runs with a tuning seed of its own, so validation is used once).
     An arm that names its own rate (``@LR``) keeps it: ``(None, {}, None)``. Every arm of a study uses
     the same grid, scratch and transfer alike (He et al. 2019: a from-scratch baseline needs its
     own tuning before "transfer beats scratch" means anything)."""

@@ -127,8 +127,8 @@ def test_each_blog_claim_is_judged_by_one_experiment_only():
 
 
 def test_the_grid_chooses_on_validation_and_its_run_is_the_first_seeds(monkeypatch):
-    """One run per rate with the first seed, the rate with the best validation accuracy chosen (test
-    never read), and that run reused as the first seed's: len(grid) + n_seeds - 1 runs per arm."""
+    """One run per rate with a tuning seed, the rate with the best validation accuracy chosen (test
+    never read), then every compared seed trained fresh: len(grid) + n_seeds runs per arm."""
     from lib import transfer
 
     calls = []
@@ -150,10 +150,13 @@ def test_the_grid_chooses_on_validation_and_its_run_is_the_first_seeds(monkeypat
     p.update({k: 0 for k in ("weights", "epochs", "batch_size", "learning_rate", "finetune_learning_rate",
                              "head_epochs", "cache_features", "stop_stuck_after")})
     rows, checks, chosen = study.run_arms(["simple_cnn:scratch", "vgg16:scratch@1e-4"], _target(), p, [0, 1, 2], Rec())
-    assert chosen == {"simple_cnn:scratch": {"chosen": 3e-4, "validation by rate": {1e-4: 0.6, 3e-4: 0.8, 1e-3: 0.7}}}
+    assert chosen == {"simple_cnn:scratch": {"chosen": 3e-4, "validation by rate": {1e-4: 0.6, 3e-4: 0.8, 1e-3: 0.7},
+                                             "tuning seed": 3}}
     grid_runs = [c for c in calls if c[0].startswith("simple_cnn")]
-    assert grid_runs == [("simple_cnn:scratch@0.0001", 0), ("simple_cnn:scratch@0.0003", 0), ("simple_cnn:scratch@0.001", 0),
-                         ("simple_cnn:scratch@0.0003", 1), ("simple_cnn:scratch@0.0003", 2)]
+    # the grid runs with a tuning seed none of the compared seeds is: validation chose the rate, and the
+    # compared runs are fresh (validation used once)
+    assert grid_runs == [("simple_cnn:scratch@0.0001", 3), ("simple_cnn:scratch@0.0003", 3), ("simple_cnn:scratch@0.001", 3),
+                         ("simple_cnn:scratch@0.0003", 0), ("simple_cnn:scratch@0.0003", 1), ("simple_cnn:scratch@0.0003", 2)]
     assert [c for c in calls if c[0].startswith("vgg16")] == [("vgg16:scratch@1e-4", s) for s in (0, 1, 2)]
     assert rows[rows.arm == "simple_cnn:scratch"].test_acc.round(3).tolist() == [0.2, 0.2, 0.2]
 

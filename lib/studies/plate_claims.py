@@ -240,6 +240,27 @@ def claim_ids(p: dict) -> list[str]:
     return hyps + [f"plates.{e[0]}" for e in explanations(arms, p["noise_std"])]
 
 
+def designs(p: dict) -> list:
+    """Each claim's design from the parameters alone (:class:`lib.power.Design`): ``n_test`` built-in
+    test plates, each one cluster of seven characters (a user's plates are counted when read, so
+    their claims are planned as they are judged). H1 is "above" a fixed chance line; the others
+    compare two arms (or two pairs of arms) on the same plates."""
+    from lib.power import Design
+
+    if p.get("plate_dir"):
+        return []
+    n, k = int(p["n_test"]), int(p["n_seeds"])
+    arms = all_arms(p["arms"], p["noise_sweep"])
+    out = []
+    if all(a in arms for a in FACTORIAL):
+        out.append(Design("plates.H1", "above", n, k, family=SOURCE, paired=False, arms=tuple(FACTORIAL)))
+        out += [Design(f"plates.{h}", "no_better", n, k, margin=p["margin"], family=SOURCE, arms=tuple(FACTORIAL))
+                for h in ("H2", "H3", "H4")]
+    out += [Design(f"plates.{cid}", "greater", n, k, family=source, arms=(better, worse))
+            for cid, _, _, better, worse, source in explanations(arms, p["noise_std"])]
+    return out
+
+
 def all_arms(arms, noise_sweep) -> list[str]:
     """The arms of a run: ``arms``, then ``pretrained+noise:STD`` for each strength of the sweep."""
     return list(dict.fromkeys([*arms, *(f"pretrained+noise:{s:g}" for s in noise_sweep)]))

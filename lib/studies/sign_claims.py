@@ -179,6 +179,38 @@ def claim_ids(p: dict) -> list[str]:
     return out
 
 
+def designs(p: dict) -> list:
+    """Each claim's design from the parameters alone (:class:`lib.power.Design`), at the fewest target
+    examples per class where the claims are read: ``n_classes * test_per_class`` built-in test
+    images per country (a user's signs are counted when read: planned as they are judged)."""
+    from lib.checks import claim_id
+    from lib.power import Design
+
+    if p.get("sign_dir"):
+        return []
+    n, k, arms, c = int(p["n_classes"]) * int(p["test_per_class"]), int(p["n_seeds"]), p["arms"], p["comparator_arm"]
+    out = []
+    if "scratch" in arms:
+        out += [Design(claim_id("no_better_than scratch", a, "seed 001"), "no_better", n, k, margin=p["margin"],
+                       family="seed 001", arms=(a, "scratch")) for a in NO_ADVANTAGE_ARMS if a in arms]
+    if c in arms:
+        for m in [a for a in arms if a.partition(":")[0] in METHOD_ARMS]:
+            claim, subject = method_claim(m, c)
+            kind, _, other = claim.partition(" ")
+            out.append(Design(claim_id(claim, subject, "literature"), "no_better" if kind == "no_better_than" else "greater",
+                              n, k, margin=p["margin"] if kind == "no_better_than" else None, family="literature",
+                              arms=(subject, other)))
+    if "scratch" in arms and c in arms:
+        out.append(Design(f"seed001.scratch.faster.{c}", "sooner", None, k, family="seed 001", items=k,
+                          arms=("scratch", c)))
+    inits = p["source_inits"]
+    if len(inits) > 1 and "scratch" in inits:
+        pre = [i for i in inits if i != "scratch"][0]
+        out.append(Design(claim_id("no_better_than scratch", pre, "seed 001"), "no_better", n, k, margin=p["margin"],
+                          family="seed 001"))
+    return out
+
+
 def check(p: dict) -> None:
     """The study's rules, checked on merged parameters before any kernel (``check`` in ``lib.registry.STUDIES``): every
     problem in one ``ValueError``."""

@@ -298,6 +298,7 @@ def claims(rows, history: dict, *, n_test_boxes: int, margin: float, loss_level:
             "sign_detector.seed.sign_weights_worst", SOURCE,
             "the detector on VGG16 weights pre-trained for traffic-sign classification performs worst (below every "
             "other initialisation)", rule="less than every other", verdict=own, p_value=p_own,
+            power_design={"margin": None, "n_test": n_test_boxes, "seeds": len(a), "comparisons": max(1, len(others))},
             measure="test mAP@0.5 (source country)",
             comparator=" and ".join(f"source/{k}" for k in others),
             premises=[seeds, learned, *[detects(k, vals("source", k, "map50_A"), n_test_boxes, floor) for k in others],

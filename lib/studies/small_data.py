@@ -90,19 +90,26 @@ def run_kwargs(p: dict) -> dict:
     return {k: p[k] for k in keys}
 
 
+def tuning_seed(seeds) -> int:
+    """The seed the learning-rate grid runs with: one after the compared seeds, so no compared run is
+    the run validation picked (validation is used once: to choose the rate; the claims read test on
+    fresh seeds)."""
+    return max(seeds) + 1
+
+
 def run_arms(arms, target, p: dict, seeds, record):
     """Every arm for every seed, each at its learning rate chosen on validation from ``lr_grid``
-    (one run per rate with the first seed, whose run at the chosen rate is that seed's) unless it names
-    its own. Returns the rows, the pitfall
-    checks (one per arm and seed) and the chosen rates; one line per arm."""
+    (one run per rate with :func:`tuning_seed`, not one of the compared seeds) unless it names its
+    own. Returns the rows, the pitfall checks (one per arm and seed) and the chosen rates; one line
+    per arm."""
     rows, checks, chosen = [], [], {}
     for spec in arms:
-        lr, scores, done = transfer.choose_learning_rate(spec, p["lr_grid"], target, p["image_size"], seed=seeds[0],
-                                                         **run_kwargs(p))
+        lr, scores, _ = transfer.choose_learning_rate(spec, p["lr_grid"], target, p["image_size"],
+                                                      seed=tuning_seed(seeds), **run_kwargs(p))
         if lr is not None:
-            chosen[spec] = {"chosen": lr, "validation by rate": scores}
-        for s in seeds:  # the first seed's run at the chosen rate is the grid's own: reused, not trained again
-            row, hist, parts = done if (done and s == seeds[0]) else transfer.run_image_arm(
+            chosen[spec] = {"chosen": lr, "validation by rate": scores, "tuning seed": tuning_seed(seeds)}
+        for s in seeds:  # fresh seeds: the grid's run (chosen on validation) is not one of them
+            row, hist, parts = transfer.run_image_arm(
                 str(Arm.parse(spec).at(lr)) if lr is not None else spec, target, p["image_size"], seed=s, **run_kwargs(p))
             row["arm"] = spec
             record.add_history(spec, s, hist, test_acc=row["test_acc"])

@@ -99,7 +99,9 @@ def claims(per: dict, n_cuts: int, arms: list[str], *, majority: float, n_test: 
     out.append(C.judge(ANB_PLUS, "literature",
                        "copied-then-fine-tuned (AnB+) beats training from scratch (B) at every depth",
                        rule="greater at every depth", verdict=v1, comparator="B", premises=prem, evidence=evidence,
-                       seed_reported="Yosinski et al.: AnB+ above B by 1-2 points", data=data, p_value=p1))
+                       seed_reported="Yosinski et al.: AnB+ above B by 1-2 points", data=data, p_value=p1,
+                       power_design=None if p1 is None else {"margin": None, "n_test": n_test, "seeds": len(per[("B", 0)]),
+                                                             "comparisons": n_cuts}))
     if "AnB" in arms:
         out.append(C.judge(ANB_DROP, "literature",
                            "frozen transfer (AnB) drops with depth (n=1 above n=all)", rule="greater",
@@ -139,6 +141,7 @@ def logme_rank_claim(cid: str, target: str, what: str, reported: str, ranks: dic
     verdict = C.REPRODUCED if p_pos < 0.05 else C.NOT_REPRODUCED if p_neg < 0.05 else C.INCONCLUSIVE
     name = "the linear probe's cross-validated accuracy" if target == "linear_probe" else f"{target} test accuracy"
     return C.judge(cid, "literature", hyp, rule="rank", verdict=verdict, p_value=min(p_pos, p_neg), premises=prem,
+                   power_design={"margin": None, "n_test": None, "seeds": n_estimates, "items": n_estimates},
                    evidence=f"Spearman rho {rho:+.2f} over {n_estimates} cuts against {name}"
                             + (f" (95% bootstrap interval over seeds and test images [{interval[0]:+.2f}, "
                                f"{interval[1]:+.2f}])" if interval else "")
