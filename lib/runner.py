@@ -27,6 +27,7 @@ import os
 import re
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,36 @@ def paths_for(output: Path, phash: str) -> dict[str, Path]:
     }
 
 
+class RunLocked(RuntimeError):
+    """Another run of the same report holds its lock."""
+
+
+def lock(output: Path):
+    """Hold the lock of report ``output`` (``<dir>/.<stem>.lock``, an exclusive ``flock``) for one
+    run, or raise :class:`RunLocked` naming the run that holds it: two runs of one report at once
+    (two terminals, ``make all`` beside ``make dask``) would share partial files, and the second
+    could fail after the first published and make would then delete the published report. The
+    lock goes with the process (a killed run leaves no stale lock). Returns the open lock file;
+    closing it releases the lock."""
+    import fcntl
+
+    path = output.parent / f".{output.name[: -len('.ipynb')]}.lock"
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise RunLocked(f"{output} is being run already ({holder}); wait for that run to end, then run make again "
+                        "(nothing was changed)") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    f.flush()
+    return f
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -120,6 +151,16 @@ def run(notebook: str | Path, output: str | Path, param_files: list[str | Path],
     experiment = output.name[: -len(".ipynb")]
     paths = paths_for(output, R.params_hash(merged))
     output.parent.mkdir(parents=True, exist_ok=True)
+    held = lock(output)  # one run of a report at a time: refused before any file is touched
+    try:
+        return _run_locked(nb_path, output, param_files, overrides, merged, dist, experiment, paths, progress_bar)
+    finally:
+        held.close()
+
+
+def _run_locked(nb_path: Path, output: Path, param_files, overrides: dict, merged: dict, dist: str, experiment: str,
+                paths: dict[str, Path], progress_bar: bool) -> Path:
+    """:func:`run` under the report's lock: execute into partial files, publish on success."""
     for stale in ("partial", "record_partial"):
         paths[stale].unlink(missing_ok=True)
 
@@ -213,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     except (P.ParameterError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RunLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     except RunFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

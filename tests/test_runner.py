@@ -116,3 +116,29 @@ def test_tensorflow_startup_lines_are_dropped_and_nothing_else(tmp_path):
     assert "absl::InitializeLog" not in text and "oneDNN custom operations" not in text and "cuda drivers" not in text
     assert "a real warning" in text and "is not the notice" in text
     assert runner.strip_startup_noise(executed) == 0
+
+
+def test_a_second_run_of_the_same_report_is_refused_and_the_published_one_stays(tiny, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out" / "exp.ipynb"
+    first = runner.run(tiny, out, [_params(tmp_path, "ok", x=4)], progress_bar=False)
+    published = out.read_bytes()
+    # another process holds the report's lock, as a run in progress does
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, pathlib; from lib import runner; "
+                               "f = runner.lock(pathlib.Path(sys.argv[1])); print('held', flush=True); sys.stdin.read()",
+                               str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=runner.P.REPO_ROOT)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(runner.RunLocked, match="being run already \\(pid"):
+            runner.run(tiny, out, [_params(tmp_path, "ok2", x=5)], progress_bar=False)
+        assert runner.main([str(tiny), str(out), str(_params(tmp_path, "ok3", x=6))]) == 3
+        # nothing touched: the published report and its record, no partial or failed files
+        assert out.read_bytes() == published and first.exists()
+        assert not list(out.parent.glob("*.partial.*")) and not list(out.parent.glob("*.failed.*"))
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    # the lock goes with its process: the next run proceeds
+    assert runner.run(tiny, out, [_params(tmp_path, "ok4", x=7)], progress_bar=False).exists()
