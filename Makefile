@@ -52,10 +52,10 @@ STUDIES := $(filter-out $(OUTPUTS)/summary/% $(EXTENDED),$(REPORTS))
 SMOKE_STUDIES := $(filter-out $(OUTPUTS)/smoke/summary/%,$(SMOKE))
 records_under = $(filter-out $(1)/summary/%,$(wildcard $(1)/*/*.json))
 
-.PHONY: help all studies extended smoke smoke-studies paper test test-torch lint unit bench lab reports tensorboard dask clean distclean venv gpu-wheels
+.PHONY: help all studies extended literature seed-000 seed-001 seed-002 seed-003 smoke smoke-studies paper test test-torch lint unit bench lab reports tensorboard dask clean distclean venv gpu-wheels
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 venv: $(STAMP) ## create .venv from requirements.txt (every other target does this when needed)
 
@@ -79,6 +79,20 @@ studies: $(STUDIES) ## every study at the default scale, without the summary
 extended: | $(STAMP) ## the literature's reports left out of make all (transferability, small_data/methods), then the summary again
 	@status=0; $(MAKE) --no-print-directory -k $(EXTENDED) || status=$$?; \
 	  $(MAKE) --no-print-directory $(OUTPUTS)/summary/default.ipynb && exit $$status
+
+# One seed document at a time: its reports (lib/registry.py says which: `python -m lib.registry reports SEED`),
+# the source pre-training they need through make's prerequisites, then the summary.
+seed_run = status=0; $(MAKE) --no-print-directory -k $$($(PY) -m lib.registry reports $(1) $(OUTPUTS)) || status=$$?; \
+  $(MAKE) --no-print-directory $(OUTPUTS)/summary/default.ipynb && exit $$status
+seed-000: | $(STAMP) ## seed 000 (license plates): its reports, then the summary
+	+@$(call seed_run,000)
+seed-001: | $(STAMP) ## seed 001 (traffic signs, classifier and detector): its reports, then the summary
+	+@$(call seed_run,001)
+seed-002: | $(STAMP) ## seed 002 (small data: the blog's architectures, the cut search): its reports, then the summary
+	+@$(call seed_run,002)
+seed-003: | $(STAMP) ## seed 003 (D1 -> D2): its reports, then the summary
+	+@$(call seed_run,003)
+literature: extended ## the literature's reports (the same as make extended)
 
 smoke: | $(STAMP) ## run every notebook with its smoke profile into outputs/smoke/, the summary last
 	@status=0; $(MAKE) --no-print-directory -k smoke-studies || status=$$?; \

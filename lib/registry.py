@@ -164,3 +164,22 @@ def needs(notebook: str) -> Callable[[dict], set] | None:
     """The study's source-weights prerequisites from merged parameters, or ``None`` (it loads none)."""
     study = STUDIES.get(notebook)
     return resolve(study.needs) if study else None
+
+
+def seed_reports(seed: str, outputs: str = "outputs") -> list[str]:
+    """The reports ``make seed-<seed>`` runs (``seed`` "000".."003"): every experiment of the studies
+    whose document is that seed, except those left to ``make literature``, as
+    ``<outputs>/<notebook>/<experiment>.ipynb``; their source pre-training comes with them through
+    make's prerequisites (:mod:`lib.prereqs`)."""
+    doc = f"seed {seed}"
+    return [f"{outputs}/{key}.ipynb" for key in experiments()
+            if document(key.split("/")[0]).startswith(doc + ":") and not extended(key)]
+
+
+if __name__ == "__main__":  # python -m lib.registry reports SEED [OUTPUTS]: make's seed targets
+    import sys
+
+    if len(sys.argv) < 3 or sys.argv[1] != "reports" or not seed_reports(sys.argv[2]):
+        sys.exit(f"usage: python -m lib.registry reports SEED [OUTPUTS] (SEED one of "
+                 f"{', '.join(sorted({d.split(':')[0][5:] for d in (s.document for s in STUDIES.values()) if d.startswith('seed ')}))})")
+    print(" ".join(seed_reports(sys.argv[2], *sys.argv[3:4])))

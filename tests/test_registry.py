@@ -82,3 +82,17 @@ def test_make_all_leaves_out_exactly_the_extended_studies(tmp_path):
     assert studies and not studies & want and extended >= want | {"summary/default"}
     assert all(k.startswith("source_pretrain/") for k in extended - want - {"summary/default"})
     assert studies | want == set(registry.experiments()) - {"summary/default"}
+
+
+def test_the_seed_targets_partition_make_alls_reports():
+    from lib import registry
+
+    seeds = {s: registry.seed_reports(s, "o") for s in ("000", "001", "002", "003")}
+    every = [r for rs in seeds.values() for r in rs]
+    assert len(every) == len(set(every))  # no report in two seed targets
+    expected = {f"o/{k}.ipynb" for k in registry.experiments()
+                if not registry.extended(k) and registry.document(k.split("/")[0]).startswith("seed ")}
+    assert set(every) == expected and "o/plates/h1_h4.ipynb" in seeds["000"] and "o/d1_d2/digits.ipynb" in seeds["003"]
+    makefile = (registry.__file__.rsplit("/lib/", 1)[0] + "/Makefile")
+    text = open(makefile).read()
+    assert all(f"\nseed-{s}: " in text and f"seed_run,{s})" in text for s in seeds)
