@@ -284,7 +284,7 @@ def planned_power(row: dict) -> Premise:
     alone; a rule whose smallest attainable p cannot pass that level fails too. A failure makes the
     claim "not testable here (power)" by the plan, whatever its outcome."""
     return Premise("design has the power (plan)", bool(row["testable"]),
-                   value=None if row["power"] != row["power"] else round(float(row["power"]), 3),
+                   value=None if row["power"] is None else round(float(row["power"]), 3),
                    threshold=power.MIN_POWER, detail=f"{row['why']}; level {row['level']:.3g} (alpha / {row['family'] or 'its'} "
                                                      f"family's size), seed sd {row['seed_sd']:.3f} ({row['seed_sd_from']})")
 

@@ -92,7 +92,7 @@ class Planned:
     seed_sd: float
     seed_sd_from: str
     level: float
-    power: float
+    power: float | None  # None: no power formula (the rule's smallest attainable p decides)
     seeds_for_target: int | None  # the fewest seeds reaching TARGET_POWER (None: none up to MAX_SEEDS)
     testable: bool
     why: str = ""
@@ -178,7 +178,7 @@ def design_power(design: Design, seeds: int, seed_sd: float, level: float) -> fl
     """The power of one design at ``seeds`` seeds (for an intersection-union claim: every
     comparison must pass, taken as independent: the product)."""
     if design.rule not in T_RULES:
-        return float("nan")
+        return float("nan")  # no formula: plan() reports the rule's smallest attainable p instead
     effect = design.effect if design.effect is not None else (
         0.0 if design.rule in ("no_better", "equivalent") else (design.margin or DEFAULT_EFFECT))
     sd, st = sigmas(design, seed_sd)
@@ -208,13 +208,13 @@ def plan(designs: list[Design], spreads: dict[str, tuple[float, str]] | None = N
         if floor is not None:
             ok = floor < level
             out.append(Planned(d.id, d.rule, d.family, d.seeds, d.n_test, d.margin, effect, sd, where, level,
-                               float("nan"), None, ok,
+                               None, None, ok,
                                why=f"smallest attainable p {floor:.3g} {'<' if ok else '>='} level {level:.3g}"
                                    + ("" if ok else ": cannot pass its Holm threshold; needs more seeds or items")))
             continue
         if d.rule not in T_RULES:
             out.append(Planned(d.id, d.rule, d.family, d.seeds, d.n_test, d.margin, effect, sd, where, level,
-                               float("nan"), None, True, why=f"no power formula for rule {d.rule!r}: not planned"))
+                               None, None, True, why=f"no power formula for rule {d.rule!r}: not planned"))
             continue
         pw = design_power(d, d.seeds, sd, level)
         need = next((k for k in range(max(2, d.seeds), MAX_SEEDS + 1) if design_power(d, k, sd, level) >= TARGET_POWER),

@@ -180,6 +180,6 @@ if __name__ == "__main__":  # python -m lib.registry reports SEED [OUTPUTS]: mak
     import sys
 
     if len(sys.argv) < 3 or sys.argv[1] != "reports" or not seed_reports(sys.argv[2]):
-        sys.exit(f"usage: python -m lib.registry reports SEED [OUTPUTS] (SEED one of "
-                 f"{', '.join(sorted({d.split(':')[0][5:] for d in (s.document for s in STUDIES.values()) if d.startswith('seed ')}))})")
+        docs = sorted({s.document.split(":")[0][5:] for s in STUDIES.values() if s.document.startswith("seed ")})
+        sys.exit(f"usage: python -m lib.registry reports SEED [OUTPUTS] (SEED one of {', '.join(docs)})")
     print(" ".join(seed_reports(sys.argv[2], *sys.argv[3:4])))
