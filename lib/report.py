@@ -227,7 +227,12 @@ def _page_row(root, rel, page_href: str) -> str:
 
     parts = Path(rel).parts
     prefix, key = (parts[0], "/".join(parts[1:])) if parts[0] in ("smoke", "paper") else ("", "/".join(parts))
-    recs = summary.find_records(Path(root) / prefix).get(key, [])
+    if key.startswith("summary/"):  # find_records leaves the summary's own records out: read them here
+        recs = [r for r in (summary.read_record(f) for f in sorted((Path(root) / prefix / "summary").glob(
+            f"{key.split('/', 1)[1]}.*.json")) if not f.name.endswith((".partial.json", ".failed.json"))) if r]
+        recs.sort(key=lambda r: r.get("started_unix") or 0, reverse=True)
+    else:
+        recs = summary.find_records(Path(root) / prefix).get(key, [])
     good = next((r for r in recs if r.get("status") == "ok"), None)
     rec = good or (recs[0] if recs else {})
     claims = [c for c in rec.get("claims") or [] if c.get("kind", "claim") == "claim"]
@@ -244,6 +249,28 @@ def _page_row(root, rel, page_href: str) -> str:
              f"{sum(c['verdict'] == c.get('expected') for c in controls)}/{len(controls)}" if controls else "",
              html.escape(", ".join(f"{n} {v}" for v, n in sorted(counts.items())))]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _document_order(doc: str) -> tuple:
+    """The front page's order: the summary, the seed documents (000 .. 003), the literature, then
+    the prerequisites and anything else."""
+    return (0 if doc == "the summary" else 1 if doc.startswith("seed ") else 2 if doc.startswith("the literature")
+            else 3, doc)
+
+
+def seed_answers(s: dict) -> dict[str, str]:
+    """Per source (seed document, literature), one line of its claims' verdicts after Holm's
+    adjustment within its family, e.g. "seed 002: 5 reproduced, 2 not reproduced, 1 inconclusive"."""
+    from lib import claims as C
+
+    counts: dict[str, dict[str, int]] = {}
+    for c in s["claims"]:
+        if c["kind"] == "claim":
+            v = c.get("holm_verdict", c["verdict"])
+            counts.setdefault(c["source"], {}).setdefault(v, 0)
+            counts[c["source"]][v] += 1
+    return {src: f"{src}: " + ", ".join(f"{n[v]} {v}" for v in C.VERDICTS if n.get(v)) + " (after Holm)"
+            for src, n in counts.items()}
 
 
 def write_html_index(outputs: str = "outputs") -> str:
@@ -277,14 +304,25 @@ def write_html_index(outputs: str = "outputs") -> str:
         if (data_root / "summary").is_dir():
             line = summary.headline(summary.summarise(data_root))
             body.append("<p>" + re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(line)) + "</p>")
-        groups: dict[str, list] = {}
+        groups: dict[str, list] = {"the summary": []}
+        if not prefix:  # every seed document of the lab, run or not
+            groups.update({d: [] for d in sorted({st.document for st in registry.STUDIES.values()})
+                           if d.startswith("seed ")})
         for p in sorted(mine, key=lambda p: (p.parent.name != "summary", str(p))):
             groups.setdefault("the summary" if p.parent.name == "summary" else
                               registry.document(p.parent.name), []).append(p)
-        for group, members in groups.items():
+        answers = seed_answers(summary.summarise(data_root)) if (data_root / "summary").is_dir() else {}
+        for group in sorted(groups, key=_document_order):
+            members = groups[group]
+            seed = group.split(":")[0]
+            line = f"<p>{html.escape(answers[seed])}</p>" if seed in answers else ""
+            if not members:
+                body.append(f"<h3>{html.escape(group)}</h3>{line}<p>No report has run yet"
+                            + (f": <code>make seed-{seed[5:]}</code>." if seed.startswith("seed ") else ".") + "</p>")
+                continue
             rows = "".join(_page_row(outputs, p.relative_to(root).with_suffix(""), str(p.relative_to(root)))
                            for p in members)
-            body.append(f"<h3>{html.escape(group)}</h3><table>{head}{rows}</table>")
+            body.append(f"<h3>{html.escape(group)}</h3>{line}<table>{head}{rows}</table>")
     index = root / "index.html"
     index.write_text("<!doctype html><meta charset='utf-8'><title>Transfer-learning lab</title>"
                      "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}table{border-collapse:collapse;"

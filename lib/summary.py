@@ -24,6 +24,16 @@ from lib.claims import (INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, OPEN, REPROD
                         Claim, gate_by_controls)
 from lib import claims as C
 
+def read_record(path: Path) -> dict | None:
+    """One record file, with its ``_path``; ``None`` when it cannot be read."""
+    try:
+        rec = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    rec["_path"] = str(path)
+    return rec
+
+
 def find_records(root: str | Path) -> dict[str, list[dict]]:
     """``{"notebook/experiment": [records, newest first]}`` for every record directly under
     ``root/<notebook>/`` (not the ``smoke``, ``paper``, ``html`` or ``summary`` trees)."""

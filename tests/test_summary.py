@@ -241,3 +241,20 @@ def test_front_page_groups_reports_by_document_and_kind_with_their_records(tmp_p
     assert "<b>Controls passed 1/1</b>" in text  # the default root's summary headline
     row = text[text.index("small_data/vgg16_plateau.html"):].split("</tr>")[0]
     assert "1.0 min" in row and "1/1" in row and "1 not testable here, 1 reproduced" in row and ">ok<" in row
+
+
+def test_front_page_lists_every_seed_in_order_with_the_summarys_own_status(tmp_path):
+    _record(tmp_path, "small_data/vgg16_plateau", claims=[_claim("a"), _claim("b", verdict="not testable here")])
+    _record(tmp_path, "summary/default")
+    for rel in ("summary/default", "small_data/vgg16_plateau"):
+        (tmp_path / "html" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "html" / f"{rel}.html").write_text("<p>report</p>")
+    text = open(report.write_html_index(str(tmp_path))).read()
+    heads = [text.index(f"<h3>seed {s}") for s in ("000", "001", "002", "003")]
+    assert text.index("<h3>the summary") < heads[0] and heads == sorted(heads)  # seed order, every seed listed
+    assert "No report has run yet: <code>make seed-001</code>" in text  # a seed with no run says how to run it
+    summary_row = text[text.index("summary/default.html"):].split("</tr>")[0]
+    assert ">ok<" in summary_row and "no record" not in summary_row  # the summary's own record is read
+    # per seed, one line of its verdicts after Holm (the summary's open claims of seed 002 counted too)
+    line = text[heads[2]:heads[3]]
+    assert "seed 002: " in line and "1 reproduced" in line and "(after Holm)" in line
