@@ -435,3 +435,45 @@ def plot_cost(cost: pd.DataFrame):
     ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.tight_layout()
     return fig
+
+
+VERDICT_COLOURS = {REPRODUCED: "tab:green", NOT_REPRODUCED: "tab:red", INCONCLUSIVE: "tab:grey",
+                   NOT_TESTABLE: "tab:orange", OPEN: "lightgrey"}
+
+
+def _short(text: str, n: int = 60) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "\u2026"
+
+
+def plot_forest(claims: pd.DataFrame, source: str):
+    """One seed document's claims as a forest plot: one row per claim with an interval, the effect
+    (A - B, or A - threshold) with its interval, the margin (dashed) and zero (solid) drawn, the
+    marker coloured by the verdict after Holm's adjustment within the family, the label the quoted
+    sentence shortened. ``None`` when no claim of ``source`` has an interval."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    rows = [r for r in claims[(claims.kind == "claim") & (claims.source == source)].itertuples()
+            if isinstance(r.interval, dict) and np.isfinite(r.interval.get("low", np.nan))
+            and np.isfinite(r.interval.get("high", np.nan))]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.4))
+    for i, r in enumerate(rows):
+        iv, v = r.interval, (r.holm_verdict if isinstance(r.holm_verdict, str) else r.verdict)
+        colour = VERDICT_COLOURS.get(v, "black")
+        ax.plot([iv["low"], iv["high"]], [i, i], color=colour, lw=2)
+        ax.plot(iv["diff"], i, "o", color=colour, mec="black", ms=7)
+        if isinstance(r.margin, (int, float)) and np.isfinite(r.margin):
+            ax.plot([r.margin, r.margin], [i - 0.35, i + 0.35], color="black", ls="--", lw=1)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([_short(r.quote or r.claim) for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("effect: A - B (or A - threshold), with its interval; dashed: the claim's margin")
+    ax.set_title(f"{source}: every claim with an interval, coloured by its verdict after Holm")
+    ax.legend(handles=[Line2D([], [], marker="o", color=c, ls="-", label=v) for v, c in VERDICT_COLOURS.items()
+                       if v != OPEN], fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return fig

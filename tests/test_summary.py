@@ -258,3 +258,18 @@ def test_front_page_lists_every_seed_in_order_with_the_summarys_own_status(tmp_p
     # per seed, one line of its verdicts after Holm (the summary's open claims of seed 002 counted too)
     line = text[heads[2]:heads[3]]
     assert "seed 002: " in line and "1 reproduced" in line and "(after Holm)" in line
+
+
+def test_forest_plot_has_a_row_per_claim_with_an_interval(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    _record(tmp_path, "small_data/vgg16_plateau", claims=[_claim("a"), _claim("b", a=(0.5, 0.52, 0.51))])
+    frame = pd.DataFrame(summary.summarise(tmp_path)["claims"])
+    fig = summary.plot_forest(frame, "seed 002")
+    assert fig is not None and len(fig.axes[0].get_yticklabels()) == 2  # the open claims have no interval
+    colours = {line.get_color() for line in fig.axes[0].lines if line.get_marker() == "o"}
+    assert "tab:green" in colours  # "a" survives Holm in its family
+    assert summary.plot_forest(frame, "seed 000") is None
