@@ -477,3 +477,44 @@ def plot_forest(claims: pd.DataFrame, source: str):
                        if v != OPEN], fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
+
+
+def claim_cards(claims: pd.DataFrame, root: str | Path) -> str:
+    """Every claim as a card a reader takes in at a glance, grouped by seed document (in order: seed
+    000 .. 003, the literature, prerequisites) and then by study: the verdict after Holm's adjustment
+    within its family and the unadjusted one, the quoted sentence and who said it, the effect and
+    its interval in one line, the premises that failed (or that all held), links to the report and
+    the prerequisite runs. Controls get one line per study. Markdown, no table: nothing wider than
+    the page."""
+    def order(src: str) -> tuple:
+        return (0 if src.startswith("seed ") else 1 if src == "literature" else 2, src)
+
+    lines = []
+    for source in sorted(set(claims.source), key=order):
+        mine = claims[claims.source == source]
+        lines.append(f"### {source}")
+        for run in sorted(set(mine.run)):
+            rows = mine[mine.run == run]
+            controls = rows[rows.kind == "control"]
+            lines.append(f"**{run}**" + (f" (controls passed {int((controls.verdict == controls.expected).sum())}/"
+                                         f"{len(controls)})" if len(controls) else ""))
+            for r in rows[rows.kind != "control"].itertuples():
+                after = r.holm_verdict if isinstance(r.holm_verdict, str) else r.verdict
+                p = "" if r.p_value is None or (isinstance(r.p_value, float) and np.isnan(r.p_value)) else (
+                    f"; p {r.p_value:.3g}" + ("" if r.holm_p is None or (isinstance(r.holm_p, float) and np.isnan(r.holm_p))
+                                              else f", Holm {r.holm_p:.3g}"))
+                said = f"\u201c{r.quote}\u201d ({r.said_by or r.source})" if r.quote else r.claim
+                failed = [x for x in str(r.premises or "").split("; ") if x.endswith("FAILED")]
+                prem = ("premises failed: " + ", ".join(x.rsplit(":", 1)[0] for x in failed) + f" ({r.reason})"
+                        if failed else "premises held" if r.premises else "")
+                links = " ".join(x for x in [link(r.report, root), *(link(q, root, ".ipynb") for q in r.prerequisites or [])]
+                                 if x)
+                head = (f"**{after}** after Holm (before it: {r.verdict}{p})" if after != r.verdict else
+                        f"**{after}**" + (f" ({p[2:]})" if p else ""))
+                hyp = str(r.claim).split(": ", 1)[-1]
+                lines.append(f"- {head}: {said}" + (f" \u2014 *{hyp}*" if r.quote and r.kind == "claim" else "")
+                             + (" [on the lab's stand-in data]" if r.data == "stand-in" else "")
+                             + (f"  \n  {r.evidence}" if r.evidence else "")
+                             + (f"  \n  {prem}" if prem else "") + (f"  \n  {links}" if links else ""))
+            lines.append("")
+    return "\n".join(lines)

@@ -273,3 +273,18 @@ def test_forest_plot_has_a_row_per_claim_with_an_interval(tmp_path):
     colours = {line.get_color() for line in fig.axes[0].lines if line.get_marker() == "o"}
     assert "tab:green" in colours  # "a" survives Holm in its family
     assert summary.plot_forest(frame, "seed 000") is None
+
+
+def test_claim_cards_group_by_seed_and_say_both_verdicts(tmp_path):
+    import pandas as pd
+
+    weak = claims.source_learned({"source_test_acc": 0.10, "chance": 0.05, "n_test": 800})
+    _record(tmp_path, "small_data/vgg16_plateau", claims=[_claim("a"), _claim("r", premises=[weak]),
+                                                          _claim("ctl", kind="control", expected="reproduced")])
+    frame = pd.DataFrame(summary.summarise(tmp_path)["claims"])
+    text = summary.claim_cards(frame, tmp_path)
+    assert text.index("### seed 000") < text.index("### seed 002") < text.index("### seed 003")
+    assert "**small_data/vgg16_plateau** (controls passed 1/1)" in text
+    assert "- **reproduced** (p " in text and ", Holm " in text  # both p-values; the same verdict said once
+    assert "premises failed: source weights learned their task" in text
+    assert "|" not in text  # no table
