@@ -158,3 +158,44 @@ def test_split_sizes_match_the_split():
         y = np.arange(n) % 2
         task = data.split_task("x", np.zeros((n, 1)), y, ["a", "b"])
         assert checks.split_sizes(n) == task.sizes()
+
+
+def _study_designs():
+    """The distinct designs the lab's studies declare for ``make all`` (rule, test examples, seeds,
+    margin, paired), from their parameter files."""
+    from lib import params as P
+    from lib import registry
+
+    out = {}
+    for notebook in registry.STUDIES:
+        declared = registry.designs(notebook)
+        for f in sorted((P.REPO_ROOT / "params" / notebook).glob("*.yaml")) if declared else []:
+            if registry.extended(f"{notebook}/{f.stem}"):
+                continue
+            p = P.validate(P.load_overlays([f]), P.read_parameters(P.NOTEBOOK_DIR / f"{notebook}.ipynb").specs,
+                           notebook=notebook)
+            for d in declared(p):
+                if d.rule in W.T_RULES:
+                    out[(d.rule, d.n_test, d.seeds, d.margin, d.paired)] = f"{notebook}/{f.stem}"
+    return sorted(out.items(), key=str)
+
+
+@pytest.mark.parametrize("sd", [0.01, 0.04])
+def test_each_studys_planned_power_is_met_in_simulation(sd):
+    """Every design a study declares, simulated under the plan's model through the claims contract
+    at the unadjusted level (where the powers are not all 0): within 0.1 of the plan."""
+    W.end()
+    rng = np.random.default_rng(int(sd * 1000))
+    designs = _study_designs()
+    assert len(designs) >= 6
+    for (rule, n, k, margin, paired), where in designs:
+        d = W.Design("x", rule, n, k, margin=margin, paired=paired)
+        sigma_d, sigma_t = W.sigmas(d, sd)
+        effect = 0.0 if rule in ("no_better", "equivalent") else (margin or W.DEFAULT_EFFECT)
+        planned = W.design_power(d, k, sd, 0.05)
+        sims, hits = 300, 0
+        for _ in range(sims):
+            diff = effect + rng.normal(0, sigma_t) + rng.normal(0, sigma_d, k)
+            v, _ = C.rule_verdict(rule, diff, 0.0, margin=margin, test_var=sigma_t ** 2)
+            hits += v == C.REPRODUCED
+        assert abs(hits / sims - planned) <= 0.1, (where, rule, n, k, margin, hits / sims, planned)
