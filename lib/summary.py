@@ -511,8 +511,8 @@ def claim_cards(claims: pd.DataFrame, root: str | Path) -> str:
                                  if x)
                 head = (f"**{after}** after Holm (before it: {r.verdict}{p})" if after != r.verdict else
                         f"**{after}**" + (f" ({p[2:]})" if p else ""))
-                hyp = str(r.claim).split(": ", 1)[-1]
-                lines.append(f"- {head}: {said}" + (f" \u2014 *{hyp}*" if r.quote and r.kind == "claim" else "")
+                hyp = str(r.claim).split(": ", 1)[-1] if r.quote and r.verdict != OPEN else ""
+                lines.append(f"- {head}: {said}" + (f" \u2014 *{hyp}*" if hyp else "")
                              + (" [on the lab's stand-in data]" if r.data == "stand-in" else "")
                              + (f"  \n  {r.evidence}" if r.evidence else "")
                              + (f"  \n  {prem}" if prem else "") + (f"  \n  {links}" if links else ""))
