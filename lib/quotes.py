@@ -38,12 +38,11 @@ QUOTES: dict[str, tuple[str, str]] = {
                                 "days my custom SSD loss function is down to a value of 3)", "asker"),
     "seed001.freezing.no_speedup": ("I thought that it should speed up learning, as most layers aren't trainable and "
                                     "therefore no calculation is done", "asker"),
-    "seed001.source.no_better_than.scratch": ("does it have any advantage, to load pretrained weights from published "
-                                              "model Zoos (for example VGG16/COCO) and then finetune/transferlearn "
-                                              "based on this?", "asker"),
-    "sign_detector.seed.model_zoo_no_gain": ("does it have any advantage, to load pretrained weights from published "
-                                             "model Zoos (for example VGG16/COCO) and then finetune/transferlearn "
-                                             "based on this?", "asker"),
+    # the COCO-pretrained start against Belgium from scratch: the asker's finding, not his question
+    "seed001.source.no_better_than.scratch": ("while all other variations need much more time, more epochs and loss is "
+                                              "never falling below a value of 9.", "asker"),
+    "sign_detector.seed.model_zoo_no_gain": ("while all other variations need much more time, more epochs and loss is "
+                                             "never falling below a value of 9.", "asker"),
     "sign_detector.seed.scratch_fastest": ("Belgium with random weights from scratch is converging fastest (after only "
                                            "40 epochs/2 days my custom SSD loss function is down to a value of 3)",
                                            "asker"),
@@ -59,8 +58,8 @@ QUOTES: dict[str, tuple[str, str]] = {
                                                  "speeds up early convergence", "literature"),
     # seed 002: the small-data blog post
     "seed002.simple_cnn:scratch.learns": ("that’s about the same results I’ve got with my simple CNN", "asker"),
-    "seed002.vgg16:frozen.stuck": ("(paraphrase; the seed file starts after this experiment) VGG16 frozen with a new "
-                                   "binary head: the loss barely moves", "asker"),
+    # the seed file starts after the frozen experiment; "still" says it was stuck too
+    "seed002.vgg16:frozen.stuck": ("And still, loss is plateaued at some point and accuracy is stuck.", "asker"),
     "seed002.vgg16:scratch.stuck": ("And still, loss is plateaued at some point and accuracy is stuck.", "asker"),
     "seed002.vgg16:freeze_first:2.no_better_than.": ("Well, that did not improve things.", "asker"),
     "seed002.simple_cnn:scratch.beats.": ("that’s about the same results I’ve got with my simple CNN and way better "
@@ -70,8 +69,9 @@ QUOTES: dict[str, tuple[str, str]] = {
                                          "high as 0.", "asker"),
     "seed002.inceptionv3:cut:mixed5.beats.": ("That’s a great improvement, it’s seems that the Inception architecture "
                                               "best fit my task so far", "asker"),
-    "seed002.inceptionv3:finetune.no_better_than.": ("7 on the validation set, very similar to the ResNet results but the "
-                                                     "trend still doesn’t look good.", "asker"),
+    # said of the cut against both whole-network runs (frozen and every layer trained, ~0.7 each)
+    "seed002.inceptionv3:finetune.no_better_than.": ("That’s a great improvement, it’s seems that the Inception "
+                                                     "architecture best fit my task so far", "asker"),
     "seed002.inceptionv3:cut_unfreeze:": ("Validation accuracy is the highest so far ~0.", "asker"),
     "seed002.vgg16:frozen.no_better_than.vgg16:frozen+train:": ("I don’t think that my data is too small (1) since in "
                                                                 "this architecture there aren’t much more trainable "
