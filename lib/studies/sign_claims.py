@@ -97,8 +97,10 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
     """Seed 001's claims on the classifier study (``data``: "stand-in" for the built-in signs, "user"
     for a user's ``sign_dir``), judged through the claims contract: scratch
     beats each transfer arm at the smallest target size; scratch converges in fewer optimizer
-    steps than ``comparator``; freezing gives no speed-up (not testable: this project's frozen arm
-    trains on cached features, a different system); pre-trained initialisation does not help the
+    steps than ``comparator``; scratch gives better results than ``comparator`` at the largest
+    target size (the answer's "better results, but it is much costly", the cost measured beside
+    it); freezing gives no speed-up (not testable: this project's frozen arm trains on cached
+    features, a different system); pre-trained initialisation does not help the
     first country (against the country-A model from scratch)."""
     import pandas as pd
 
@@ -134,6 +136,21 @@ def claims(rows, src_rows, *, arms: list[str], comparator: str, sizes: list[int]
             premises=[C.enough_seeds(n_seeds),
                       C.above_chance("scratch", per_arm["scratch"]["test_acc"], 1 / n_classes, n_test)],
             seed_reported=said, data=data))
+    if "scratch" in arms and comparator in arms:
+        # the answer: "learning from scratch leads to better results, but it is much costly": read where its
+        # results would show, at the most target examples per class, with the cost measured beside it
+        k1 = max(sizes)
+        big = rows[rows["size"] == k1]
+        cols = ["test_acc", "val_acc"] + (["test_correct"] if "correct_B" in big else [])
+        per_big = {a: big[big.arm == a].sort_values("seed").rename(columns={"test_acc_B": "test_acc",
+                                                                           "correct_B": "test_correct"})
+                   [cols].assign(train_acc=np.nan).to_dict(orient="list") for a in ("scratch", comparator)}
+        w = big.groupby("arm").wall_s.mean()
+        out.append(results.judge_claim(
+            f"beats {comparator}", "scratch", per_big, 1 / n_classes, n_val=n_val, n_test=n_test, source="seed 001",
+            seed_reported=f"better results than transfer, at a higher cost (measured here at {k1}/class: scratch "
+                          f"{w.get('scratch', float('nan')):.1f} s, {comparator} {w.get(comparator, float('nan')):.1f} s "
+                          "of training per run)", data=data))
     if {"frozen", "finetune"} <= set(arms):
         w = rows[rows["size"] == max(sizes)].groupby("arm").wall_s.mean()
         same = C.Premise("the frozen arm runs its base every step, as the seed's did", False,
@@ -172,6 +189,7 @@ def claim_ids(p: dict) -> list[str]:
     out += [claim_id(*method_claim(m, c), "literature") for m in arms if m.partition(":")[0] in METHOD_ARMS] if c in arms else []
     if "scratch" in arms and p["comparator_arm"] in arms:
         out.append(f"seed001.scratch.faster.{p['comparator_arm']}")
+        out.append(claim_id(f"beats {p['comparator_arm']}", "scratch", "seed 001"))
     if {"frozen", "finetune"} <= set(arms):
         out.append("seed001.freezing.no_speedup")
     if len(inits) > 1 and "scratch" in inits:
@@ -202,6 +220,8 @@ def designs(p: dict) -> list:
                               arms=(subject, other)))
     if "scratch" in arms and c in arms:
         out.append(Design(f"seed001.scratch.faster.{c}", "sooner", None, k, family="seed 001", items=k,
+                          arms=("scratch", c)))
+        out.append(Design(claim_id(f"beats {c}", "scratch", "seed 001"), "greater", n, k, family="seed 001",
                           arms=("scratch", c)))
     inits = p["source_inits"]
     if len(inits) > 1 and "scratch" in inits:
