@@ -251,7 +251,7 @@ def test_lib_has_no_import_loop():
 # (lib.distribution: its pre-kernel check of `distribution`, read by lib.params, imports nothing; Keras only inside apply)
 FACTS = {"lib.params", "lib.names", "lib.arms", "lib.distribution", "lib.prereqs",
          "lib.checks", "lib.quotes", "lib.drawing", "lib.data", "lib.images", "lib.datasets.plates",
-         "lib.datasets.signs", "lib.detection_map", "lib.intervals", "lib.registry"}
+         "lib.datasets.signs", "lib.detection_map", "lib.intervals", "lib.power", "lib.registry"}
 ENGINE = {"lib.models", "lib.backbones", "lib.train", "lib.transfer", "lib.cache", "lib.detector"}
 
 
