@@ -141,9 +141,9 @@ def test_claims_without_the_fine_tuned_arms_are_not_testable_and_name_why():
     assert "frozen transfer (AnB" in out["literature.logme.ranks_frozen"].hypothesis
     per.update({("B", 0): [0.8, 0.8, 0.81], ("AnB+", 1): [0.9, 0.9, 0.9], ("AnB+", 2): [0.7, 0.7, 0.71]})
     ranks = {"AnB+": (1.0, (0.8, 1.0)), "AnB": (-1.0, None), "linear_probe": (0.4, None)}
-    out = {c.id: c for c in claims(per, 2, ["B", "AnB", "AnB+"], majority=0.5, n_test=300, n_seeds=3, source=None,
+    out = {c.id: c for c in claims(per, 2, ["B", "AnB", "AnB+"], majority=0.5, n_test=3000, n_seeds=3, source=None,
                                    ranks=ranks, n_estimates=5)}
-    assert out["literature.yosinski.anb_plus"].verdict == C.NOT_REPRODUCED  # n=2 falls below B
+    assert out["literature.yosinski.anb_plus"].verdict == C.NOT_REPRODUCED  # n=2 falls below B (3,000 images: t on 2 df)
     assert out["literature.logme.ranks"].verdict == C.REPRODUCED  # a perfect ranking of 5 cuts: p = 1/120
     assert "[+0.80, +1.00]" in out["literature.logme.ranks"].evidence
     assert out["literature.logme.ranks_frozen"].verdict == C.NOT_REPRODUCED  # reversed: significantly below 0
@@ -182,17 +182,17 @@ def test_every_depth_claim_carries_its_test_and_pairs_over_test_images():
     from lib.studies.transferability import claims
 
     rng = np.random.default_rng(0)
-    b = rng.random((3, 400)) < 0.80
+    b = rng.random((3, 4000)) < 0.80
     plus = np.array(b)
-    plus[:, :40] = True  # AnB+ right on every image B gets right, and on 40 more it gets wrong
+    plus[:, :400] = True  # AnB+ right on every image B gets right, and on ~80 more it gets wrong
     per = {("B", 0): b.mean(1).tolist(), ("AnB+", 1): plus.mean(1).tolist(), ("AnB+", 2): plus.mean(1).tolist()}
     cor = {("B", 0): list(b), ("AnB+", 1): list(plus), ("AnB+", 2): list(plus)}
-    kw = dict(majority=0.5, n_test=400, n_seeds=3, source=None, ranks={"AnB+": (1.0, None)}, n_estimates=2)
+    kw = dict(majority=0.5, n_test=4000, n_seeds=3, source=None, ranks={"AnB+": (1.0, None)}, n_estimates=2)
     unpaired = {c.id: c for c in claims(per, 2, ["B", "AnB+"], **kw)}["literature.yosinski.anb_plus"]
     paired = {c.id: c for c in claims(per, 2, ["B", "AnB+"], correct=cor, **kw)}["literature.yosinski.anb_plus"]
     assert paired.verdict == C.REPRODUCED and "(paired)" in paired.evidence
     assert paired.p_value < unpaired.p_value and paired.p_value < 0.05
-    p_depth = [C.rule_p_values("greater", C.rule_verdict("greater", per[("AnB+", n)], per[("B", 0)], 400,
+    p_depth = [C.rule_p_values("greater", C.rule_verdict("greater", per[("AnB+", n)], per[("B", 0)], 4000,
                                                           outcomes=C.paired_outcomes(cor[("AnB+", n)], cor[("B", 0)]))[1])[0]
                for n in (1, 2)]
     assert paired.p_value == pytest.approx(max(p_depth))
