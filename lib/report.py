@@ -357,6 +357,9 @@ def claims_table(claims) -> pd.DataFrame:
 
     dicts = [c.as_dict() if hasattr(c, "as_dict") else c for c in claims]
     adjusted = C.holm_adjust(dicts)
+    forest = claims_forest(dicts, adjusted)
+    if forest is not None:
+        plt.show()
     rows = []
     for c, (holm_v, holm_p) in zip(dicts, adjusted):
         p = C.claim_p_value(c) if c["kind"] == "claim" else None
@@ -379,6 +382,24 @@ def _power_text(row: dict | None) -> str:
     pw = row.get("power")
     got = f"{pw:.2f}" if isinstance(pw, float) and pw == pw else "n/a"
     return f"{got} at level {row['level']:.2g}" + ("" if row.get("testable") else " (not testable: power)")
+
+
+def claims_forest(dicts: list[dict], adjusted: list | None = None):
+    """This report's claims as forest plots, one per source document (:func:`lib.summary.plot_forest`),
+    coloured by the verdict after Holm within the report's families; the last figure, or ``None``
+    when no claim has an interval."""
+    from lib import claims as C
+    from lib import summary
+
+    adjusted = adjusted if adjusted is not None else C.holm_adjust(dicts)
+    frame = pd.DataFrame([{"kind": c["kind"], "source": c["source"], "interval": c.get("interval"),
+                           "margin": c.get("margin"), "verdict": c["verdict"], "holm_verdict": v,
+                           "quote": c.get("quote", ""), "claim": f"{c['source']}: {c['hypothesis']}"}
+                          for c, (v, _) in zip(dicts, adjusted)])
+    fig = None
+    for source in sorted(set(frame.source[frame.kind == "claim"])) if len(frame) else []:
+        fig = summary.plot_forest(frame, source) or fig
+    return fig
 
 
 def claims_markdown(claims) -> str:

@@ -35,3 +35,17 @@ def test_plot_examples_titles_each_image_and_hides_spare_axes():
     fig = report.plot_examples(np.zeros((5, 8, 8, 3)), list("abcde"), n=6, rows=2)
     titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titled == list("abcde") and len(fig.axes) == 6
+
+
+def test_a_reports_claims_table_draws_its_forest_plot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lib import claims as C
+
+    good = C.judge("g", "seed 002", "h", rule="greater", a=[0.9, 0.91, 0.92], b=[0.5, 0.52, 0.51], n_test=20000, quote="q")
+    none = C.judge("n", "seed 002", "h", rule="greater", verdict=C.INCONCLUSIVE, quote="q")
+    fig = report.claims_forest([good.as_dict(), none.as_dict()])
+    assert fig is not None and len(fig.axes[0].get_yticklabels()) == 1  # the claim without an interval is left out
+    assert report.claims_forest([none.as_dict()]) is None
+    assert len(report.claims_table([good, none])) == 2
