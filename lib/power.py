@@ -298,17 +298,27 @@ def spreads_for(designs: list[Design], per_arm: dict[str, float], where: str) ->
 
 
 def table(rows: list[Planned]):
-    """The plan as a DataFrame, one row per claim."""
+    """The plan as a DataFrame, one row per claim, narrow enough for a page: the family, its level
+    and the effect asked are said once above it (:func:`lib.report.power_plan`)."""
     import pandas as pd
 
-    return pd.DataFrame([{"claim": r.id, "rule": r.rule, "family": r.family, "seeds": r.seeds,
-                          "test examples": r.n_test, "margin": r.margin,
-                          "effect asked": r.effect if r.rule in T_RULES else None,
-                          "disagreement": "" if not r.paired or r.rule not in T_RULES or not r.n_test else
-                          f"{r.disagreement:.2f} (measured)" if r.disagreement is not None else f"{PRIOR_DISAGREEMENT:g} (prior)",
-                          "seed sd (from)": f"{r.seed_sd:.3f} ({r.seed_sd_from})", "level (Holm's first step)": r.level,
-                          "power": r.power, f"seeds for {TARGET_POWER}": r.seeds_for_target,
-                          "testable": "yes" if r.testable else "no (power)", "why": r.why} for r in rows]
+    def seed_sd(r: Planned) -> str:
+        return f"{r.seed_sd:.3f}" + (" (prior)" if r.seed_sd_from.startswith("prior") else " (earlier run)")
+
+    def disagreement(r: Planned) -> str:
+        if not r.paired or r.rule not in T_RULES or not r.n_test:
+            return ""
+        return f"{r.disagreement:.2f}" if r.disagreement is not None else f"{PRIOR_DISAGREEMENT:g} (prior)"
+
+    def verdict(r: Planned) -> str:
+        if r.power is None:
+            return "yes" if r.testable else "no: " + r.why.split(":")[0]
+        return "yes" if r.testable else "no (power)"
+
+    return pd.DataFrame([{"claim": r.id, "rule": r.rule, "seeds": r.seeds, "test examples": r.n_test,
+                          "margin": r.margin, "disagreement": disagreement(r), "seed sd": seed_sd(r),
+                          "power": None if r.power is None else round(r.power, 2),
+                          f"seeds for {TARGET_POWER}": r.seeds_for_target, "testable": verdict(r)} for r in rows]
                         ).astype({"test examples": "Int64", f"seeds for {TARGET_POWER}": "Int64"})
 
 
