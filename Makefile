@@ -69,8 +69,9 @@ $(STAMP): requirements.txt
 
 # make all prints each report as it starts and ends: n of N, time spent, time left (lib/plan.py:
 # expected times from each experiment's last record, else the measured table)
+# (the plan of progress lines is not written under make -n: a dry run writes no plan)
 all: | $(STAMP) ## run every study at the default scale into outputs/<notebook>/<experiment>.ipynb (+ .json record), then the summary
-	@$(MAKE) --no-print-directory -n -k studies $(OUTPUTS)/summary/default.ipynb 2>/dev/null | $(PY) -m lib.plan $(OUTPUTS) >/dev/null
+	@$(if $(findstring n,$(firstword -$(MAKEFLAGS))),true,$(MAKE) --no-print-directory -n -k studies $(OUTPUTS)/summary/default.ipynb 2>/dev/null | $(PY) -m lib.plan $(OUTPUTS) >/dev/null)
 	@status=0; export TLLAB_PLAN=$(OUTPUTS)/.plan.json; $(MAKE) --no-print-directory -k studies || status=$$?; \
 	  $(MAKE) --no-print-directory $(OUTPUTS)/summary/default.ipynb && exit $$status
 
