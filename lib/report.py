@@ -74,6 +74,11 @@ def power_plan(notebook: str, record, seeds: list[int]) -> str | None:
     root = os.environ.get(OUTPUTS_ENV, "outputs")
     experiment = record.data.get("experiment") or "interactive"
     key = f"{notebook}/{experiment}"
+    owed = summary.owed_ids(key, root, record.data)
+    families = sorted({summary.source_of(key, c) for c in owed} - {"prerequisite"})
+    if not families:  # prerequisites only (source pre-training): in no Holm family, nothing to plan
+        power.end()
+        return None
     sizes = summary.family_sizes(root, also=key)
     per_arm = power.earlier_spread(root, notebook, experiment)
     sd, where = ((max(max(per_arm.values()), 0.005), "the largest arm's sd over seeds in this experiment's last record")
@@ -88,8 +93,6 @@ def power_plan(notebook: str, record, seeds: list[int]) -> str | None:
         d.disagreement = measured.get(d.id, d.disagreement)
     power.begin(sizes, sd, where, experiment=key, spreads=spreads, disagreements=measured)
     rows = power.plan(designs, {**{d.id: (sd, where) for d in designs}, **spreads}, power.ALPHA, sizes)
-    owed = summary.owed_ids(key, root, record.data)
-    families = sorted({summary.source_of(key, c) for c in owed} - {"prerequisite"})
     record.note("power_plan", {"family_sizes": sizes, "seed_sd": sd, "seed_sd_from": where, "seeds": len(seeds),
                                "alpha": power.ALPHA, "claims": owed, "planned": [r.as_dict() for r in rows]})
     lines = [f"**Power plan, before any data** ({len(seeds)} seeds; power asked at the margin, or at "
