@@ -64,6 +64,7 @@ def power_plan(notebook: str, record, seeds: list[int]) -> str | None:
     this experiment holds, its power at this run's seeds and the seeds that would reach 0.8.
     ``None`` for a notebook that judges no claims."""
     import os
+    from pathlib import Path
 
     from lib import power, registry, summary
     from lib.params import OUTPUTS_ENV
@@ -95,7 +96,8 @@ def power_plan(notebook: str, record, seeds: list[int]) -> str | None:
     rows = power.plan(designs, {**{d.id: (sd, where) for d in designs}, **spreads}, power.ALPHA, sizes)
     record.note("power_plan", {"family_sizes": sizes, "seed_sd": sd, "seed_sd_from": where, "seeds": len(seeds),
                                "alpha": power.ALPHA, "claims": owed, "planned": [r.as_dict() for r in rows]})
-    lines = [f"**Power plan, before any data** ({len(seeds)} seeds; power asked at the margin, or at "
+    lines = [f"**Power plan, before any data** ({len(seeds)} seed{'s' if len(seeds) != 1 else ''}; power asked at "
+             "the margin, or at "
              f"{power.DEFAULT_EFFECT:g} above the comparator for an ordering claim without one, and at a true gap of 0 "
              "for \"no better than\"; t on seeds - 1 df). Each claim is judged in its source's Holm family, fixed by the "
              "run plan: " + "; ".join(f"{f}: {sizes.get(f, 0)} claims, first-step level "
@@ -104,11 +106,12 @@ def power_plan(notebook: str, record, seeds: list[int]) -> str | None:
              "outcome (the claims table shows each claim's row as judged)."]
     if rows:
         lines += ["", markdown_table(power.table(rows).round(3))]
-    minutes = registry.measured_minutes().get(key)
+    # the registry's minutes are the default scale's: no budget line under a profile (smoke, paper)
+    minutes = registry.measured_minutes().get(key) if Path(root).name not in ("smoke", "paper") else None
     need = [r.seeds_for_target for r in rows if r.seeds_for_target]
     if minutes and seeds and rows:
         per_seed = minutes / len(seeds)
-        lines += ["", f"**Budget.** This experiment takes about {minutes:.0f} min at {len(seeds)} seeds on the lab's "
+        lines += ["", f"**Budget.** This experiment takes about {minutes:.0f} min at {len(seeds)} seed(s) on the lab's "
                       f"2-core machine (the registry's measured minutes), about {per_seed:.1f} min a seed. "
                       + (f"The testable claims' target power 0.8 needs up to {max(need)} seeds: about "
                          f"{per_seed * max(need):.0f} min here (seeds scale by parameter: `n_seeds`). " if need else "")
