@@ -49,3 +49,27 @@ def test_a_reports_claims_table_draws_its_forest_plot():
     assert fig is not None and len(fig.axes[0].get_yticklabels()) == 1  # the claim without an interval is left out
     assert report.claims_forest([none.as_dict()]) is None
     assert len(report.claims_table([good, none])) == 2
+
+
+def test_the_power_plan_is_opened_shown_and_kept_before_any_data(tmp_path, monkeypatch):
+    from lib import params as P
+    from lib import power, records
+
+    monkeypatch.setenv(P.OUTPUTS_ENV, str(tmp_path))
+    p = P.validate(P.load_overlays([P.REPO_ROOT / "params" / "d1_d2" / "synthetic.yaml"]),
+                   P.read_parameters(P.NOTEBOOK_DIR / "d1_d2.ipynb").specs, notebook="d1_d2")
+    rec = records.Record(tmp_path / "d1_d2" / "synthetic.x.partial.json", records.new_record("d1_d2", "synthetic", p))
+    try:
+        text = report.power_plan("d1_d2", rec, list(range(p["n_seeds"])))
+        kept = rec.data["notes"]["power_plan"]
+        assert "Power plan, before any data" in text and "seed 003: 4 claims" in text
+        assert [r["id"] for r in kept["planned"]] == ["d1_d2.author.no_help", "d1_d2.answer.faster"]
+        assert kept["planned"][0]["n_test"] == 1600 and kept["seed_sd_from"].startswith("prior")
+        assert "Budget." in text  # the default scale: the registry's minutes apply
+        assert power.context()["family_sizes"]["seed 003"] == 4  # judge() now plans each claim under it
+        src = records.Record(tmp_path / "source_pretrain" / "default.x.partial.json",
+                             records.new_record("source_pretrain", "default", {"source_task": "shapes", "archs": [],
+                                                                                "image_size": 32}))
+        assert report.power_plan("source_pretrain", src, [0]) is None and not power.context()
+    finally:
+        power.end()
