@@ -31,18 +31,11 @@ def measured() -> dict[str, float]:
 
 def expected_minutes(outputs: Path, experiment: str) -> tuple[float, str]:
     """``(minutes, where the number comes from)`` for ``<notebook>/<experiment>`` under ``outputs``."""
+    from lib.power import earlier_record
+
     notebook, _, name = experiment.partition("/")
-    best = None
-    for path in (outputs / notebook).glob(f"{name}.*.json"):
-        if path.name.endswith((".partial.json", ".failed.json")):
-            continue
-        try:
-            rec = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if rec.get("status") == "ok" and rec.get("wall_s") and (best is None or rec["started_unix"] > best["started_unix"]):
-            best = rec
-    if best is not None:
+    best = earlier_record(outputs, notebook, name)
+    if best.get("wall_s"):
         return best["wall_s"] / 60, "its last record"
     table = measured()
     if experiment in table:
