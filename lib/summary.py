@@ -454,9 +454,15 @@ def plot_forest(claims: pd.DataFrame, source: str):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
+    def finite(x) -> bool:  # a record's bounds may be None (an unbounded interval read back from JSON)
+        try:
+            return x is not None and bool(np.isfinite(float(x)))
+        except (TypeError, ValueError):
+            return False
+
     rows = [r for r in claims[(claims.kind == "claim") & (claims.source == source)].itertuples()
-            if isinstance(r.interval, dict) and np.isfinite(r.interval.get("low", np.nan))
-            and np.isfinite(r.interval.get("high", np.nan))]
+            if isinstance(r.interval, dict) and finite(r.interval.get("low")) and finite(r.interval.get("high"))
+            and finite(r.interval.get("diff"))]
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.4))
@@ -465,7 +471,7 @@ def plot_forest(claims: pd.DataFrame, source: str):
         colour = VERDICT_COLOURS.get(v, "black")
         ax.plot([iv["low"], iv["high"]], [i, i], color=colour, lw=2)
         ax.plot(iv["diff"], i, "o", color=colour, mec="black", ms=7)
-        if isinstance(r.margin, (int, float)) and np.isfinite(r.margin):
+        if finite(r.margin):
             ax.plot([r.margin, r.margin], [i - 0.35, i + 0.35], color="black", ls="--", lw=1)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(rows)))

@@ -273,6 +273,10 @@ def test_forest_plot_has_a_row_per_claim_with_an_interval(tmp_path):
     colours = {line.get_color() for line in fig.axes[0].lines if line.get_marker() == "o"}
     assert "tab:green" in colours  # "a" survives Holm in its family
     assert summary.plot_forest(frame, "seed 000") is None
+    # an unbounded interval comes back from a record's JSON with None bounds: left out, never an error
+    unbounded = frame.copy()
+    unbounded["interval"] = [dict(iv, low=None) if isinstance(iv, dict) else iv for iv in unbounded.interval]
+    assert summary.plot_forest(unbounded, "seed 002") is None
 
 
 def test_claim_cards_group_by_seed_and_say_both_verdicts(tmp_path):
