@@ -233,12 +233,13 @@ def test_the_positive_control_pairs_the_test_signs_both_arms_answered():
     from lib import claims as C
 
     rng = np.random.default_rng(0)
-    scratch = [rng.random(400) < 0.45 for _ in range(3)]
-    tuned = [s | (rng.random(400) < 0.06) for s in scratch]  # right wherever scratch is, and on a few more
+    # 4,000 test signs: with 3 seeds the interval's t has 2 df (lib.intervals.seed_df)
+    scratch = [rng.random(4000) < 0.45 for _ in range(3)]
+    tuned = [s | (rng.random(4000) < 0.06) for s in scratch]  # right wherever scratch is, and on a few more
     rows = pd.DataFrame([{"shift": 0.0, "arm": a, "seed": i, "test_acc_B": c.mean(), "correct_B": c}
                          for a, cs in (("scratch", scratch), ("finetune", tuned)) for i, c in enumerate(cs)])
-    paired = signs.controls(rows, ["scratch", "finetune"], "finetune", 400, 4)[0]
-    unpaired = signs.controls(rows.drop(columns="correct_B"), ["scratch", "finetune"], "finetune", 400, 4)[0]
+    paired = signs.controls(rows, ["scratch", "finetune"], "finetune", 4000, 4)[0]
+    unpaired = signs.controls(rows.drop(columns="correct_B"), ["scratch", "finetune"], "finetune", 4000, 4)[0]
     assert "(paired)" in paired.evidence and "unpaired" in unpaired.evidence
     assert paired.verdict == C.REPRODUCED and paired.p_value < unpaired.p_value
 
